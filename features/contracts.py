@@ -1,0 +1,276 @@
+"""Data contracts for what a utility exports, checked at the boundary.
+
+Five tables (``customers``, ``readings`` (daily), ``interval_readings``, ``bills``, ``payments``,
+``weather``) are declared once here as pandera schemas. :func:`validate` checks one table and
+either raises :class:`~features.errors.ContractViolation` naming every bad row and field, or, with
+``quarantine=True``, splits the input into accepted rows and rejected rows with their reasons.
+:func:`check_references` checks the links between tables (payments for unknown bills, readings of
+unknown customers). Nothing is ever dropped silently: accepted + rejected always equals the input.
+
+Conventions: ``*_id`` are strings, ``*_date`` are timezone-naive calendar dates (midnight),
+``*_at`` are timezone-aware UTC timestamps, energy is kWh and money is in the tenant's currency.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import pandera.pandas as pa
+from pandera.errors import SchemaErrors
+
+from features.errors import ContractViolation
+
+CATEGORIES = ("residential", "commercial", "industrial", "agricultural", "public")
+CHANNELS = ("direct_debit", "bank_transfer", "card", "cash", "online", "mobile", "agent", "other")
+DATE = "datetime64[ns]"
+UTC = "datetime64[ns, UTC]"
+
+
+def _not_future(now: pd.Timestamp, *, utc: bool) -> pa.Check:
+    limit = now.tz_convert("UTC") if utc else now.tz_convert(None).normalize()
+    return pa.Check(lambda s: s <= limit, name="not_in_future", error=f"not_in_future (<= {limit})")
+
+
+def _finite_non_negative() -> list[pa.Check]:
+    return [pa.Check.ge(0, error="non_negative"), pa.Check.lt(np.inf, error="finite")]
+
+
+def _ends_after_start(d: pd.DataFrame) -> pd.Series:
+    return d["end_date"].isna() | (d["end_date"] >= d["start_date"])
+
+
+def _id(**kw) -> pa.Column:
+    return pa.Column(str, nullable=False, coerce=True, checks=pa.Check.str_length(1, 64), **kw)
+
+
+def schemas(now: pd.Timestamp | None = None) -> dict[str, pa.DataFrameSchema]:
+    """The contract of every table; dates later than `now` (default: the current time) are rejected."""
+    now = pd.Timestamp.now(tz="UTC") if now is None else pd.Timestamp(now)
+    now = now.tz_localize("UTC") if now.tzinfo is None else now
+    day_ok, ts_ok = _not_future(now, utc=False), _not_future(now, utc=True)
+    date = lambda nullable=False, checks=(): pa.Column(  # noqa: E731
+        DATE, nullable=nullable, coerce=True, checks=list(checks)
+    )
+    return {
+        "customers": pa.DataFrameSchema(
+            {
+                "customer_id": _id(unique=True),
+                "category": pa.Column(str, pa.Check.isin(CATEGORIES), coerce=True),
+                "tariff": pa.Column(str, coerce=True),
+                "region": pa.Column(str, coerce=True),
+                "area": pa.Column(str, nullable=True, coerce=True, required=False),
+                "socio_group": pa.Column(str, nullable=True, coerce=True, required=False),
+                "start_date": date(checks=[day_ok]),
+                "end_date": date(nullable=True),
+            },
+            checks=[pa.Check(_ends_after_start, name="end_date >= start_date")],
+            strict=False,
+        ),
+        "readings": pa.DataFrameSchema(
+            {
+                "customer_id": _id(),
+                "reading_date": date(checks=[day_ok]),
+                "kwh": pa.Column("float64", coerce=True, checks=_finite_non_negative()),
+            },
+            unique=["customer_id", "reading_date"],
+            report_duplicates="all",
+        ),
+        "interval_readings": pa.DataFrameSchema(
+            {
+                "customer_id": _id(),
+                "read_at": pa.Column(UTC, coerce=True, checks=[ts_ok]),
+                "kwh": pa.Column("float64", coerce=True, checks=_finite_non_negative()),
+            },
+            unique=["customer_id", "read_at"],
+            report_duplicates="all",
+        ),
+        "bills": pa.DataFrameSchema(
+            {
+                "bill_id": _id(unique=True),
+                "customer_id": _id(),
+                "period_start": date(),
+                "period_end": date(),
+                "issue_date": date(checks=[day_ok]),
+                "due_date": date(),
+                "kwh": pa.Column("float64", coerce=True, checks=_finite_non_negative()),
+                "amount": pa.Column("float64", coerce=True, checks=_finite_non_negative()),
+            },
+            checks=[
+                pa.Check(lambda d: d["period_end"] >= d["period_start"], name="period_end >= period_start"),
+                pa.Check(lambda d: d["due_date"] >= d["issue_date"], name="due_date >= issue_date"),
+            ],
+        ),
+        "payments": pa.DataFrameSchema(
+            {
+                "payment_id": _id(unique=True),
+                "bill_id": _id(),
+                "customer_id": _id(),
+                "paid_at": pa.Column(UTC, coerce=True, checks=[ts_ok]),
+                "amount": pa.Column(
+                    "float64",
+                    coerce=True,
+                    checks=[*_finite_non_negative(), pa.Check.gt(0, error="positive")],
+                ),
+                "channel": pa.Column(str, pa.Check.isin(CHANNELS), coerce=True),
+            }
+        ),
+        "weather": pa.DataFrameSchema(
+            {
+                "region": pa.Column(str, coerce=True),
+                "observed_at": pa.Column(UTC, coerce=True, checks=[ts_ok]),
+                "temperature_c": pa.Column(
+                    "float64", coerce=True, checks=pa.Check.in_range(-60, 60, name="plausible_temperature")
+                ),
+                "humidity": pa.Column(
+                    "float64", nullable=True, coerce=True, required=False, checks=pa.Check.in_range(0, 1)
+                ),
+            },
+            unique=["region", "observed_at"],
+            report_duplicates="all",
+        ),
+    }
+
+
+TABLES = tuple(schemas(pd.Timestamp("2000-01-01", tz="UTC")))
+
+
+
+@dataclass(frozen=True)
+class Validated:
+    """The outcome of checking one table: every input row is in exactly one of the two frames."""
+
+    table: str
+    accepted: pd.DataFrame
+    rejected: pd.DataFrame  # input columns + `row`, `reasons`
+    rows_in: int
+    positions: np.ndarray  # input row position of each accepted row
+
+    def __post_init__(self) -> None:  # conservation is an invariant, not a hope
+        assert len(self.accepted) + len(self.rejected) == self.rows_in, (self.table, self.rows_in)
+
+
+def _failures_from_pandera(err: SchemaErrors, n_rows: int) -> pd.DataFrame:
+    fc = err.failure_cases.copy()
+    rows = pd.to_numeric(fc["index"], errors="coerce")
+    # Table-level failures (a missing column, a wrong dtype for the whole column) hit every row.
+    out = pd.DataFrame(
+        {
+            "row": rows.astype("Int64"),
+            "column": fc["column"].astype(object).where(fc["column"].notna(), None),
+            "check": fc["check"].astype(str),
+            "value": fc["failure_case"].astype(object),
+        }
+    )
+    wide = fc["schema_context"].eq("DataFrameSchema") & fc["column"].isna() & rows.isna()
+    out.loc[wide, "column"] = fc.loc[wide, "failure_case"].astype(str)
+    return out.sort_values("row", kind="stable", na_position="first").reset_index(drop=True)
+
+
+def validate(
+    table: str,
+    df: pd.DataFrame,
+    *,
+    now: pd.Timestamp | None = None,
+    quarantine: bool = False,
+    source: str | None = None,
+) -> Validated:
+    """Check `df` against the contract of `table`.
+
+    Parameters
+    ----------
+    table : str
+        One of :data:`TABLES`.
+    df : pandas.DataFrame
+        The rows as exported; column order and extra columns do not matter (extra columns are kept
+        for ``customers`` only, dropped elsewhere after validation since no feature reads them).
+    now : pandas.Timestamp, optional
+        Dates after this are "in the future" and rejected. Default: the current UTC time.
+    quarantine : bool
+        False (default): any bad row raises :class:`ContractViolation`. True: bad rows are returned
+        in ``rejected`` with a ``reasons`` column and the good ones carry on.
+    source : str, optional
+        File name for error messages.
+
+    Raises
+    ------
+    ContractViolation
+        Listing each bad row (0-based position), column, failed check and value. Always raised for
+        table-level problems (missing columns), which no quarantine can fix.
+    """
+    if table not in TABLES:
+        raise ValueError(f"table={table!r}; expected one of {TABLES}")
+    schema = schemas(now)[table]
+    data = df.reset_index(drop=True)
+    try:
+        checked = schema.validate(data, lazy=True)
+    except SchemaErrors as err:
+        failures = _failures_from_pandera(err, len(data))
+        if failures["row"].isna().any() or not quarantine:
+            raise ContractViolation(table, failures, source=source) from None
+        return _split(table, schema, data, failures)
+    accepted = _select(table, schema, checked)
+    return Validated(table, accepted, _empty_rejected(data), len(data), np.arange(len(data)))
+
+
+def _select(table: str, schema: pa.DataFrameSchema, df: pd.DataFrame) -> pd.DataFrame:
+    if table == "customers":
+        return df  # customers keep extra attributes (e.g. a socio-economic group)
+    return df[[c for c in schema.columns if c in df.columns]]
+
+
+def _empty_rejected(df: pd.DataFrame) -> pd.DataFrame:
+    return df.iloc[:0].assign(row=pd.Series(dtype="int64"), reasons=pd.Series(dtype="str"))
+
+
+def _split(table: str, schema: pa.DataFrameSchema, data: pd.DataFrame, failures: pd.DataFrame) -> Validated:
+    failures = failures.assign(row=failures["row"].astype("int64"))
+    column = failures["column"].astype(object)
+    column = column.where(column.notna(), "<row>").astype(str)
+    reasons = (
+        (column + ": " + failures["check"].astype(str) + " (value=" + failures["value"].map(str) + ")")
+        .groupby(failures["row"])
+        .agg("; ".join)
+    )
+    bad = np.zeros(len(data), dtype=bool)
+    bad[reasons.index.to_numpy()] = True
+    rejected = data.loc[bad].assign(row=np.flatnonzero(bad))
+    rejected["reasons"] = reasons.reindex(rejected["row"]).to_numpy()
+    accepted = schema.validate(data.loc[~bad].reset_index(drop=True), lazy=True)
+    accepted = _select(table, schema, accepted)
+    return Validated(table, accepted, rejected.reset_index(drop=True), len(data), np.flatnonzero(~bad))
+
+
+def check_references(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """Cross-table checks; returns failures (``table``, ``row``, ``column``, ``check``, ``value``).
+
+    - readings / interval_readings / bills / payments of a customer missing from ``customers``;
+    - payments whose ``bill_id`` is not a known bill, or whose customer differs from the bill's.
+    """
+    out: list[pd.DataFrame] = []
+    known = pd.Index(tables["customers"]["customer_id"]) if "customers" in tables else None
+
+    def fail(table: str, mask: np.ndarray, column: str, check: str, values: pd.Series) -> None:
+        if mask.any():
+            idx = np.flatnonzero(mask)
+            out.append(
+                pd.DataFrame(
+                    {"table": table, "row": idx, "column": column, "check": check, "value": values.iloc[idx].to_numpy()}
+                )
+            )
+
+    if known is not None:
+        for name in ("readings", "interval_readings", "bills", "payments"):
+            if name in tables:
+                ids = tables[name]["customer_id"]
+                fail(name, ~ids.isin(known).to_numpy(), "customer_id", "known_customer", ids)
+    if "payments" in tables and "bills" in tables:
+        pay, bills = tables["payments"], tables["bills"]
+        owner = pd.Series(bills["customer_id"].to_numpy(), index=bills["bill_id"].to_numpy())
+        bill_owner = pay["bill_id"].map(owner)
+        fail("payments", bill_owner.isna().to_numpy(), "bill_id", "known_bill", pay["bill_id"])
+        mismatch = bill_owner.notna().to_numpy() & (bill_owner.to_numpy() != pay["customer_id"].to_numpy())
+        fail("payments", mismatch, "customer_id", "same_customer_as_bill", pay["customer_id"])
+    cols = ["table", "row", "column", "check", "value"]
+    return pd.concat(out, ignore_index=True) if out else pd.DataFrame(columns=cols)

@@ -1,0 +1,32 @@
+"""The root `meterwise` command: mounts the data, features and training sub-apps and adds `serve`."""
+
+from __future__ import annotations
+
+import logging
+import os
+
+import typer
+
+from features.cli import data_app
+
+app = typer.Typer(
+    help=(
+        "meterwise: usage profiles, arrears risk, customer segments and load forecasts for an electricity "
+        "supplier.\n\nStart with `meterwise demo` (validate → features → train → registry → predictions on the "
+        "embedded demo tenant), then `meterwise serve`."
+    ),
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(data_app, name="data")
+
+
+@app.callback()
+def main(
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="debug logging"),
+) -> None:
+    """Configure logging once, at the edge."""
+    level = logging.DEBUG if verbose else getattr(logging, os.environ.get("METERWISE_LOG_LEVEL", "INFO").upper())
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for noisy in ("alembic", "mlflow", "urllib3", "distributed", "numexpr"):
+        logging.getLogger(noisy).setLevel(max(level, logging.WARNING))

@@ -1,0 +1,183 @@
+"""The only door to MLflow: runs, logged models, registry versions and the ``champion`` alias.
+
+Every model kind (``arrears``, ``segments``, ``forecast``) is one registered model named
+``meterwise-<kind>``. A version's artifact is a pyfunc model wrapping a joblib *bundle* (the fitted
+estimator), so ``mlflow models serve`` can serve it as is, while meterwise's own service loads the
+bundle directly (no pyfunc overhead). Invariant: the ``champion`` alias moves only in
+:func:`promote_if_better`, after the version is fully logged and registered.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import subprocess
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import joblib
+import mlflow
+import pandas as pd
+from mlflow.exceptions import MlflowException
+from mlflow.models import infer_signature
+from mlflow.tracking import MlflowClient
+
+from features.errors import ModelNotReady
+from training.settings import TrainingSettings
+
+logger = logging.getLogger(__name__)
+CHAMPION, CHALLENGER = "champion", "challenger"
+BUNDLE = "bundle.joblib"
+
+
+def model_name(kind: str) -> str:
+    return f"meterwise-{kind}"
+
+
+def configure(settings: TrainingSettings) -> MlflowClient:
+    """Point MLflow at the settings' store (local sqlite + artifact folder by default)."""
+    uri = settings.resolved_tracking_uri()
+    if uri.startswith("sqlite:///"):
+        Path(uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
+    return MlflowClient(tracking_uri=uri, registry_uri=uri)
+
+
+def _experiment(settings: TrainingSettings, kind: str) -> str:
+    name = f"{settings.experiment_prefix}-{kind}"
+    client = MlflowClient()
+    if client.get_experiment_by_name(name) is None:
+        location = settings.artifact_root.as_uri() if settings.tracking_uri is None else None
+        client.create_experiment(name, artifact_location=location)
+    return name
+
+
+def code_version() -> str:
+    """git commit of the working tree (``+dirty`` when it has changes), or ``unknown``."""
+    root = Path(__file__).resolve().parent.parent
+    try:
+        sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, check=True)
+        dirty = subprocess.run(["git", "status", "--porcelain"], cwd=root, capture_output=True, text=True).stdout
+        return sha.stdout.strip() + ("+dirty" if dirty.strip() else "")
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+@contextlib.contextmanager
+def training_run(settings: TrainingSettings, kind: str, *, tags: dict[str, str], params: dict[str, Any]) -> Iterator[str]:
+    """Open an MLflow run tagged with kind, code version and the given tags; yields the run id."""
+    configure(settings)
+    mlflow.set_experiment(_experiment(settings, kind))
+    with mlflow.start_run(tags={"kind": kind, "code_version": code_version(), **tags}) as run:
+        mlflow.log_params(params)
+        yield run.info.run_id
+
+
+def log_metrics(metrics: dict[str, float]) -> None:
+    mlflow.log_metrics({k: float(v) for k, v in metrics.items()})
+
+
+def log_artifacts(folder: Path, artifact_path: str | None = None) -> None:
+    mlflow.log_artifacts(str(folder), artifact_path)
+
+
+def log_table(df: pd.DataFrame, artifact_file: str) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / Path(artifact_file).name
+        df.to_csv(path, index=False)
+        mlflow.log_artifact(str(path), str(Path(artifact_file).parent) if "/" in artifact_file else None)
+
+
+class BundleModel(mlflow.pyfunc.PythonModel):
+    """pyfunc wrapper so ``mlflow models serve`` can serve a meterwise bundle."""
+
+    def load_context(self, context) -> None:
+        self.bundle = joblib.load(context.artifacts["bundle"])
+
+    def predict(self, context, model_input: pd.DataFrame, params: dict | None = None):
+        return self.bundle.predict_frame(model_input)
+
+
+def log_model(kind: str, bundle: Any, input_example: pd.DataFrame) -> str:
+    """Log `bundle` (must offer ``predict_frame(df) -> DataFrame``) with its signature; returns the model URI."""
+    output = bundle.predict_frame(input_example)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / BUNDLE
+        joblib.dump(bundle, path, compress=3)
+        info = mlflow.pyfunc.log_model(
+            name="model",
+            python_model=BundleModel(),
+            artifacts={"bundle": str(path)},
+            signature=infer_signature(input_example, output),
+            input_example=input_example.head(5),
+        )
+    return info.model_uri
+
+
+def register(kind: str, model_uri: str, *, tags: dict[str, str] | None = None) -> str:
+    """Register `model_uri` as a new version of ``meterwise-<kind>``; returns the version."""
+    version = mlflow.register_model(model_uri, model_name(kind), tags=tags).version
+    logger.info("registered %s version %s", model_name(kind), version)
+    return str(version)
+
+
+def champion_version(kind: str) -> str | None:
+    try:
+        return str(MlflowClient().get_model_version_by_alias(model_name(kind), CHAMPION).version)
+    except MlflowException:
+        return None
+
+
+def promote_if_better(
+    kind: str, version: str, score: float, champion_score: float | None, *, margin: float = 0.0, force: bool = False
+) -> bool:
+    """Move ``champion`` to `version` if `score` beats `champion_score` by `margin` (higher is better).
+
+    Both scores must come from the same validation period. With no champion yet, or `force`, the
+    version is promoted. Otherwise the version gets the ``challenger`` alias and the champion stays.
+    """
+    client = MlflowClient()
+    name = model_name(kind)
+    better = champion_score is None or score > champion_score + margin
+    if better or force:
+        client.set_registered_model_alias(name, CHAMPION, version)
+        logger.info("%s v%s is champion (score %.4f vs %s)%s", name, version, score, champion_score, " [forced]" if force and not better else "")
+        return True
+    client.set_registered_model_alias(name, CHALLENGER, version)
+    logger.info("%s v%s stays challenger: %.4f does not beat champion %.4f + %.4f", name, version, score, champion_score, margin)
+    return False
+
+
+def load_version(kind: str, version_or_alias: str = CHAMPION) -> tuple[Any, str]:
+    """Download and unpickle a registered bundle; returns ``(bundle, version)``.
+
+    Raises :class:`ModelNotReady` when no such version or alias exists.
+    """
+    name = model_name(kind)
+    client = MlflowClient()
+    try:
+        mv = (
+            client.get_model_version(name, version_or_alias)
+            if version_or_alias.isdigit()
+            else client.get_model_version_by_alias(name, version_or_alias)
+        )
+    except MlflowException as err:
+        raise ModelNotReady(kind, f"no {name}@{version_or_alias} in the registry") from err
+    local = mlflow.artifacts.download_artifacts(artifact_uri=f"models:/{name}/{mv.version}")
+    return joblib.load(Path(local) / "artifacts" / BUNDLE), str(mv.version)
+
+
+def export_bundle(kind: str, bundle: Any, version: str, models_dir: Path, meta: dict[str, Any]) -> Path:
+    """Write the fallback bundle ``models/<kind>/model.joblib`` + ``meta.json`` for registry-less serving."""
+    import json
+
+    folder = Path(models_dir) / kind
+    folder.mkdir(parents=True, exist_ok=True)
+    tmp = folder / "model.joblib.tmp"
+    joblib.dump(bundle, tmp, compress=3)
+    tmp.replace(folder / "model.joblib")  # atomic: a reader never sees half a file
+    (folder / "meta.json").write_text(json.dumps({"kind": kind, "version": version, **meta}, indent=2, default=str))
+    return folder
