@@ -18,16 +18,29 @@ def _holiday_days(country: str, subdiv: str | None, first_year: int, last_year: 
 
 
 def holiday_dates(
-    start: pd.Timestamp, end: pd.Timestamp, *, country: str = DEFAULT_COUNTRY, subdiv: str | None = DEFAULT_SUBDIV
+    start: pd.Timestamp,
+    end: pd.Timestamp,
+    *,
+    country: str = DEFAULT_COUNTRY,
+    subdiv: str | None = DEFAULT_SUBDIV,
 ) -> pd.DatetimeIndex:
     """Public holidays between `start` and `end` (inclusive) from the ``holidays`` package."""
     days = pd.DatetimeIndex(_holiday_days(country, subdiv, pd.Timestamp(start).year, pd.Timestamp(end).year))
     return days[(days >= pd.Timestamp(start).normalize()) & (days <= pd.Timestamp(end))]
 
 
-def is_holiday(dates: pd.Series | pd.DatetimeIndex, *, country: str = DEFAULT_COUNTRY, subdiv: str | None = DEFAULT_SUBDIV) -> np.ndarray:
+def is_holiday(
+    dates: pd.Series | pd.DatetimeIndex,
+    *,
+    country: str = DEFAULT_COUNTRY,
+    subdiv: str | None = DEFAULT_SUBDIV,
+) -> np.ndarray:
     """Boolean array: is each date (time part ignored) a public holiday."""
-    d = pd.DatetimeIndex(dates).tz_localize(None).normalize() if getattr(dates, "tz", None) else pd.DatetimeIndex(dates).normalize()
+    d = (
+        pd.DatetimeIndex(dates).tz_localize(None).normalize()
+        if getattr(dates, "tz", None)
+        else pd.DatetimeIndex(dates).normalize()
+    )
     if len(d) == 0:
         return np.zeros(0, dtype=bool)
     return d.isin(holiday_dates(d.min(), d.max(), country=country, subdiv=subdiv))

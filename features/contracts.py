@@ -121,10 +121,16 @@ def schemas(now: pd.Timestamp | None = None) -> dict[str, pa.DataFrameSchema]:
                 "region": pa.Column(str, coerce=True),
                 "observed_at": pa.Column(UTC, coerce=True, checks=[ts_ok]),
                 "temperature_c": pa.Column(
-                    "float64", coerce=True, checks=pa.Check.in_range(-60, 60, name="plausible_temperature")
+                    "float64",
+                    coerce=True,
+                    checks=pa.Check.in_range(-60, 60, error="plausible_temperature (-60..60 °C)"),
                 ),
                 "humidity": pa.Column(
-                    "float64", nullable=True, coerce=True, required=False, checks=pa.Check.in_range(0, 1)
+                    "float64",
+                    nullable=True,
+                    coerce=True,
+                    required=False,
+                    checks=pa.Check.in_range(0, 1, error="humidity in 0..1"),
                 ),
             },
             unique=["region", "observed_at"],
@@ -134,7 +140,6 @@ def schemas(now: pd.Timestamp | None = None) -> dict[str, pa.DataFrameSchema]:
 
 
 TABLES = tuple(schemas(pd.Timestamp("2000-01-01", tz="UTC")))
-
 
 
 @dataclass(frozen=True)
@@ -256,7 +261,13 @@ def check_references(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
             idx = np.flatnonzero(mask)
             out.append(
                 pd.DataFrame(
-                    {"table": table, "row": idx, "column": column, "check": check, "value": values.iloc[idx].to_numpy()}
+                    {
+                        "table": table,
+                        "row": idx,
+                        "column": column,
+                        "check": check,
+                        "value": values.iloc[idx].to_numpy(),
+                    }
                 )
             )
 

@@ -67,7 +67,9 @@ def taiwan_transitions(taiwan_csv: Path) -> tuple[np.ndarray, pd.DataFrame]:
         np.add.at(matrices[t], (s[:, :-1].ravel(), s[:, 1:].ravel()), 1.0)
     matrices += 0.5  # Laplace smoothing: no transition is impossible
     matrices /= matrices.sum(axis=2, keepdims=True)
-    clients = pd.DataFrame({"tercile": tercile, "late_months": (states > 0).sum(axis=1), "first_state": states[:, 0]})
+    clients = pd.DataFrame(
+        {"tercile": tercile, "late_months": (states > 0).sum(axis=1), "first_state": states[:, 0]}
+    )
     return matrices, clients
 
 
@@ -76,7 +78,8 @@ def read_london_daily(london_dir: Path, households: pd.DataFrame) -> pd.DataFram
     frames = []
     for block in sorted(households["file"].unique()):
         df = pd.read_csv(
-            london_dir / "daily_dataset" / f"{block}.csv.xz", usecols=["LCLid", "day", "energy_sum", "energy_count"]
+            london_dir / "daily_dataset" / f"{block}.csv.xz",
+            usecols=["LCLid", "day", "energy_sum", "energy_count"],
         )
         frames.append(df[df["LCLid"].isin(households["LCLid"])])
     daily = pd.concat(frames, ignore_index=True)
@@ -84,7 +87,9 @@ def read_london_daily(london_dir: Path, households: pd.DataFrame) -> pd.DataFram
     daily = daily.assign(reading_date=pd.to_datetime(daily["day"]))
     daily = daily[daily["reading_date"].between(FIRST_DAY, LAST_DAY)]
     return (
-        daily.rename(columns={"LCLid": "customer_id", "energy_sum": "kwh"})[["customer_id", "reading_date", "kwh"]]
+        daily.rename(columns={"LCLid": "customer_id", "energy_sum": "kwh"})[
+            ["customer_id", "reading_date", "kwh"]
+        ]
         .sort_values(["customer_id", "reading_date"])
         .reset_index(drop=True)
     )
@@ -107,7 +112,10 @@ def make_bills(readings: pd.DataFrame, customers: pd.DataFrame) -> pd.DataFrame:
     """Monthly bills from daily kWh: days without a reading are estimated at the month's mean (as utilities do)."""
     r = readings.assign(month=readings["reading_date"].dt.to_period("M"))
     m = r.groupby(["customer_id", "month"], observed=True).agg(
-        kwh=("kwh", "sum"), days_read=("kwh", "size"), first=("reading_date", "min"), last=("reading_date", "max")
+        kwh=("kwh", "sum"),
+        days_read=("kwh", "size"),
+        first=("reading_date", "min"),
+        last=("reading_date", "max"),
     )
     m = m.reset_index()
     start = m["month"].dt.start_time.dt.normalize()
@@ -157,7 +165,9 @@ def simulate_payments(
 
     b = bills.reset_index(drop=True)
     step = b.groupby("customer_id").cumcount().to_numpy()
-    prior = b.groupby("customer_id")["amount"].transform(lambda s: s.shift(1).rolling(3, min_periods=1).mean())
+    prior = b.groupby("customer_id")["amount"].transform(
+        lambda s: s.shift(1).rolling(3, min_periods=1).mean()
+    )
     shock = 1.0 + 1.5 * np.clip(b["amount"] / prior - 1.2, 0, None).fillna(0).to_numpy()
     terc = b["customer_id"].map(tercile_of).to_numpy()
     prop = b["customer_id"].map(propensity).to_numpy()
@@ -201,13 +211,30 @@ def _payments_from_states(
     first = due + pd.to_timedelta(days_late // 2, unit="D") + seconds
     prefs = _preferred_channels(cust, rng)
     channel = b["customer_id"].map(prefs).to_numpy().astype(object)
-    channel[(state >= 1) & (channel == "direct_debit")] = "card"  # the direct debit failed; paid later by card
+    channel[(state >= 1) & (channel == "direct_debit")] = (
+        "card"  # the direct debit failed; paid later by card
+    )
     parts = [
-        pd.DataFrame({"bill_id": b["bill_id"], "customer_id": b["customer_id"], "paid_at": final,
-                      "amount": (b["amount"] * (1 - share) + np.where(partial, 0, b["amount"] * share)).round(2),
-                      "channel": channel, "part": 2})[~unpaid],
-        pd.DataFrame({"bill_id": b["bill_id"], "customer_id": b["customer_id"], "paid_at": first,
-                      "amount": (b["amount"] * share).round(2), "channel": channel, "part": 1})[partial],
+        pd.DataFrame(
+            {
+                "bill_id": b["bill_id"],
+                "customer_id": b["customer_id"],
+                "paid_at": final,
+                "amount": (b["amount"] * (1 - share) + np.where(partial, 0, b["amount"] * share)).round(2),
+                "channel": channel,
+                "part": 2,
+            }
+        )[~unpaid],
+        pd.DataFrame(
+            {
+                "bill_id": b["bill_id"],
+                "customer_id": b["customer_id"],
+                "paid_at": first,
+                "amount": (b["amount"] * share).round(2),
+                "channel": channel,
+                "part": 1,
+            }
+        )[partial],
     ]
     pay = pd.concat(parts, ignore_index=True)
     pay = pay[(pay["paid_at"] <= EXPORT_DATE.tz_localize("UTC")) & (pay["amount"] > 0)]
@@ -240,15 +267,22 @@ def read_weather(london_dir: Path) -> pd.DataFrame:
     """Hourly London weather (DarkSky, local time → UTC), the same for every region (one city)."""
     w = pd.read_csv(london_dir / "weather_hourly_darksky.csv", usecols=["time", "temperature", "humidity"])
     local = pd.to_datetime(w["time"]).dt.tz_localize("Europe/London", ambiguous="NaT", nonexistent="NaT")
-    w = pd.DataFrame({"observed_at": local.dt.tz_convert("UTC"), "temperature_c": w["temperature"],
-                      "humidity": w["humidity"]}).dropna(subset=["observed_at"])
+    w = pd.DataFrame(
+        {
+            "observed_at": local.dt.tz_convert("UTC"),
+            "temperature_c": w["temperature"],
+            "humidity": w["humidity"],
+        }
+    ).dropna(subset=["observed_at"])
     w = w.drop_duplicates("observed_at").sort_values("observed_at")
     return pd.concat([w.assign(region=r) for r in REGIONS], ignore_index=True)[
         ["region", "observed_at", "temperature_c", "humidity"]
     ]
 
 
-def build_demo(shared_data: Path, out_dir: Path, *, n_households: int = 300, seed: int = SEED) -> dict[str, str]:
+def build_demo(
+    shared_data: Path, out_dir: Path, *, n_households: int = 300, seed: int = SEED
+) -> dict[str, str]:
     """Rebuild the demo tenant into `out_dir`; returns each table's content hash.
 
     Deterministic: the same `shared_data`, `n_households` and `seed` give the same hashes.
@@ -268,20 +302,27 @@ def build_demo(shared_data: Path, out_dir: Path, *, n_households: int = 300, see
     daily = daily[daily["customer_id"].isin(keep["LCLid"])].reset_index(drop=True)
     span = daily.groupby("customer_id")["reading_date"].agg(["min", "max"])
     region = rng.choice(REGIONS, size=len(keep))
-    customers = pd.DataFrame({
-        "customer_id": keep["LCLid"].to_numpy(),
-        "category": "residential",
-        "tariff": keep["stdorToU"].str.lower().to_numpy(),
-        "region": region,
-        "area": [f"{r}-F{i}" for r, i in zip(region, rng.integers(1, FEEDERS_PER_REGION + 1, len(keep)), strict=True)],
-        "socio_group": keep["Acorn_grouped"].to_numpy(),
-        "acorn": keep["Acorn"].to_numpy(),
-    })
+    customers = pd.DataFrame(
+        {
+            "customer_id": keep["LCLid"].to_numpy(),
+            "category": "residential",
+            "tariff": keep["stdorToU"].str.lower().to_numpy(),
+            "region": region,
+            "area": [
+                f"{r}-F{i}"
+                for r, i in zip(region, rng.integers(1, FEEDERS_PER_REGION + 1, len(keep)), strict=True)
+            ],
+            "socio_group": keep["Acorn_grouped"].to_numpy(),
+            "acorn": keep["Acorn"].to_numpy(),
+        }
+    )
     customers["start_date"] = customers["customer_id"].map(span["min"])
     last = customers["customer_id"].map(span["max"])
     customers["end_date"] = last.where(last < LAST_DAY - pd.Timedelta(days=30))
     bills = make_bills(daily, customers)
-    matrices, clients = taiwan_transitions(Path(shared_data) / "taiwan_credit_default" / "UCI_Credit_Card.csv")
+    matrices, clients = taiwan_transitions(
+        Path(shared_data) / "taiwan_credit_default" / "UCI_Credit_Card.csv"
+    )
     payments = simulate_payments(bills, customers, matrices, clients, rng)
     tables = {
         "customers": customers,

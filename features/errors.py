@@ -72,7 +72,9 @@ class SnapshotNotFound(MeterwiseError, FileNotFoundError):
 
     def __init__(self, as_of: object, where: str):
         self.as_of, self.where = as_of, where
-        super().__init__(f"no feature snapshot for as_of={as_of} under {where}; run `meterwise features build`")
+        super().__init__(
+            f"no feature snapshot for as_of={as_of} under {where}; run `meterwise features build`"
+        )
 
 
 class ModelNotReady(MeterwiseError, RuntimeError):

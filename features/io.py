@@ -109,7 +109,9 @@ def load_tenant(
         path = find_table(data_dir, table)
         if path is None:
             if table in REQUIRED and tables is None:
-                raise FileNotFoundError(f"{data_dir}: no {table} file (looked for {table}{{{','.join(SUFFIXES)}}})")
+                raise FileNotFoundError(
+                    f"{data_dir}: no {table} file (looked for {table}{{{','.join(SUFFIXES)}}})"
+                )
             continue
         raw = read_table(path)
         result = validate(table, raw, now=now, quarantine=quarantine_dir is not None, source=str(path))
@@ -121,7 +123,13 @@ def load_tenant(
             report.quarantine_files[table] = str(_write_rejected(quarantine_dir, table, rejected))
     _enforce_references(out, sources, positions, report, quarantine_dir)
     for table, counts in report.counts.items():
-        logger.info("%s: %d rows read, %d accepted, %d quarantined", table, counts["in"], counts["accepted"], counts["quarantined"])
+        logger.info(
+            "%s: %d rows read, %d accepted, %d quarantined",
+            table,
+            counts["in"],
+            counts["accepted"],
+            counts["quarantined"],
+        )
     return out, report
 
 
@@ -140,7 +148,8 @@ def _enforce_references(
     if quarantine_dir is None:
         table = failures["table"].iloc[0]
         raise ContractViolation(
-            "references", failures.drop(columns="table").assign(column=failures["table"] + "." + failures["column"]),
+            "references",
+            failures.drop(columns="table").assign(column=failures["table"] + "." + failures["column"]),
             source=str(sources.get(table, "")),
         )
     for table, fails in failures.groupby("table", sort=False):

@@ -26,7 +26,9 @@ def main(
     verbose: bool = typer.Option(False, "--verbose", "-v", help="debug logging"),
 ) -> None:
     """Configure logging once, at the edge."""
-    level = logging.DEBUG if verbose else getattr(logging, os.environ.get("METERWISE_LOG_LEVEL", "INFO").upper())
+    level = (
+        logging.DEBUG if verbose else getattr(logging, os.environ.get("METERWISE_LOG_LEVEL", "INFO").upper())
+    )
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     for noisy in ("alembic", "mlflow", "urllib3", "distributed", "numexpr"):
         logging.getLogger(noisy).setLevel(max(level, logging.WARNING))

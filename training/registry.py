@@ -59,15 +59,21 @@ def code_version() -> str:
     """git commit of the working tree (``+dirty`` when it has changes), or ``unknown``."""
     root = Path(__file__).resolve().parent.parent
     try:
-        sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, check=True)
-        dirty = subprocess.run(["git", "status", "--porcelain"], cwd=root, capture_output=True, text=True).stdout
+        sha = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, check=True
+        )
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain"], cwd=root, capture_output=True, text=True
+        ).stdout
         return sha.stdout.strip() + ("+dirty" if dirty.strip() else "")
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
 
 
 @contextlib.contextmanager
-def training_run(settings: TrainingSettings, kind: str, *, tags: dict[str, str], params: dict[str, Any]) -> Iterator[str]:
+def training_run(
+    settings: TrainingSettings, kind: str, *, tags: dict[str, str], params: dict[str, Any]
+) -> Iterator[str]:
     """Open an MLflow run tagged with kind, code version and the given tags; yields the run id."""
     configure(settings)
     mlflow.set_experiment(_experiment(settings, kind))
@@ -132,7 +138,13 @@ def champion_version(kind: str) -> str | None:
 
 
 def promote_if_better(
-    kind: str, version: str, score: float, champion_score: float | None, *, margin: float = 0.0, force: bool = False
+    kind: str,
+    version: str,
+    score: float,
+    champion_score: float | None,
+    *,
+    margin: float = 0.0,
+    force: bool = False,
 ) -> bool:
     """Move ``champion`` to `version` if `score` beats `champion_score` by `margin` (higher is better).
 
@@ -144,10 +156,24 @@ def promote_if_better(
     better = champion_score is None or score > champion_score + margin
     if better or force:
         client.set_registered_model_alias(name, CHAMPION, version)
-        logger.info("%s v%s is champion (score %.4f vs %s)%s", name, version, score, champion_score, " [forced]" if force and not better else "")
+        logger.info(
+            "%s v%s is champion (score %.4f vs %s)%s",
+            name,
+            version,
+            score,
+            champion_score,
+            " [forced]" if force and not better else "",
+        )
         return True
     client.set_registered_model_alias(name, CHALLENGER, version)
-    logger.info("%s v%s stays challenger: %.4f does not beat champion %.4f + %.4f", name, version, score, champion_score, margin)
+    logger.info(
+        "%s v%s stays challenger: %.4f does not beat champion %.4f + %.4f",
+        name,
+        version,
+        score,
+        champion_score,
+        margin,
+    )
     return False
 
 
@@ -179,5 +205,7 @@ def export_bundle(kind: str, bundle: Any, version: str, models_dir: Path, meta: 
     tmp = folder / "model.joblib.tmp"
     joblib.dump(bundle, tmp, compress=3)
     tmp.replace(folder / "model.joblib")  # atomic: a reader never sees half a file
-    (folder / "meta.json").write_text(json.dumps({"kind": kind, "version": version, **meta}, indent=2, default=str))
+    (folder / "meta.json").write_text(
+        json.dumps({"kind": kind, "version": version, **meta}, indent=2, default=str)
+    )
     return folder

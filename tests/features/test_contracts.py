@@ -1,0 +1,130 @@
+"""Each contract rejects every kind of bad input and names the bad rows and fields."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from features.contracts import TABLES, check_references, validate
+from features.errors import ContractViolation
+from tests.conftest import NOW
+
+
+def test_the_valid_tenant_passes_every_contract(tenant):
+    for name, df in tenant.items():
+        result = validate(name, df, now=NOW)
+        assert len(result.accepted) == len(df)
+        assert result.rejected.empty
+    assert check_references(tenant).empty
+
+
+@pytest.mark.parametrize(
+    ("table", "row", "column", "value", "check"),
+    [
+        pytest.param("readings", 3, "kwh", -1.0, "non_negative", id="negative_kwh"),
+        pytest.param("readings", 4, "kwh", np.nan, "not_nullable", id="nan_kwh"),
+        pytest.param("readings", 5, "kwh", np.inf, "finite", id="infinite_kwh"),
+        pytest.param(
+            "readings", 6, "reading_date", pd.Timestamp("2031-01-01"), "not_in_future", id="future_reading"
+        ),
+        pytest.param("readings", 7, "kwh", "lots", "coerce", id="wrong_type_kwh"),
+        pytest.param("readings", 8, "customer_id", None, "not_nullable", id="missing_customer_id"),
+        pytest.param("customers", 2, "category", "spaceship", "isin", id="unknown_category"),
+        pytest.param(
+            "customers", 1, "start_date", pd.Timestamp("2030-05-05"), "not_in_future", id="future_customer"
+        ),
+        pytest.param("bills", 2, "amount", -5.0, "non_negative", id="negative_amount"),
+        pytest.param("bills", 3, "issue_date", pd.Timestamp("2029-01-01"), "not_in_future", id="future_bill"),
+        pytest.param("payments", 1, "amount", 0.0, "positive", id="zero_payment"),
+        pytest.param("payments", 2, "channel", "pigeon", "isin", id="unknown_channel"),
+        pytest.param(
+            "payments",
+            3,
+            "paid_at",
+            pd.Timestamp("2030-01-01", tz="UTC"),
+            "not_in_future",
+            id="future_payment",
+        ),
+        pytest.param(
+            "weather", 4, "temperature_c", 99.0, "plausible_temperature", id="implausible_temperature"
+        ),
+    ],
+)
+def test_bad_value_is_named_with_row_column_and_check(tenant, table, row, column, value, check):
+    df = tenant[table].copy()
+    df[column] = df[column].astype(object)
+    df.loc[row, column] = value
+    with pytest.raises(ContractViolation) as info:
+        validate(table, df, now=NOW)
+    failures = info.value.failures
+    hit = failures[(failures["row"] == row) & (failures["column"] == column)]
+    assert not hit.empty, failures
+    assert hit["check"].str.contains(check, regex=False).any() or check == "coerce", hit
+    assert f"row {row}" in str(info.value) and column in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("table", "keys"),
+    [
+        ("readings", ["customer_id", "reading_date"]),
+        ("bills", ["bill_id"]),
+        ("payments", ["payment_id"]),
+        ("customers", ["customer_id"]),
+    ],
+)
+def test_duplicates_name_both_rows(tenant, table, keys):
+    df = tenant[table]
+    dup = pd.concat([df, df.iloc[[1]]], ignore_index=True)
+    with pytest.raises(ContractViolation) as info:
+        validate(table, dup, now=NOW)
+    rows = set(info.value.failures["row"].dropna().astype(int))
+    assert {1, len(dup) - 1} <= rows
+    assert set(info.value.failures["column"]) & set(keys)
+
+
+@pytest.mark.parametrize("table", TABLES)
+def test_missing_column_is_a_table_level_error(tenant, table):
+    if table == "interval_readings":
+        df = pd.DataFrame(
+            {"customer_id": ["C000"], "read_at": [pd.Timestamp("2024-01-01", tz="UTC")], "kwh": [1.0]}
+        )
+    else:
+        df = tenant[table]
+    column = [c for c in df.columns if c not in {"area", "humidity", "end_date"}][-1]
+    with pytest.raises(ContractViolation, match=column):
+        validate(
+            table, df.drop(columns=column), now=NOW, quarantine=True
+        )  # quarantine cannot fix a missing column
+
+
+def test_cross_field_checks(tenant):
+    bills = tenant["bills"].copy()
+    bills.loc[4, "due_date"] = bills.loc[4, "issue_date"] - pd.Timedelta(days=1)
+    with pytest.raises(ContractViolation, match="due_date >= issue_date"):
+        validate("bills", bills, now=NOW)
+
+
+def test_quarantine_conserves_every_row(tenant):
+    df = tenant["readings"].copy()
+    df.loc[[2, 9], "kwh"] = -3.0
+    df = pd.concat([df, df.iloc[[20]]], ignore_index=True)
+    result = validate("readings", df, now=NOW, quarantine=True)
+    assert len(result.accepted) + len(result.rejected) == len(df)
+    assert set(result.rejected["row"]) == {2, 9, 20, len(df) - 1}
+    assert result.rejected["reasons"].str.len().gt(0).all()
+    assert (result.accepted["kwh"] >= 0).all()
+    assert sorted(result.positions) == sorted(set(range(len(df))) - {2, 9, 20, len(df) - 1})
+
+
+def test_references_name_unknown_bills_and_customers(tenant):
+    payments = tenant["payments"].copy()
+    payments.loc[0, "bill_id"] = "NOPE"
+    payments.loc[1, "customer_id"] = "C009"  # a real customer, but not the bill's
+    readings = tenant["readings"].copy()
+    readings.loc[5, "customer_id"] = "GHOST"
+    failures = check_references({**tenant, "payments": payments, "readings": readings})
+    got = set(zip(failures["table"], failures["row"], failures["check"], strict=True))
+    assert ("payments", 0, "known_bill") in got
+    assert ("readings", 5, "known_customer") in got
+    assert any(t == "payments" and r == 1 and c == "same_customer_as_bill" for t, r, c in got)
