@@ -7,7 +7,9 @@ import os
 
 import typer
 
-from features.cli import data_app
+from features.cli import data_app, features_app
+from serving.server import serve_cmd
+from training.cli import demo_cmd, forecast_cmd, score_app, train_app
 
 app = typer.Typer(
     help=(
@@ -19,6 +21,12 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(data_app, name="data")
+app.add_typer(features_app, name="features")
+app.add_typer(train_app, name="train")
+app.add_typer(score_app, name="score")
+app.command("forecast")(forecast_cmd)
+app.command("serve")(serve_cmd)
+app.command("demo")(demo_cmd)
 
 
 @app.callback()
@@ -26,9 +34,7 @@ def main(
     verbose: bool = typer.Option(False, "--verbose", "-v", help="debug logging"),
 ) -> None:
     """Configure logging once, at the edge."""
-    level = (
-        logging.DEBUG if verbose else getattr(logging, os.environ.get("METERWISE_LOG_LEVEL", "INFO").upper())
-    )
+    level = logging.DEBUG if verbose else getattr(logging, os.environ.get("METERWISE_LOG_LEVEL", "INFO").upper())
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     for noisy in ("alembic", "mlflow", "urllib3", "distributed", "numexpr"):
         logging.getLogger(noisy).setLevel(max(level, logging.WARNING))

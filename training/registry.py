@@ -59,12 +59,8 @@ def code_version() -> str:
     """git commit of the working tree (``+dirty`` when it has changes), or ``unknown``."""
     root = Path(__file__).resolve().parent.parent
     try:
-        sha = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, check=True
-        )
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain"], cwd=root, capture_output=True, text=True
-        ).stdout
+        sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, check=True)
+        dirty = subprocess.run(["git", "status", "--porcelain"], cwd=root, capture_output=True, text=True).stdout
         return sha.stdout.strip() + ("+dirty" if dirty.strip() else "")
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
@@ -205,7 +201,40 @@ def export_bundle(kind: str, bundle: Any, version: str, models_dir: Path, meta: 
     tmp = folder / "model.joblib.tmp"
     joblib.dump(bundle, tmp, compress=3)
     tmp.replace(folder / "model.joblib")  # atomic: a reader never sees half a file
-    (folder / "meta.json").write_text(
-        json.dumps({"kind": kind, "version": version, **meta}, indent=2, default=str)
-    )
+    (folder / "meta.json").write_text(json.dumps({"kind": kind, "version": version, **meta}, indent=2, default=str))
     return folder
+
+
+def latest_version(kind: str) -> str | None:
+    """The highest registered version number of ``meterwise-<kind>``, or None when there is none."""
+    try:
+        versions = MlflowClient().search_model_versions(f"name='{model_name(kind)}'")
+    except MlflowException:
+        return None
+    return str(max(int(v.version) for v in versions)) if versions else None
+
+
+def version_run(kind: str, version: str) -> dict[str, Any]:
+    """``run_id``, ``params``, ``metrics`` and ``tags`` of the run that logged a registered version.
+
+    Raises :class:`ModelNotReady` when the version does not exist.
+    """
+    client = MlflowClient()
+    try:
+        mv = client.get_model_version(model_name(kind), str(version))
+    except MlflowException as err:
+        raise ModelNotReady(kind, f"no {model_name(kind)} version {version} in the registry") from err
+    run = client.get_run(mv.run_id)
+    return {
+        "run_id": mv.run_id,
+        "params": dict(run.data.params),
+        "metrics": dict(run.data.metrics),
+        "tags": dict(run.data.tags),
+    }
+
+
+def set_version_tags(kind: str, version: str, tags: dict[str, str]) -> None:
+    """Attach tags (e.g. the promotion decision) to a registered version."""
+    client = MlflowClient()
+    for key, value in tags.items():
+        client.set_model_version_tag(model_name(kind), str(version), key, str(value))

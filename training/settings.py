@@ -25,11 +25,7 @@ class TrainingSettings(BaseSettings):
     def resolved_tracking_uri(self) -> str:
         import os
 
-        return (
-            self.tracking_uri
-            or os.environ.get("MLFLOW_TRACKING_URI")
-            or f"sqlite:///{self.var_dir / 'mlflow.db'}"
-        )
+        return self.tracking_uri or os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{self.var_dir / 'mlflow.db'}"
 
     @property
     def artifact_root(self) -> Path:

@@ -1,0 +1,230 @@
+"""``create_app(settings, store)``: routers, middleware and the ONE error -> HTTP mapping.
+
+Every error leaves as ``{"error": {"code", "message", "field", "request_id"}}`` with an
+``X-Request-ID`` header; no stack trace ever reaches a client.
+"""
+
+from __future__ import annotations
+
+import gc
+import logging
+import math
+import re
+import threading
+import time
+import uuid
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, HTTPException, Request, Response
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from features.errors import (
+    ContractViolation,
+    MeterwiseError,
+    ModelNotReady,
+    ModelRejected,
+    SnapshotNotFound,
+    UnknownCustomer,
+)
+from serving.deps import KeyRing
+from serving.errors import Forbidden, InvalidRequest, RateLimited, Unauthenticated, UnknownSeries
+from serving.metrics import Metrics
+from serving.model_store import ModelStore
+from serving.responses import envelope, error_response
+from serving.routes import arrears, forecasts, health, models, segments
+from serving.settings import ServingSettings
+
+logger = logging.getLogger(__name__)
+
+#: The only place where meterwise errors become HTTP status codes.
+HTTP_STATUS: dict[type[MeterwiseError], int] = {
+    InvalidRequest: 422,
+    ContractViolation: 422,
+    Unauthenticated: 401,
+    Forbidden: 403,
+    UnknownCustomer: 404,
+    UnknownSeries: 404,
+    ModelRejected: 409,
+    RateLimited: 429,
+    ModelNotReady: 503,
+    SnapshotNotFound: 503,
+}
+HTTP_CODES = {
+    400: "bad_request",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+}
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+
+
+def status_of(err: MeterwiseError) -> int:
+    """Status of the nearest mapped class; other named errors by their builtin base (KeyError 404,
+    ValueError 422), so a new error subclass elsewhere in the code base never becomes a 500."""
+    for cls in type(err).__mro__:
+        if cls in HTTP_STATUS:
+            return HTTP_STATUS[cls]
+    if isinstance(err, KeyError):
+        return 404
+    if isinstance(err, ValueError):
+        return 422
+    return 500
+
+
+def _field_of(err: MeterwiseError) -> str | None:
+    if isinstance(err, ContractViolation) and len(err.failures):
+        return str(err.failures["column"].iloc[0])
+    return getattr(err, "field", None)
+
+
+class RequestContext:
+    """Pure ASGI: request id, body limit (Content-Length and chunked), metrics by route template."""
+
+    def __init__(self, app: ASGIApp, metrics: Metrics, max_body_bytes: int):
+        self.app, self.metrics, self.max_body = app, metrics, max_body_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        start = time.perf_counter()
+        rid = length = None
+        for name, value in scope["headers"]:
+            if name == b"x-request-id":
+                rid = value.decode("latin-1")
+            elif name == b"content-length":
+                length = value
+        if rid is None or not _REQUEST_ID.match(rid):
+            rid = uuid.uuid4().hex
+        scope.setdefault("state", {})["request_id"] = rid
+        rid_header = (b"x-request-id", rid.encode())
+        status = 500
+        limit = self.max_body
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                headers = message.get("headers", [])
+                if not any(k == b"x-request-id" for k, _ in headers):
+                    message["headers"] = [*headers, rid_header]
+            await send(message)
+
+        received = 0
+
+        async def receive_limited() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:
+                    raise HTTPException(413, f"request body exceeds {limit} bytes")
+            return message
+
+        try:
+            if length is not None and length.isdigit() and int(length) > limit:  # refuse before reading
+                body = envelope("payload_too_large", f"request body exceeds {limit} bytes", None, rid)
+                await send_with_id(
+                    {
+                        "type": "http.response.start",
+                        "status": 413,
+                        "headers": [
+                            (b"content-type", b"application/json"),
+                            (b"content-length", str(len(body)).encode()),
+                        ],
+                    }
+                )
+                await send({"type": "http.response.body", "body": body})
+                return
+            await self.app(scope, receive_limited, send_with_id)
+        finally:
+            route = scope.get("route")
+            self.metrics.observe(
+                scope["method"], getattr(route, "path", "unmatched"), status, time.perf_counter() - start
+            )
+
+
+def _install_error_handlers(app: FastAPI, settings: ServingSettings) -> None:
+    @app.exception_handler(MeterwiseError)
+    async def meterwise_error(request: Request, err: MeterwiseError) -> Response:
+        status = status_of(err)
+        headers = {}
+        if status == 401:
+            headers["WWW-Authenticate"] = 'ApiKey header="X-API-Key"'
+        elif status == 503:
+            headers["Retry-After"] = str(settings.retry_after_s)
+        elif isinstance(err, RateLimited):
+            headers["Retry-After"] = str(max(1, math.ceil(err.retry_after_s)))
+        if status == 500:
+            logger.error("unmapped %s: %s", type(err).__name__, err)
+        return error_response(request, status, err.code, str(err), _field_of(err), headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, err: RequestValidationError) -> Response:
+        errors = err.errors()
+        first = errors[0] if errors else {"loc": (), "msg": "invalid request", "type": "invalid"}
+        loc = [str(p) for p in first.get("loc", ())]
+        if loc and loc[0] in ("body", "query", "path", "header"):
+            loc = loc[1:]
+        if first.get("type") == "json_invalid":
+            ctx = first.get("ctx") or {}
+            return error_response(
+                request,
+                422,
+                "invalid_json",
+                f"body is not valid JSON: {ctx.get('error', '')} (NaN and Infinity are not JSON)",
+            )
+        more = f" (+{len(errors) - 1} more errors)" if len(errors) > 1 else ""
+        field = ".".join(loc) or None
+        return error_response(request, 422, "validation_error", f"{field or 'body'}: {first['msg']}{more}", field)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, err: StarletteHTTPException) -> Response:
+        code = HTTP_CODES.get(err.status_code, "http_error")
+        return error_response(request, err.status_code, code, str(err.detail), None, dict(err.headers or {}))
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, err: Exception) -> Response:
+        logger.exception("unhandled error on %s %s", request.method, request.url.path)
+        return error_response(request, 500, "internal_error", "internal error; quote the request_id to support")
+
+
+def create_app(settings: ServingSettings | None = None, store: ModelStore | None = None) -> FastAPI:
+    """Build the API. Without `store`, one is created and loads every kind in a background thread
+    at startup (``/healthz`` answers at once, ``/readyz`` turns 200 when the required kinds are in)."""
+    settings = settings or ServingSettings()
+    owns_store = store is None
+    store = store or ModelStore(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        if owns_store:
+
+            def load() -> None:
+                store.load_all()
+                gc.freeze()  # models, mlflow and pandas are long-lived: keep them out of GC scans
+
+            threading.Thread(target=load, name="model-load", daemon=True).start()
+        yield
+
+    app = FastAPI(
+        title="meterwise prediction API",
+        version="1",
+        summary="Arrears risk, customer segments and load forecasts for an electricity supplier",
+        description=(
+            "Authenticate with `X-API-Key`. Scopes: `billing` (arrears, segments), `planner` (forecasts), "
+            '`admin` (reload). Errors: `{"error": {"code", "message", "field", "request_id"}}`.'
+        ),
+        lifespan=lifespan,
+    )
+    app.state.settings, app.state.store = settings, store
+    app.state.keyring = KeyRing(settings)
+    app.state.metrics = metrics = Metrics(store.describe)
+    _install_error_handlers(app, settings)
+    for module in (arrears, segments, forecasts, models, health):  # routers carry their full /v1 prefix
+        app.include_router(module.router)
+    app.add_middleware(RequestContext, metrics=metrics, max_body_bytes=settings.max_body_bytes)
+    return app

@@ -1,0 +1,105 @@
+"""FastAPI dependencies as ``Annotated`` aliases: settings, store, metrics and API-key scopes.
+
+Everything hangs off ``app.state`` (set by ``create_app``), so two apps in one process never share
+state. API keys are compared with ``hmac.compare_digest`` against *every* configured key, so the time
+taken does not reveal which key (or which prefix) matched.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import time
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from serving.errors import Forbidden, RateLimited, Unauthenticated
+from serving.metrics import Metrics
+from serving.model_store import ModelStore
+from serving.settings import ServingSettings
+
+
+@dataclass(frozen=True)
+class ApiKey:
+    key_id: str  # sha256 prefix of the key: safe to log, used for rate limiting
+    scopes: frozenset[str]
+
+
+class KeyRing:
+    """Configured keys and a per-key token bucket."""
+
+    def __init__(self, settings: ServingSettings):
+        self._keys = [
+            (key.encode(), ApiKey(hashlib.sha256(key.encode()).hexdigest()[:12], frozenset(scopes)))
+            for key, scopes in settings.api_keys.items()
+        ]
+        self._rate, self._burst = settings.rate_limit_per_s, float(settings.rate_limit_burst)
+        self._buckets: dict[str, tuple[float, float]] = {}  # key_id -> (tokens, last time)
+
+    def authenticate(self, request: Request) -> ApiKey:
+        given = request.headers.get("x-api-key")
+        if given is None:
+            auth = request.headers.get("authorization", "")
+            given = auth[7:].strip() if auth[:7].lower() == "bearer " else None
+        if not given:
+            raise Unauthenticated("missing API key: send it in the X-API-Key header")
+        raw = given.encode()
+        found = None
+        for key, api_key in self._keys:  # no early exit: constant work over all keys
+            if hmac.compare_digest(raw, key):
+                found = api_key
+        if found is None:
+            raise Unauthenticated("invalid API key")
+        return found
+
+    def spend(self, key: ApiKey) -> None:
+        """Take one token from the key's bucket (runs on the event loop: no lock needed)."""
+        if self._rate <= 0:
+            return
+        now = time.monotonic()
+        tokens, last = self._buckets.get(key.key_id, (self._burst, now))
+        tokens = min(self._burst, tokens + (now - last) * self._rate)
+        if tokens < 1.0:
+            self._buckets[key.key_id] = (tokens, now)
+            raise RateLimited((1.0 - tokens) / self._rate)
+        self._buckets[key.key_id] = (tokens - 1.0, now)
+
+
+async def get_settings(request: Request) -> ServingSettings:
+    return request.app.state.settings
+
+
+async def get_store(request: Request) -> ModelStore:
+    return request.app.state.store
+
+
+async def get_metrics(request: Request) -> Metrics:
+    return request.app.state.metrics
+
+
+def require_scope(scope: str | None):
+    """Dependency factory: a valid API key carrying `scope` (401 without/invalid key, 403 wrong scope).
+
+    ``None`` accepts any valid key."""
+
+    async def dependency(request: Request) -> ApiKey:
+        ring: KeyRing = request.app.state.keyring
+        key = ring.authenticate(request)
+        if scope is not None and scope not in key.scopes:
+            raise Forbidden(f"this API key lacks the {scope!r} scope")
+        ring.spend(key)
+        return key
+
+    dependency.__name__ = f"require_{scope or 'any_key'}"
+    return dependency
+
+
+SettingsDep = Annotated[ServingSettings, Depends(get_settings)]
+StoreDep = Annotated[ModelStore, Depends(get_store)]
+MetricsDep = Annotated[Metrics, Depends(get_metrics)]
+BillingKey = Annotated[ApiKey, Depends(require_scope("billing"))]
+PlannerKey = Annotated[ApiKey, Depends(require_scope("planner"))]
+AnyKey = Annotated[ApiKey, Depends(require_scope(None))]
+AdminKey = Annotated[ApiKey, Depends(require_scope("admin"))]

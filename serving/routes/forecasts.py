@@ -1,0 +1,67 @@
+"""Load forecasts with p10/p50/p90 intervals by level, key and horizon."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from fastapi import APIRouter, Response
+
+from serving.deps import PlannerKey, StoreDep
+from serving.errors import InvalidRequest, UnknownSeries
+from serving.responses import json_response
+from serving.routes.common import ERRORS
+from serving.routing import OrjsonRoute
+from serving.schemas import ErrorEnvelope, ForecastRequest, ForecastResponse
+
+router = APIRouter(prefix="/v1/forecasts", tags=["forecasts"], route_class=OrjsonRoute)
+
+
+@router.post(
+    "",
+    response_model=ForecastResponse,
+    responses={**ERRORS, 404: {"model": ErrorEnvelope, "description": "unknown level or key"}},
+    summary="Forecast one series (level/key) `horizon` steps ahead with 80% intervals",
+)
+def forecast(body: ForecastRequest, store: StoreDep, _: PlannerKey) -> Response:
+    runtime = store.get("forecast")
+    bundle = runtime.bundle
+    levels = bundle.levels_
+    if body.level not in levels:
+        raise UnknownSeries(f"unknown level {body.level!r}; levels are {sorted(levels)}", "level")
+    if body.key not in {str(k) for k in levels[body.level]}:
+        raise UnknownSeries(f"unknown key {body.key!r} at level {body.level!r}", "key")
+    max_h = bundle.max_horizon_.get(body.freq)
+    if max_h is None:
+        raise InvalidRequest(
+            f"freq {body.freq!r} is not forecast; available: {sorted(bundle.max_horizon_)}",
+            field="freq",
+            code="unsupported_freq",
+        )
+    if body.horizon > max_h:
+        raise InvalidRequest(
+            f"horizon {body.horizon} exceeds the model's maximum {max_h} for freq {body.freq}",
+            field="horizon",
+            code="horizon_too_long",
+        )
+    try:
+        out = bundle.forecast(body.level, body.key, body.horizon, freq=body.freq)
+    except KeyError as err:
+        raise UnknownSeries(f"unknown series {body.level}/{body.key}: {err}", "key") from err
+    except ValueError as err:
+        raise InvalidRequest(str(err), field="horizon") from err
+    values = out[["p10", "p50", "p90"]].to_numpy(dtype=np.float64)
+    stamps = pd.to_datetime(out["timestamp"]).dt.strftime("%Y-%m-%dT%H:%M:%S").tolist()
+    points = [
+        {"timestamp": t, "p10": v[0], "p50": v[1], "p90": v[2]}
+        for t, v in zip(stamps, values.tolist(), strict=True)  # at most max_horizon points
+    ]
+    return json_response(
+        {
+            "level": body.level,
+            "key": body.key,
+            "freq": body.freq,
+            "horizon": body.horizon,
+            "model_version": runtime.version,
+            "points": points,
+        }
+    )

@@ -1,0 +1,250 @@
+"""Request and response models: the public API contract (OpenAPI examples included).
+
+Batch responses are columnar (one list per field, rows in request order) so that 100,000 results
+serialize straight from numpy columns without building a Python object per row.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+
+CustomerId = Annotated[str, StringConstraints(min_length=1, max_length=64, strip_whitespace=False)]
+Status = Literal["ok", "unknown_customer", "stale"]
+REASONS_COST = (
+    "Reasons are LightGBM SHAP contributions and cost about 90 times a prediction, so they are opt-in "
+    "when features are supplied; by-id answers read them precomputed from the batch-scoring snapshot."
+)
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+
+class ErrorBody(Strict):
+    code: str = Field(description="stable machine-readable code", examples=["unknown_customer"])
+    message: str = Field(examples=["unknown customer_id: C999"])
+    field: str | None = Field(None, description="dotted path of the offending field", examples=["customer_ids.3"])
+    request_id: str = Field(examples=["5f0c6a1e9d4b4c57a3b1e2f0c9d8e7a6"])
+
+
+class ErrorEnvelope(Strict):
+    error: ErrorBody
+
+
+# ---- arrears -------------------------------------------------------------------------------------
+
+
+class ArrearsScore(Strict):
+    customer_id: str
+    status: Status
+    probability: float | None = Field(description="calibrated probability of arrears (0-1)")
+    grade: str | None
+    action: str | None
+    reasons: list[str | None] = Field(description="top 3 reasons (precomputed by batch scoring)")
+    model_version: str | None
+    as_of: str | None = Field(description="feature snapshot date the score was computed on")
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "customer_id": "MAC000009",
+                    "status": "ok",
+                    "probability": 0.62,
+                    "grade": "E",
+                    "action": "call before due date",
+                    "reasons": ["late_bills_12m", "days_past_due_max_12m", "kwh_mean_28d"],
+                    "model_version": "3",
+                    "as_of": "2014-02-28",
+                }
+            ]
+        }
+    )
+
+
+class ArrearsScoreRequest(Strict):
+    """By id (``customer_ids`` only) or with features (``features``, optional ``customer_ids`` as labels)."""
+
+    customer_ids: list[CustomerId] | None = Field(None, min_length=1, description="up to max_batch unique ids")
+    features: dict[str, list[float | None]] | None = Field(
+        None, description="columnar features: one list per feature name, all the same length; null = missing"
+    )
+    include_reasons: bool = Field(False, description=f"with features only. {REASONS_COST}")
+
+    @model_validator(mode="after")
+    def _one_source(self) -> ArrearsScoreRequest:
+        if self.customer_ids is None and self.features is None:
+            raise ValueError("give customer_ids (score from the latest snapshot) or features (score these rows)")
+        return self
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"customer_ids": ["MAC000009", "MAC000030"]},
+                {
+                    "customer_ids": ["new-1"],
+                    "features": {"kwh_mean_28d": [11.2], "late_bills_12m": [2]},
+                    "include_reasons": False,
+                },
+            ]
+        }
+    )
+
+
+class ArrearsColumns(Strict):
+    customer_id: list[str] | None
+    status: list[Status]
+    probability: list[float | None]
+    grade: list[str | None]
+    action: list[str | None]
+    reasons: list[list[str | None]] | None = Field(description="[reason_1, reason_2, reason_3] per row, or null")
+
+
+class ArrearsBatchResponse(Strict):
+    model_version: str | None
+    source: Literal["snapshot", "features"]
+    as_of: str | None
+    count: int
+    status_counts: dict[str, int]
+    unknown_customer_ids: list[str]
+    results: ArrearsColumns
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "model_version": "3",
+                    "source": "snapshot",
+                    "as_of": "2014-02-28",
+                    "count": 2,
+                    "status_counts": {"ok": 1, "unknown_customer": 1, "stale": 0},
+                    "unknown_customer_ids": ["C999"],
+                    "results": {
+                        "customer_id": ["MAC000009", "C999"],
+                        "status": ["ok", "unknown_customer"],
+                        "probability": [0.62, None],
+                        "grade": ["E", None],
+                        "action": ["call before due date", None],
+                        "reasons": [["late_bills_12m", "days_past_due_max_12m", "kwh_mean_28d"], [None, None, None]],
+                    },
+                }
+            ]
+        }
+    )
+
+
+# ---- segments ------------------------------------------------------------------------------------
+
+
+class SegmentScore(Strict):
+    customer_id: str
+    status: Status
+    segment_id: int | None
+    segment_name: str | None
+    strategy: str | None
+    distance: float | None
+    model_version: str | None
+
+
+class SegmentRequest(Strict):
+    customer_ids: list[CustomerId] | None = Field(None, min_length=1)
+    features: dict[str, list[float | None]] | None = Field(None, description="columnar load-shape features")
+
+    @model_validator(mode="after")
+    def _one_source(self) -> SegmentRequest:
+        if self.customer_ids is None and self.features is None:
+            raise ValueError("give customer_ids or features")
+        return self
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{"customer_ids": ["MAC000009", "MAC000030"]}]})
+
+
+class SegmentColumns(Strict):
+    customer_id: list[str] | None
+    status: list[Status]
+    segment_id: list[int | None]
+    segment_name: list[str | None]
+    strategy: list[str | None]
+    distance: list[float | None]
+
+
+class SegmentBatchResponse(Strict):
+    model_version: str | None
+    source: Literal["snapshot", "features"]
+    count: int
+    status_counts: dict[str, int]
+    unknown_customer_ids: list[str]
+    results: SegmentColumns
+
+
+# ---- forecasts -----------------------------------------------------------------------------------
+
+
+class ForecastRequest(Strict):
+    level: str = Field(description="aggregation level, e.g. total, region, category, customer", examples=["region"])
+    key: str = Field(description="series key within the level", examples=["north"])
+    horizon: int = Field(ge=1, description="steps ahead (at most the model's max horizon for freq)", examples=[14])
+    freq: Literal["H", "D", "M"] = Field("D", description="H hourly, D daily, M monthly")
+
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"level": "region", "key": "north", "horizon": 14, "freq": "D"}]}
+    )
+
+
+class ForecastPoint(Strict):
+    timestamp: str
+    p10: float
+    p50: float
+    p90: float
+
+
+class ForecastResponse(Strict):
+    level: str
+    key: str
+    freq: str
+    horizon: int
+    model_version: str
+    points: list[ForecastPoint]
+
+
+# ---- models and health ---------------------------------------------------------------------------
+
+
+class ModelInfo(BaseModel):
+    kind: str
+    ready: bool
+    reason: str | None = None
+    version: str | None = None
+    source: str | None = Field(None, description="registry or models_dir")
+    loaded_at: str | None = None
+    bundle: str | None = None
+    feature_names: list[str] = []
+    scores_as_of: str | None = None
+    scores_model_version: str | None = None
+    scored_customers: int = 0
+    levels: dict[str, int] | None = None
+    max_horizon: dict[str, int] | None = None
+
+
+class ModelsResponse(Strict):
+    models: list[ModelInfo]
+
+
+class ReloadRequest(Strict):
+    version: str = Field(
+        "champion",
+        pattern=r"^(champion|challenger|[0-9]{1,9})$",
+        description="alias or version number to load",
+        examples=["champion"],
+    )
+
+
+class Liveness(Strict):
+    status: Literal["ok"] = "ok"
+
+
+class Readiness(Strict):
+    ready: bool
+    not_ready: dict[str, str] = Field(description="kind -> reason, for kinds not loaded yet")

@@ -1,0 +1,50 @@
+"""``meterwise serve``: build settings, the app and run uvicorn (the lead mounts :func:`serve_cmd`)."""
+
+from __future__ import annotations
+
+import logging
+
+import typer
+
+from serving.settings import ServingSettings
+
+logger = logging.getLogger(__name__)
+
+
+def run_server(settings: ServingSettings) -> None:
+    """Run the API under uvicorn until interrupted (models load in the background at startup)."""
+    import uvicorn
+
+    from serving.app import create_app
+
+    if settings.api_keys.keys() & {"billing-key", "planner-key", "admin-key"}:
+        logger.warning("serving with the documented DEMO API keys; set METERWISE_API_KEYS outside a laptop")
+    logger.info("meterwise API on http://%s:%d (docs at /docs)", settings.host, settings.port)
+    uvicorn.run(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        log_level=settings.log_level,
+        access_log=settings.access_log,
+        http="httptools",
+        loop="uvloop",
+    )
+
+
+def serve_cmd(
+    host: str = typer.Option(None, help="bind address [default: METERWISE_HOST or 127.0.0.1]"),
+    port: int = typer.Option(None, help="bind port [default: METERWISE_PORT or 8000]"),
+    no_registry: bool = typer.Option(False, "--no-registry", help="serve models/<kind>/model.joblib bundles only"),
+    tenant: str = typer.Option(None, help="tenant whose scores are served [default: METERWISE_TENANT or demo]"),
+) -> None:
+    """Start the prediction API (champion of each kind from the MLflow registry, else models/)."""
+    overrides = {"host": host, "port": port, "tenant": tenant}
+    settings = ServingSettings(**{k: v for k, v in overrides.items() if v is not None})
+    if no_registry:
+        settings = settings.model_copy(update={"use_registry": False})
+    run_server(settings)
+
+
+if __name__ == "__main__":  # `python -m serving.server`: settings from the environment (used by benchmarks)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    run_server(ServingSettings())

@@ -1,0 +1,70 @@
+"""Serving settings (env prefix ``METERWISE_``): bind address, API keys and scopes, limits, data paths.
+
+Dev defaults are for the local demo only. In production set ``METERWISE_API_KEYS`` (a JSON object
+``{"<key>": ["<scope>", ...]}``) to long random keys; scopes are ``billing`` (arrears + segments),
+``planner`` (forecasts) and ``admin`` (reload).
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from features.settings import PROJECT_ROOT
+
+SCOPES = ("billing", "planner", "admin")
+KINDS = ("arrears", "segments", "forecast")
+
+#: Demo keys, documented in the README; never use them outside a laptop.
+DEV_API_KEYS: dict[str, list[str]] = {
+    "billing-key": ["billing"],
+    "planner-key": ["planner"],
+    "admin-key": ["admin", "billing", "planner"],
+}
+
+
+class ServingSettings(BaseSettings):
+    """Everything the prediction API needs; passed in, never a global."""
+
+    model_config = SettingsConfigDict(env_prefix="METERWISE_", env_file=".env", extra="ignore")
+
+    host: str = Field("127.0.0.1", description="bind address")
+    port: int = Field(8000, ge=1, le=65535, description="bind port")
+    log_level: str = Field("info", description="uvicorn log level")
+    access_log: bool = Field(False, description="uvicorn access log (metrics cover request counts)")
+    api_keys: dict[str, list[str]] = Field(
+        default_factory=lambda: {k: list(v) for k, v in DEV_API_KEYS.items()},
+        description="API key -> scopes (JSON in METERWISE_API_KEYS); the default holds the demo keys",
+    )
+    max_batch: int = Field(100_000, ge=1, description="customers (rows) per batch request")
+    max_reasons_rows: int = Field(
+        10_000, ge=1, description="rows per request with include_reasons=true (reasons cost ~90x a prediction)"
+    )
+    predict_threads: int = Field(
+        0, ge=0, description="LightGBM threads for feature batches of 1,000+ rows; 0 = one per CPU"
+    )
+    max_body_bytes: int = Field(64 * 1024 * 1024, ge=1024, description="request body limit in bytes (413 above)")
+    rate_limit_per_s: float = Field(
+        2_000.0, ge=0, description="requests per second per API key (token bucket); 0 disables the limit"
+    )
+    rate_limit_burst: int = Field(4_000, ge=1, description="token bucket size per API key")
+    stale_after_days: int = Field(
+        45, ge=0, description="a score whose as_of is this many days older than the newest snapshot is 'stale'"
+    )
+    kinds: tuple[str, ...] = Field(KINDS, description="model kinds to load at start")
+    required_kinds: tuple[str, ...] = Field(KINDS, description="kinds that must be loaded for /readyz")
+    use_registry: bool = Field(True, description="load champions from MLflow; False = models/ bundles only")
+    var_dir: Path = Field(PROJECT_ROOT / "var", description="feature snapshots, scores, local MLflow store")
+    tenant: str = Field("demo", description="tenant whose snapshots and scores are served")
+    models_dir: Path = Field(PROJECT_ROOT / "models", description="fallback bundles models/<kind>/model.joblib")
+    tracking_uri: str | None = Field(None, description="MLflow tracking URI; default sqlite under var_dir")
+    retry_after_s: int = Field(5, ge=1, description="Retry-After seconds on 503 while models load")
+
+
+@lru_cache
+def get_settings() -> ServingSettings:
+    """FastAPI dependency; tests override it with ``app.dependency_overrides``."""
+    return ServingSettings()

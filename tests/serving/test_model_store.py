@@ -1,0 +1,127 @@
+"""ModelStore: registry fallback to models/, admission checks, score index lookups."""
+
+from __future__ import annotations
+
+import logging
+
+import joblib
+import numpy as np
+import pandas as pd
+import pytest
+
+from features.errors import ModelNotReady, ModelRejected
+from serving.model_store import ModelStore, registry_loader, snapshot_path
+from serving.runtimes import ScoreIndex
+from tests.serving.stubs import StubArrears
+
+
+def test_falls_back_to_models_dir_with_a_clear_log_line(settings, caplog):
+    settings = settings.model_copy(update={"use_registry": True, "tracking_uri": None})  # no var/mlflow.db
+    (settings.models_dir / "arrears").mkdir(parents=True)
+    joblib.dump(StubArrears(), settings.models_dir / "arrears" / "model.joblib")
+    (settings.models_dir / "arrears" / "meta.json").write_text('{"kind": "arrears", "version": "12"}')
+    load = registry_loader(settings)
+    with caplog.at_level(logging.WARNING):
+        bundle, version, source = load("arrears", "champion")
+    assert (version, source) == ("12", "models_dir") and isinstance(bundle, StubArrears)
+    assert "registry unavailable" in caplog.text and "no registry database" in caplog.text
+    assert str(settings.models_dir / "arrears" / "model.joblib") in caplog.text  # the log names the file
+    with pytest.raises(ModelNotReady, match="needs the registry"):
+        load("arrears", "3")
+    with pytest.raises(ModelNotReady, match="no fallback bundle"):
+        load("segments", "champion")
+
+
+def test_failed_start_leaves_kind_not_ready_with_reason(settings):
+    store = ModelStore(settings, loader=registry_loader(settings))  # no bundles anywhere
+    store.load_all()
+    assert set(store.not_ready()) == {"arrears", "segments", "forecast"}
+    assert "no fallback bundle" in store.not_ready()["arrears"]
+    assert str(settings.models_dir) not in store.not_ready()["arrears"]  # clients never see server paths
+    with pytest.raises(ModelNotReady):
+        store.get("arrears")
+
+
+def test_admission_refuses_bad_candidates_and_keeps_the_old(store, loader):
+    old = store.get("arrears")
+    for bad in (StubArrears(broken=True), object(), None):
+        loader.bundles["arrears"] = (bad, "9")
+        with pytest.raises(ModelRejected):
+            store.reload("arrears")
+        assert store.get("arrears") is old
+    loader.fail["arrears"] = EOFError("truncated pickle")
+    with pytest.raises(ModelRejected, match="EOFError"):
+        store.reload("arrears")
+    assert store.get("arrears") is old and store.not_ready() == {}
+
+
+def test_canary_rows_come_from_the_snapshot(store, settings):
+    assert snapshot_path(settings).name == "profiles.parquet"
+    canary = store.get("arrears").canary_rows()
+    assert canary.shape == (8, 2) and canary[3, 0] == 13.0
+
+
+def test_score_index_lookup_order_duplicates_and_staleness():
+    df = pd.DataFrame(
+        {
+            "customer_id": ["a", "b", "a", "c"],
+            "probability": [0.1, 0.2, 0.3, np.nan],
+            "grade": ["A", "B", "C", None],
+            "as_of": pd.to_datetime(["2024-03-01", "2024-01-01", "2024-03-01", "2024-03-01"]),
+        }
+    )
+    idx = ScoreIndex.from_frame(df, ("probability", "grade"), stale_after_days=30)
+    pos, known = idx.lookup(["c", "zz", "a", "b"])
+    assert known.tolist() == [True, False, True, True]
+    assert idx.take("grade", pos, known).tolist() == [None, None, "C", "B"]  # last duplicate wins
+    p = idx.take("probability", pos, known)
+    assert np.isnan(p[0]) and np.isnan(p[1]) and p[2] == 0.3
+    assert idx.status(pos, known).tolist() == ["ok", "unknown_customer", "ok", "stale"]
+    newer = ScoreIndex.from_frame(df, ("grade",), stale_after_days=30, snapshot_as_of=pd.Timestamp("2024-06-01"))
+    assert newer.stale.all()  # the batch scores lag the latest feature snapshot
+    empty = ScoreIndex.from_frame(df.iloc[:0], ("probability",), stale_after_days=30)
+    assert empty.lookup(["a"])[1].tolist() == [False]
+
+
+class BoosterStub(StubArrears):
+    """Exposes booster_ + _calibrate like ArrearsRiskModel; `skew` makes the fast path disagree."""
+
+    def __init__(self, skew: float = 0.0):
+        super().__init__()
+        self.skew = skew
+        outer = self
+
+        class Booster:
+            def predict(self, X, num_threads=1):
+                x = np.asarray(X, dtype=float)
+                return 0.1 * x[:, 0] + 0.8 * x[:, 1] - 2 + outer.skew
+
+        self.booster_ = Booster()
+
+    def _calibrate(self, raw):
+        return 1 / (1 + np.exp(-raw))
+
+    def predict_risk(self, X):
+        return self.predict_proba(X)[:, 1]
+
+
+@pytest.mark.parametrize(("skew", "fast"), [(0.0, True), (0.5, False)])
+def test_fast_path_only_when_it_matches_the_public_api(store, loader, skew, fast):
+    loader.bundles["arrears"] = (BoosterStub(skew), "2")
+    runtime = store.reload("arrears")
+    assert runtime._fast is fast
+    X = np.array([[10.0, 1.0], [20.0, 0.0]])
+    np.testing.assert_allclose(runtime.probability(X), StubArrears().predict_proba(X)[:, 1])
+
+
+def test_without_batch_scores_the_snapshot_is_scored_at_load(settings, loader):
+    (settings.var_dir / "scores/demo/arrears/latest.parquet").unlink()
+    store = ModelStore(settings, loader=loader)
+    store.load_all()
+    scores = store.get("arrears").scores
+    pos, known = scores.lookup(["C003", "nope"])
+    expected = StubArrears().predict_proba(np.array([[13.0, 3.0]]))[0, 1]
+    assert known.tolist() == [True, False]
+    assert scores.take("probability", pos, known)[0] == pytest.approx(expected)
+    assert scores.take("reason_1", pos, known).tolist() == [None, None]
+    assert scores.as_of == "2014-02-28" and scores.model_version == "1"

@@ -1,0 +1,120 @@
+"""Typer commands for arrears risk, for the root CLI to mount (no app of their own).
+
+Mount them as::
+
+    train_app.command("arrears")(train_arrears_cmd)          # meterwise train arrears
+    promote_app.command("arrears")(promote_arrears_cmd)      # meterwise train promote arrears
+    score_app.command("arrears")(score_arrears_cmd)          # meterwise score arrears --as-of 2014-03-01
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Annotated
+
+import pandas as pd
+import typer
+
+from features.errors import MeterwiseError
+
+logger = logging.getLogger(__name__)
+
+AsOf = Annotated[str | None, typer.Option(help="cutoff day YYYY-MM-DD (default: the latest day in the data)")]
+Grades = Annotated[
+    Path | None,
+    typer.Option(
+        help="grade bands JSON/YAML: {bands: [{grade, upper, action}, ...]}",
+        envvar="METERWISE_ARREARS_GRADES",
+        exists=True,
+        dir_okay=False,
+    ),
+]
+DataDir = Annotated[Path | None, typer.Option(help="tenant folder (default: METERWISE_DATA_DIR or the demo)")]
+
+
+def _settings(data_dir: Path | None):
+    from features.settings import get_data_settings
+    from training.settings import TrainingSettings
+
+    data = get_data_settings()
+    if data_dir is not None:
+        data = data.model_copy(update={"data_dir": data_dir})
+    return data, TrainingSettings()
+
+
+def _policy(grades: Path | None):
+    from training.arrears import GradePolicy
+
+    return GradePolicy.from_file(grades) if grades else None
+
+
+def _fail(err: MeterwiseError) -> None:
+    logger.error("%s", err)
+    raise typer.Exit(code=2) from None
+
+
+def train_arrears_cmd(
+    as_of: AsOf = None,
+    promote: Annotated[bool, typer.Option(help="promote after registering if it beats the champion")] = True,
+    force: Annotated[bool, typer.Option("--force", help="promote even if it does not beat the champion")] = False,
+    calibration: Annotated[str, typer.Option(help="sigmoid (Platt), isotonic or none")] = "sigmoid",
+    grades: Grades = None,
+    data_dir: DataDir = None,
+) -> None:
+    """Train the arrears model (LightGBM + calibration + logistic baseline), log, register, promote."""
+    from training.arrears_job import train_arrears
+
+    data, training = _settings(data_dir)
+    try:
+        result = train_arrears(
+            data,
+            training,
+            as_of=pd.Timestamp(as_of) if as_of else None,
+            promote=promote,
+            force=force,
+            calibration=calibration,
+            grade_policy=_policy(grades),
+        )
+    except MeterwiseError as err:
+        _fail(err)
+    keys = ("roc_auc", "pr_auc", "ks", "brier", "calibration_error", "lift_top_decile", "baseline_roc_auc")
+    keys += ("champion_roc_auc",)
+    summary = {k: round(result.metrics[k], 4) for k in keys if k in result.metrics}
+    typer.echo(json.dumps({"version": result.version, "promoted": result.promoted, "run_id": result.run_id, **summary}))
+
+
+def promote_arrears_cmd(
+    version: Annotated[str | None, typer.Option(help="registered version (default: the latest)")] = None,
+    force: Annotated[bool, typer.Option("--force", help="move the champion alias regardless")] = False,
+    data_dir: DataDir = None,
+) -> None:
+    """Move `champion` to a version only if it beats the champion on that version's validation period."""
+    from training.arrears_job import promote_arrears
+
+    data, training = _settings(data_dir)
+    try:
+        promoted = promote_arrears(data, training, version=version, force=force)
+    except MeterwiseError as err:
+        _fail(err)
+    typer.echo(json.dumps({"version": version or "latest", "promoted": promoted}))
+
+
+def score_arrears_cmd(
+    as_of: AsOf = None,
+    model: Annotated[str, typer.Option(help="alias or version to score with")] = "champion",
+    grades: Grades = None,
+    data_dir: DataDir = None,
+) -> None:
+    """Score every customer: probability, grade, action and 3 reasons -> var/scores/<tenant>/arrears/."""
+    from training.arrears_job import score_arrears
+
+    data, training = _settings(data_dir)
+    try:
+        path = score_arrears(
+            data, training, as_of=pd.Timestamp(as_of) if as_of else None, model=model, grade_policy=_policy(grades)
+        )
+    except MeterwiseError as err:
+        _fail(err)
+    typer.echo(str(path))
