@@ -14,7 +14,8 @@ the shared CPU as possible; httpx checks the answers once before timing. Numbers
 
 The demo tenant has 300 customers; to batch 10,000 distinct ids the benchmark writes a *bench* tenant
 (temporary folder) whose scores and features are the demo's real rows tiled to 20,000 customers under new
-ids. The model, the registry and the values are the real demo ones. Results: ``benchmarks/results/serving.json``.
+ids. The model, the registry and the values are the real demo ones. Results: ``benchmarks/results/serving.json``
+(+ ``serving.md``). ``METERWISE_BENCH_VAR=<dir>`` reads the demo outputs from another ``var`` folder.
 """
 
 from __future__ import annotations
@@ -303,6 +304,41 @@ async def measure_server(name: str, port: int, ids: np.ndarray, feats: pd.DataFr
     return out
 
 
+TARGETS = {
+    "single_p99_ms": "< 2",
+    "c16_req_per_s": ">= 2000",
+    "c16_p99_ms": "< 15",
+    "batch_10k_ms": "< 100",
+    "batch_10k_rows_per_s": ">= 4x mlflow",
+    "batch_features_10k_rows_per_s": ">= 2x mlflow",
+}
+
+
+def markdown(report: dict) -> str:
+    """A table of both servers side by side, with the targets."""
+    mw, ml, ctx = report["meterwise"], report["mlflow"], report["context"]
+    lines = [
+        "# Serving benchmark: meterwise vs `mlflow models serve`",
+        "",
+        f"{ctx['model']}; {ctx['bench_customers']} bench customers; {ctx['cpus']} CPUs shared with the client; "
+        f"load average after the run {', '.join(f'{x:.1f}' for x in ctx['loadavg_after'])}; {ctx['measured_at']}.",
+        "",
+        "| metric | meterwise | mlflow | target |",
+        "|---|---:|---:|---|",
+    ]
+    lines += [f"| {k} | {mw[k]} | {ml.get(k, '')} | {TARGETS.get(k, '')} |" for k in mw]
+    lines += [
+        "",
+        f"batch_throughput_ratio (by id vs mlflow): **{report['batch_throughput_ratio']}x**; "
+        f"batch_features_throughput_ratio: **{report['batch_features_throughput_ratio']}x**; "
+        f"c16 throughput ratio {report['c16_throughput_ratio']}x.",
+        "",
+        ctx["notes"],
+        "",
+    ]
+    return "\n".join(lines)
+
+
 def main(quick: bool = False) -> dict:
     ensure_demo()
     sys.path.insert(0, str(ROOT))
@@ -364,6 +400,7 @@ def main(quick: bool = False) -> dict:
     }
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(report, indent=2) + "\n")
+    RESULTS.with_suffix(".md").write_text(markdown(report))
     print(json.dumps({k: v for k, v in report.items() if k not in results}, indent=2))
     return report
 

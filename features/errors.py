@@ -38,8 +38,7 @@ class ContractViolation(MeterwiseError, ValueError):
         rows = failures["row"].dropna().unique()
         where = f" in {source}" if source else ""
         head = "; ".join(
-            f"row {r.row}: {r.column} {r.check} (value={r.value!r})"
-            for r in failures.head(5).itertuples(index=False)
+            f"row {r.row}: {r.column} {r.check} (value={r.value!r})" for r in failures.head(5).itertuples(index=False)
         )
         more = f" … and {len(failures) - 5} more" if len(failures) > 5 else ""
         super().__init__(f"{table}{where}: {len(rows)} bad rows, {len(failures)} failures: {head}{more}")
@@ -65,6 +64,22 @@ class UnknownCustomer(MeterwiseError, KeyError):
         return self.args[0]
 
 
+class UnknownSeries(MeterwiseError, KeyError):
+    """No forecast for this (level, key, freq) in the bundle."""
+
+    code = "unknown_series"
+
+    def __init__(self, level: str, key: str, freq: str, available: dict[str, list[str]]):
+        self.level, self.key, self.freq = level, key, freq
+        self.field = "key" if level in available else "level"  # the request field that is wrong
+        self.available = {lvl: keys[:20] for lvl, keys in available.items()}
+        shown = {lvl: keys[:5] for lvl, keys in available.items()}
+        super().__init__(f"no forecast for level={level!r} key={key!r} freq={freq!r}; available (first keys): {shown}")
+
+    def __str__(self) -> str:  # KeyError would repr() the message
+        return self.args[0]
+
+
 class SnapshotNotFound(MeterwiseError, FileNotFoundError):
     """No feature snapshot exists for the requested `as_of`."""
 
@@ -72,9 +87,7 @@ class SnapshotNotFound(MeterwiseError, FileNotFoundError):
 
     def __init__(self, as_of: object, where: str):
         self.as_of, self.where = as_of, where
-        super().__init__(
-            f"no feature snapshot for as_of={as_of} under {where}; run `meterwise features build`"
-        )
+        super().__init__(f"no feature snapshot for as_of={as_of} under {where}; run `meterwise features build`")
 
 
 class ModelNotReady(MeterwiseError, RuntimeError):

@@ -27,9 +27,10 @@ from features.errors import (
     ModelRejected,
     SnapshotNotFound,
     UnknownCustomer,
+    UnknownSeries,
 )
 from serving.deps import KeyRing
-from serving.errors import Forbidden, InvalidRequest, RateLimited, Unauthenticated, UnknownSeries
+from serving.errors import Forbidden, InvalidRequest, RateLimited, Unauthenticated
 from serving.metrics import Metrics
 from serving.model_store import ModelStore
 from serving.responses import envelope, error_response
@@ -176,6 +177,14 @@ def _install_error_handlers(app: FastAPI, settings: ServingSettings) -> None:
                 422,
                 "invalid_json",
                 f"body is not valid JSON: {ctx.get('error', '')} (NaN and Infinity are not JSON)",
+            )
+        content_type = request.headers.get("content-type", "")
+        if not loc and request.method == "POST" and "json" not in content_type:
+            return error_response(
+                request,
+                415,
+                "unsupported_media_type",
+                f"send a JSON body with Content-Type: application/json (got {content_type[:60]!r})",
             )
         more = f" (+{len(errors) - 1} more errors)" if len(errors) > 1 else ""
         field = ".".join(loc) or None

@@ -10,6 +10,7 @@ import typer
 from features.cli import data_app, features_app
 from serving.server import serve_cmd
 from training.cli import demo_cmd, forecast_cmd, score_app, train_app
+from training.reports import report_cmd
 
 app = typer.Typer(
     help=(
@@ -27,6 +28,7 @@ app.add_typer(score_app, name="score")
 app.command("forecast")(forecast_cmd)
 app.command("serve")(serve_cmd)
 app.command("demo")(demo_cmd)
+app.command("report")(report_cmd)
 
 
 @app.callback()

@@ -49,16 +49,3 @@ class RateLimited(MeterwiseError):
     def __init__(self, retry_after_s: float):
         self.retry_after_s = retry_after_s
         super().__init__(f"rate limit exceeded; retry in {retry_after_s:.2f}s")
-
-
-class UnknownSeries(MeterwiseError, KeyError):
-    """A forecast level or key the forecast model does not know."""
-
-    code = "unknown_series"
-
-    def __init__(self, message: str, field: str):
-        self.field = field
-        super().__init__(message)
-
-    def __str__(self) -> str:
-        return self.args[0]

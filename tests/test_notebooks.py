@@ -12,9 +12,8 @@ import os
 import time
 from pathlib import Path
 
+import nbformat  # dev extra, with nbclient and ipykernel
 import pytest
-
-nbformat = pytest.importorskip("nbformat")
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOK_DIR = ROOT / "notebooks"
@@ -54,12 +53,13 @@ def _store_state() -> dict[str, float]:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=_ids(NOTEBOOKS))
-def test_notebook_runs_top_to_bottom(path: Path, monkeypatch):
+def test_notebook_runs_top_to_bottom(path: Path, monkeypatch, tmp_path: Path):
     from nbclient import NotebookClient
     from nbclient.exceptions import CellExecutionError
 
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     monkeypatch.setenv("MPLBACKEND", "Agg")
+    monkeypatch.setenv("TMPDIR", str(tmp_path))  # the kernel's throw-away store lands here and is cleaned up
     before_store, before_files = _store_state(), set(os.listdir(NOTEBOOK_DIR))
     nb = nbformat.read(path, as_version=4)
     client = NotebookClient(
@@ -76,5 +76,9 @@ def test_notebook_runs_top_to_bottom(path: Path, monkeypatch):
     assert not errors, f"{path.name}: {errors[0]['ename']}: {errors[0]['evalue']}"
     images = sum("image/png" in o.get("data", {}) for c in nb.cells if c.cell_type == "code" for o in c.outputs)
     assert images >= 2, f"{path.name} drew {images} figures"
+    stores = list(tmp_path.glob("meterwise-notebook-*"))
+    assert len(stores) == 1, f"expected one throw-away store under {tmp_path}, found {stores}"
+    if "train_" in "".join(c.source for c in nb.cells):
+        assert (stores[0] / "mlflow.db").exists(), "the notebook trained but not into its throw-away store"
     assert _store_state() == before_store, "a notebook wrote to the repository's MLflow store or models/"
     assert set(os.listdir(NOTEBOOK_DIR)) == before_files, "a notebook left files beside the notebooks"

@@ -20,24 +20,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from features.errors import MeterwiseError
+from features.errors import UnknownSeries
 
 COLUMNS = ["timestamp", "p10", "p50", "p90"]
-
-
-class UnknownSeries(MeterwiseError, KeyError):
-    """No forecast for this (level, key, freq) in the bundle."""
-
-    code = "unknown_series"
-
-    def __init__(self, level: str, key: str, freq: str, available: dict[str, list[str]]):
-        self.level, self.key, self.freq = level, key, freq
-        self.available = {lvl: keys[:20] for lvl, keys in available.items()}
-        shown = {lvl: keys[:5] for lvl, keys in available.items()}
-        super().__init__(f"no forecast for level={level!r} key={key!r} freq={freq!r}; available (first keys): {shown}")
-
-    def __str__(self) -> str:
-        return self.args[0]
 
 
 class ForecastBundle:

@@ -50,7 +50,8 @@ def _experiment(settings: TrainingSettings, kind: str) -> str:
     name = f"{settings.experiment_prefix}-{kind}"
     client = MlflowClient()
     if client.get_experiment_by_name(name) is None:
-        location = settings.artifact_root.as_uri() if settings.tracking_uri is None else None
+        local = settings.resolved_tracking_uri().startswith(("sqlite:", "file:"))
+        location = settings.artifact_root.as_uri() if local else None  # a tracking server picks its own
         client.create_experiment(name, artifact_location=location)
     return name
 
@@ -238,3 +239,29 @@ def set_version_tags(kind: str, version: str, tags: dict[str, str]) -> None:
     client = MlflowClient()
     for key, value in tags.items():
         client.set_model_version_tag(model_name(kind), str(version), key, str(value))
+
+
+def run_info(run_id: str) -> dict[str, Any]:
+    """``run_id``, ``status``, ``params``, ``metrics`` and ``tags`` of one run; :class:`ModelNotReady` if absent."""
+    try:
+        run = MlflowClient().get_run(run_id)
+    except MlflowException as err:
+        raise ModelNotReady("run", f"no run {run_id} in {mlflow.get_tracking_uri()}") from err
+    return {
+        "run_id": run_id,
+        "status": run.info.status,
+        "params": dict(run.data.params),
+        "metrics": dict(run.data.metrics),
+        "tags": dict(run.data.tags),
+    }
+
+
+def download_run_artifacts(run_id: str, dst: Path, *, skip: tuple[str, ...] = ("model",)) -> Path:
+    """Download a run's artifacts (without the model folder) into `dst`; returns `dst`."""
+    client = MlflowClient()
+    dst = Path(dst)
+    dst.mkdir(parents=True, exist_ok=True)
+    for item in client.list_artifacts(run_id):
+        if item.path not in skip:
+            client.download_artifacts(run_id, item.path, str(dst))
+    return dst

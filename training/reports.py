@@ -4,6 +4,7 @@
   so the file can be mailed or attached to a ticket as is.
 - :func:`collect_figures` / :func:`collect_tables` (pure over a folder): the run's PNG and small CSV
   artifacts, wherever the job logged them (``report/``, ``plots/`` ...).
+- :func:`write_folder_report`: the same HTML from a job's report folder, to log inside the run.
 - :func:`write_run_report` (I/O): fetch the run through :mod:`training.registry`, render, write
   ``<var_dir>/reports/<run-id>.html``.
 - :func:`report_cmd`: typer command for ``meterwise report <run-id>``.
@@ -26,6 +27,7 @@ from typing import Annotated, Any
 import pandas as pd
 import typer
 
+from features.errors import ModelNotReady
 from training.settings import TrainingSettings
 
 logger = logging.getLogger(__name__)
@@ -157,6 +159,41 @@ def render_report(report: RunReport, *, max_rows: int = MAX_TABLE_ROWS) -> str:
 
 
 # ------------------------------------------------------------------------------------------ I/O edge
+def write_folder_report(folder: Path, *, run_id: str, kind: str, metrics: dict[str, float], **extra: Any) -> Path:
+    """Write ``<folder>/report.html`` from the PNG and CSV files already in `folder` (no MLflow).
+
+    For a job that wants the HTML report inside its run: call it on the report folder just before
+    ``registry.log_artifacts(folder, "report")``. `extra` may hold ``params``, ``tags``, ``title``.
+    """
+    folder = Path(folder)
+    report = RunReport(run_id, kind, metrics, figures=collect_figures(folder), tables=collect_tables(folder), **extra)
+    path = folder / "report.html"
+    path.write_text(render_report(report), encoding="utf-8")
+    return path
+
+
+def resolve_run_id(ref: str) -> str:
+    """A run id as is, or the run behind ``<kind>@champion`` / ``<kind>:<version>`` (registry configured).
+
+    Raises
+    ------
+    ModelNotReady
+        No champion / no such version of that kind.
+    """
+    from training import registry
+
+    kind, sep, version = ref.partition("@") if "@" in ref else ref.partition(":")
+    if not sep:
+        return ref
+    if not version.isdigit():
+        if version != registry.CHAMPION:
+            raise ValueError(f"ref={ref!r}; expected <run-id>, <kind>@champion or <kind>:<version>")
+        version = registry.champion_version(kind)
+        if version is None:
+            raise ModelNotReady(kind, f"no {registry.model_name(kind)}@champion to report on")
+    return registry.version_run(kind, version)["run_id"]
+
+
 def load_run_report(run_id: str, training: TrainingSettings) -> RunReport:
     """Fetch a run's metrics, params, tags, figures and small tables through the registry.
 
@@ -168,6 +205,7 @@ def load_run_report(run_id: str, training: TrainingSettings) -> RunReport:
     from training import registry
 
     registry.configure(training)
+    run_id = resolve_run_id(run_id)
     info = registry.run_info(run_id)
     with tempfile.TemporaryDirectory() as tmp:
         folder = registry.download_run_artifacts(run_id, Path(tmp))
@@ -184,9 +222,12 @@ def load_run_report(run_id: str, training: TrainingSettings) -> RunReport:
 
 
 def write_run_report(run_id: str, training: TrainingSettings, *, out: Path | None = None) -> Path:
-    """Write ``<var_dir>/reports/<run-id>.html`` (or `out`); returns the path."""
+    """Write ``<var_dir>/reports/<run-id>.html`` (or `out`); returns the path.
+
+    `run_id` may also be ``<kind>@champion`` or ``<kind>:<version>`` (see :func:`resolve_run_id`).
+    """
     report = load_run_report(run_id, training)
-    path = Path(out) if out is not None else training.var_dir / "reports" / f"{run_id}.html"
+    path = Path(out) if out is not None else training.var_dir / "reports" / f"{report.run_id}.html"
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".html.tmp")
     tmp.write_text(render_report(report), encoding="utf-8")
@@ -199,7 +240,9 @@ def write_run_report(run_id: str, training: TrainingSettings, *, out: Path | Non
 
 # ------------------------------------------------------------------ typer command (mounted by the lead)
 def report_cmd(
-    run_id: Annotated[str, typer.Argument(help="MLflow run id (printed by `meterwise train ...`)")],
+    run_id: Annotated[
+        str, typer.Argument(help="MLflow run id (printed by `meterwise train ...`), or arrears@champion, segments:3")
+    ],
     out: Annotated[Path | None, typer.Option(help="output file (default: var/reports/<run-id>.html)")] = None,
 ) -> None:
     """Write one self-contained HTML report (figures, metrics, tables) for a training run."""

@@ -6,8 +6,9 @@ import numpy as np
 import pandas as pd
 from fastapi import APIRouter, Response
 
+from features.errors import UnknownSeries
 from serving.deps import PlannerKey, StoreDep
-from serving.errors import InvalidRequest, UnknownSeries
+from serving.errors import InvalidRequest
 from serving.responses import json_response
 from serving.routes.common import ERRORS
 from serving.routing import OrjsonRoute
@@ -26,10 +27,8 @@ def forecast(body: ForecastRequest, store: StoreDep, _: PlannerKey) -> Response:
     runtime = store.get("forecast")
     bundle = runtime.bundle
     levels = bundle.levels_
-    if body.level not in levels:
-        raise UnknownSeries(f"unknown level {body.level!r}; levels are {sorted(levels)}", "level")
-    if body.key not in {str(k) for k in levels[body.level]}:
-        raise UnknownSeries(f"unknown key {body.key!r} at level {body.level!r}", "key")
+    if body.key not in {str(k) for k in levels.get(body.level, ())}:
+        raise UnknownSeries(body.level, body.key, body.freq, levels)
     max_h = bundle.max_horizon_.get(body.freq)
     if max_h is None:
         raise InvalidRequest(
@@ -45,8 +44,10 @@ def forecast(body: ForecastRequest, store: StoreDep, _: PlannerKey) -> Response:
         )
     try:
         out = bundle.forecast(body.level, body.key, body.horizon, freq=body.freq)
-    except KeyError as err:
-        raise UnknownSeries(f"unknown series {body.level}/{body.key}: {err}", "key") from err
+    except UnknownSeries:
+        raise
+    except KeyError as err:  # a bundle that raises a plain KeyError
+        raise UnknownSeries(body.level, body.key, body.freq, levels) from err
     except ValueError as err:
         raise InvalidRequest(str(err), field="horizon") from err
     values = out[["p10", "p50", "p90"]].to_numpy(dtype=np.float64)

@@ -156,6 +156,15 @@ def test_nan_infinity_and_broken_json_are_rejected(client, raw):
     assert r.json()["error"]["code"] in {"invalid_json", "validation_error"}
 
 
+def test_wrong_content_type_is_415(client):
+    r = client.post(
+        "/v1/arrears/score",
+        content=b"customer_ids=C001",
+        headers={**BILLING, "content-type": "application/x-www-form-urlencoded"},
+    )
+    assert_envelope(r, 415, "unsupported_media_type")
+
+
 def test_batch_size_limit(settings, store):
     from fastapi.testclient import TestClient
 

@@ -8,10 +8,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from features.errors import UnknownSeries
 from features.series import FeatureSpec, Panel
+from tests.conftest import SHARED_DATA, needs_shared
 from training.backtest import attach_actuals, score
 from training.baselines import ETSBaseline, SeasonalNaive
-from training.forecast_bundle import ForecastBundle, UnknownSeries
+from training.forecast_bundle import ForecastBundle
 from training.forecasting import LoadForecaster
 
 SPEC = FeatureSpec(lags=(1, 7), seasons=(7,), windows=(7,), scale_window=14, calendar=("dayofweek",))
@@ -125,3 +127,33 @@ def test_bundle_unknown_series_is_a_key_error(level, key, freq):
 def test_bundle_horizon_too_long_names_the_limit():
     with pytest.raises(ValueError, match=r"1\.\.28"):
         _bundle().forecast("total", "all", 29)
+
+
+@needs_shared()
+@pytest.mark.slow
+def test_beats_same_hour_yesterday_on_real_pjm_load():
+    """Real data: day-ahead from 00:00 on PJM East, 3 weeks of origins, a small model."""
+    df = pd.read_csv(SHARED_DATA / "pjm_hourly" / "PJME_hourly.csv", parse_dates=["ds"])
+    s = df.groupby("ds")["y"].mean().sort_index()
+    s = s.reindex(pd.date_range(s.index.min(), s.index.max(), freq="h")).interpolate(limit=6).iloc[-24 * 400 :]
+    panel = Panel(pd.DatetimeIndex(s.index), s.to_numpy()[None, :], pd.DataFrame({"series_id": ["pjm"]}), "H")
+    spec = FeatureSpec(
+        freq="H",
+        lags=(24, 168),
+        seasons=(24, 168),
+        origin_lags=(1, 24),
+        windows=(24, 168),
+        scale_window=168,
+        exog=(),
+        calendar=("hour", "dayofweek"),
+        holiday_country="US",
+        holiday_subdiv=None,
+    )
+    midnight = int(np.flatnonzero(panel.index.hour == 0)[0]) % 24
+    origins = np.flatnonzero(panel.index.hour == 0)[-22:-1]
+    model = LoadForecaster(
+        spec=spec, horizon=24, origin_step=24, origin_phase=midnight, min_history=200, n_estimators=150
+    ).fit(panel, end=int(origins[0]))
+    ours = score(attach_actuals(model.predict(panel, origins), panel))["mape"].iloc[0]
+    naive = score(attach_actuals(SeasonalNaive(24).predict(panel, origins, horizon=24), panel))["mape"].iloc[0]
+    assert ours < naive

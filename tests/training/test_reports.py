@@ -9,12 +9,22 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import typer
+from typer.testing import CliRunner
 
 from features.errors import ModelNotReady
 from features.settings import DataSettings
 from tests.conftest import make_tenant
 from training import registry
-from training.reports import EXPECTED_FIGURES, Figure, RunReport, render_report, write_run_report
+from training.reports import (
+    EXPECTED_FIGURES,
+    Figure,
+    RunReport,
+    render_report,
+    report_cmd,
+    write_folder_report,
+    write_run_report,
+)
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -74,6 +84,7 @@ def test_render_flags_missing_figures_and_escapes():
     assert "data_hash_bills" not in page and "first 5 of 50 rows" in page
 
 
+@pytest.mark.slow
 def test_segments_run_report_has_every_expected_figure(tmp_path: Path, mlflow_settings):
     from training.segments_job import SegmentsConfig, train_segments
 
@@ -88,11 +99,13 @@ def test_segments_run_report_has_every_expected_figure(tmp_path: Path, mlflow_se
     assert path == mlflow_settings.var_dir / "reports" / f"{result.run_id}.html"
     parsed = read_figures(path)
     assert_expected_figures(parsed, "segments")
+    assert write_run_report("segments@champion", mlflow_settings) == path  # same run through the registry
+    assert write_run_report(f"segments:{result.version}", mlflow_settings) == path
     page = path.read_text(encoding="utf-8")
     assert "silhouette" in page and "segment_profiles.csv" in page and "missing expected" not in page
 
 
-def test_arrears_report_figures_from_the_shared_plots(tmp_path: Path, mlflow_settings):
+def test_arrears_report_figures_from_the_shared_plots(tmp_path: Path, mlflow_settings, monkeypatch):
     from training.plots.arrears import write_arrears_report
 
     rng = np.random.default_rng(0)
@@ -109,8 +122,55 @@ def test_arrears_report_figures_from_the_shared_plots(tmp_path: Path, mlflow_set
     assert_expected_figures(read_figures(out), "arrears")
     assert len(read_figures(out).figures) == 4
 
+    # the CLI command writes the default path from the environment's settings
+    monkeypatch.setenv("METERWISE_VAR_DIR", str(mlflow_settings.var_dir))
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", mlflow_settings.tracking_uri)
+    app = typer.Typer()
+    app.command()(report_cmd)
+    result = CliRunner().invoke(app, [run_id])
+    assert result.exit_code == 0, result.output
+    default = mlflow_settings.var_dir / "reports" / f"{run_id}.html"
+    assert result.output.rstrip().endswith(str(default))  # after any download progress bar
+    assert_expected_figures(read_figures(default), "arrears")
+
 
 def test_unknown_run_is_model_not_ready(mlflow_settings):
     registry.configure(mlflow_settings)
     with pytest.raises(ModelNotReady):
         write_run_report("0" * 32, mlflow_settings)
+    with pytest.raises(ModelNotReady, match="champion"):
+        write_run_report("arrears@champion", mlflow_settings)
+    with pytest.raises(ValueError, match="expected <run-id>"):
+        write_run_report("arrears@best", mlflow_settings)
+
+
+def test_folder_report_for_a_job_to_log(tmp_path: Path):
+    from training.plots.segments import plot_sizes
+
+    plot_sizes({"low use": 5, "high use": 3}, None, tmp_path / "sizes.png")
+    pd.DataFrame({"segment": ["low use"], "customers": [5]}).to_csv(tmp_path / "profiles.csv", index=False)
+    path = write_folder_report(tmp_path, run_id="r9", kind="segments", metrics={"silhouette": 0.3})
+    parsed = read_figures(path)
+    assert list(parsed.figures) == ["sizes.png"] and parsed.figures["sizes.png"].startswith(PNG_MAGIC)
+    page = path.read_text(encoding="utf-8")
+    assert "missing expected figures: centroids" in page and "profiles.csv" in page
+
+
+def test_common_helpers_draw_named_sizes_and_refuse_unknown_ones(tmp_path: Path):
+    from training.plots import common
+
+    fig, ax = common.new_figure("wide")
+    assert tuple(fig.get_size_inches()) == common.SIZES["wide"]
+    ax.plot([0, 1], [0, 1], color=common.color("champion"))
+    path = common.save_png(fig, tmp_path / "deep" / "line.png")
+    assert path.read_bytes().startswith(PNG_MAGIC)
+    with pytest.raises(ValueError, match="size='huge'"):
+        common.new_figure("huge")
+    with pytest.raises(KeyError, match="role='nope'"):
+        common.color("nope")
+    table = pd.DataFrame([[1, 2], [3, np.nan]], index=["low", "high"], columns=["AAA", "C"])
+    assert common.plot_heatmap(table, tmp_path / "h.png", title="t").stat().st_size > 1000
+    frame = pd.DataFrame({"g": ["a", "a", "b"], "x": [1.0, 3.0, 5.0]})
+    assert common.plot_group_means(frame, "g", ["x"], tmp_path / "g.png").exists()
+    with pytest.raises(KeyError, match="missing_col"):
+        common.plot_group_means(frame, "g", ["missing_col"], tmp_path / "bad.png")

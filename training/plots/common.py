@@ -11,7 +11,8 @@ Use::
     save_png(fig, folder / "roc.png")      # tight layout, fixed dpi, closes the figure
 
 Helpers for the plots modules: :func:`new_figure`, :func:`save_png`, :func:`color`,
-:func:`series_colors`, :func:`reference_line`, :func:`png_bytes`.
+:func:`series_colors`, :func:`reference_line`, :func:`png_bytes`. Generic charts for notebooks and
+reports: :func:`plot_group_means`, :func:`plot_lines`, :func:`plot_heatmap`.
 """
 
 from __future__ import annotations
