@@ -269,20 +269,9 @@ def _champion_score(registry, data_hash: str) -> float | None:
 
 def load_bundle(training: TrainingSettings) -> tuple[ForecastBundle, str]:
     """The champion bundle from the registry, else the exported fallback ``models/forecast/model.joblib``."""
-    from features.errors import ModelNotReady
     from training import registry
 
-    try:
-        registry.configure(training)
-        return registry.load_version(KIND)
-    except ModelNotReady:
-        path = Path(training.models_dir) / KIND / "model.joblib"
-        if not path.exists():
-            raise
-        import joblib
-
-        logger.warning("no %s champion in the registry; using %s", KIND, path)
-        return joblib.load(path), "exported"
+    return registry.load_or_exported(training, KIND)
 
 
 def read_load_csv(path: Path, freq: str) -> pd.DataFrame:

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
+import socket
 import subprocess
 import tempfile
 from collections.abc import Iterator
@@ -24,12 +26,59 @@ from mlflow.exceptions import MlflowException
 from mlflow.models import infer_signature
 from mlflow.tracking import MlflowClient
 
-from features.errors import ModelNotReady
+from features.errors import ModelNotReady, ModelRejected
 from training.settings import TrainingSettings
 
 logger = logging.getLogger(__name__)
 CHAMPION, CHALLENGER = "champion", "challenger"
 BUNDLE = "bundle.joblib"
+OWNER_HOST, OWNER_PID = "meterwise.host", "meterwise.pid"
+#: signature columns that are context, not model features (ids and data-quality inputs of segments)
+SIGNATURE_CONTEXT = frozenset({"customer_id", "days_observed", "kwh_mean_day"})
+ORPHAN_AFTER_S = 24 * 3600  # a RUNNING run without owner tags counts as orphaned after this long
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, owned by someone else
+        return True
+    return True
+
+
+def fail_orphaned_runs(client: MlflowClient | None = None) -> list[str]:
+    """Mark ``FAILED`` every run left ``RUNNING`` by a process that no longer exists; returns their ids.
+
+    A run is orphaned when its ``meterwise.host`` is this host and its ``meterwise.pid`` is not alive
+    (or is this very process, which is not inside that run), or when it has no owner tags and started
+    more than a day ago. Called at service start and at the start of every training run.
+    """
+    client = client or MlflowClient()
+    experiments = [e.experiment_id for e in client.search_experiments()]
+    if not experiments:
+        return []
+    host, now_ms = socket.gethostname(), pd.Timestamp.now(tz="UTC").value // 1_000_000
+    active = mlflow.active_run()
+    failed = []
+    for run in client.search_runs(experiments, filter_string="attributes.status = 'RUNNING'", max_results=1000):
+        tags = run.data.tags
+        if active is not None and run.info.run_id == active.info.run_id:
+            continue
+        if OWNER_PID in tags:
+            if tags.get(OWNER_HOST) != host:
+                continue  # another machine's job: it may be alive
+            pid = int(tags[OWNER_PID])
+            if pid != os.getpid() and _pid_alive(pid):
+                continue
+        elif now_ms - (run.info.start_time or now_ms) < ORPHAN_AFTER_S * 1000:
+            continue
+        client.set_terminated(run.info.run_id, "FAILED")
+        failed.append(run.info.run_id)
+    if failed:
+        logger.warning("marked %d orphaned RUNNING run(s) FAILED: %s", len(failed), ", ".join(failed[:10]))
+    return failed
 
 
 def model_name(kind: str) -> str:
@@ -71,10 +120,15 @@ def code_version() -> str:
 def training_run(
     settings: TrainingSettings, kind: str, *, tags: dict[str, str], params: dict[str, Any]
 ) -> Iterator[str]:
-    """Open an MLflow run tagged with kind, code version and the given tags; yields the run id."""
+    """Open an MLflow run tagged with kind, code version, host and pid; yields the run id.
+
+    Runs a killed job left ``RUNNING`` are marked ``FAILED`` first (:func:`fail_orphaned_runs`).
+    """
     configure(settings)
+    fail_orphaned_runs()
     mlflow.set_experiment(_experiment(settings, kind))
-    with mlflow.start_run(tags={"kind": kind, "code_version": code_version(), **tags}) as run:
+    owner = {OWNER_HOST: socket.gethostname(), OWNER_PID: str(os.getpid())}
+    with mlflow.start_run(tags={"kind": kind, "code_version": code_version(), **owner, **tags}) as run:
         mlflow.log_params(params)
         yield run.info.run_id
 
@@ -189,8 +243,35 @@ def load_version(kind: str, version_or_alias: str = CHAMPION) -> tuple[Any, str]
         )
     except MlflowException as err:
         raise ModelNotReady(kind, f"no {name}@{version_or_alias} in the registry") from err
-    local = mlflow.artifacts.download_artifacts(artifact_uri=f"models:/{name}/{mv.version}")
-    return joblib.load(Path(local) / "artifacts" / BUNDLE), str(mv.version)
+    local = Path(mlflow.artifacts.download_artifacts(artifact_uri=f"models:/{name}/{mv.version}"))
+    bundle = joblib.load(local / "artifacts" / BUNDLE)
+    check_signature(kind, local, bundle)
+    return bundle, str(mv.version)
+
+
+def check_signature(kind: str, model_dir: Path, bundle: Any) -> None:
+    """The logged ``MLmodel`` must exist and its signature inputs equal the bundle's ``feature_names_in_``.
+
+    Raises :class:`ModelRejected` naming what is wrong (missing MLmodel, no signature, missing, extra
+    or renamed features). Bundles without ``feature_names_in_`` (forecasts) only need the MLmodel file.
+    """
+    from mlflow.models import Model
+
+    if not (Path(model_dir) / "MLmodel").exists():
+        raise ModelRejected(kind, "missing MLmodel file in the logged model")
+    names = [str(c) for c in getattr(bundle, "feature_names_in_", [])]
+    if not names:
+        return
+    signature = Model.load(str(model_dir)).signature
+    if signature is None or signature.inputs is None:
+        raise ModelRejected(kind, "the logged model has no signature")
+    logged = [str(c) for c in signature.inputs.input_names()]
+    missing = [c for c in names if c not in logged]
+    extra = [c for c in logged if c not in names and c not in SIGNATURE_CONTEXT]
+    if missing or extra:
+        raise ModelRejected(
+            kind, f"signature does not match the bundle's features: missing {missing[:5]}, extra {extra[:5]}"
+        )
 
 
 def export_bundle(kind: str, bundle: Any, version: str, models_dir: Path, meta: dict[str, Any]) -> Path:
@@ -204,6 +285,32 @@ def export_bundle(kind: str, bundle: Any, version: str, models_dir: Path, meta: 
     tmp.replace(folder / "model.joblib")  # atomic: a reader never sees half a file
     (folder / "meta.json").write_text(json.dumps({"kind": kind, "version": version, **meta}, indent=2, default=str))
     return folder
+
+
+def load_exported(kind: str, models_dir: Path) -> tuple[Any, str]:
+    """The fallback bundle written by :func:`export_bundle`; returns ``(bundle, version)``.
+
+    Raises :class:`ModelNotReady` when ``models/<kind>/model.joblib`` does not exist.
+    """
+    import json
+
+    folder = Path(models_dir) / kind
+    if not (folder / "model.joblib").exists():
+        raise ModelNotReady(kind, f"no fallback bundle models/{kind}/model.joblib")
+    meta = json.loads((folder / "meta.json").read_text()) if (folder / "meta.json").exists() else {}
+    return joblib.load(folder / "model.joblib"), str(meta.get("version", "unknown"))
+
+
+def load_or_exported(training: TrainingSettings, kind: str, ref: str = CHAMPION) -> tuple[Any, str]:
+    """A registry version or alias; for the champion, the exported bundle when the registry has none."""
+    try:
+        configure(training)
+        return load_version(kind, ref)
+    except ModelNotReady:
+        if ref != CHAMPION or not (Path(training.models_dir) / kind / "model.joblib").exists():
+            raise
+        logger.warning("no %s@%s in the registry: using the exported bundle in %s", kind, ref, training.models_dir)
+        return load_exported(kind, training.models_dir)
 
 
 def latest_version(kind: str) -> str | None:

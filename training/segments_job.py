@@ -23,7 +23,6 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
-import joblib
 import numpy as np
 import pandas as pd
 import typer
@@ -96,20 +95,6 @@ def _shapes(tables: dict[str, pd.DataFrame], as_of: pd.Timestamp, window_days: i
         weather=tables.get("weather"),
         customers=tables.get("customers"),
     )
-
-
-def _load_model(training: TrainingSettings, ref: str) -> tuple[LoadShapeSegmenter, str]:
-    """A registry version or alias; falls back to the exported ``models/segments`` bundle for the champion."""
-    try:
-        registry.configure(training)
-        return registry.load_version(KIND, ref)
-    except ModelNotReady:
-        fallback = Path(training.models_dir) / KIND / "model.joblib"
-        if ref != registry.CHAMPION or not fallback.exists():
-            raise
-        meta = json.loads((fallback.parent / "meta.json").read_text())
-        logger.warning("no %s in the registry: using the exported bundle %s", ref, fallback)
-        return joblib.load(fallback), str(meta.get("version", "unknown"))
 
 
 def _champion(shapes: pd.DataFrame) -> tuple[Any, str | None, float | None]:
@@ -254,7 +239,7 @@ def score_segments(
     Writes ``<var_dir>/scores/<tenant>/segments/<YYYY-MM-DD>.parquet`` and replaces ``latest.parquet``
     atomically. Grades come from `grades_path` (default: the arrears batch scores' ``latest.parquet``).
     """
-    bundle, version = _load_model(training, model)
+    bundle, version = registry.load_or_exported(training, KIND, model)
     tables, _ = load_tenant(data.data_dir, tables=TABLES)
     as_of = _latest_day(tables) if as_of is None else pd.Timestamp(as_of).tz_localize(None).normalize()
     window = int(getattr(bundle, "window_days", 365))
