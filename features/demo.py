@@ -67,9 +67,7 @@ def taiwan_transitions(taiwan_csv: Path) -> tuple[np.ndarray, pd.DataFrame]:
         np.add.at(matrices[t], (s[:, :-1].ravel(), s[:, 1:].ravel()), 1.0)
     matrices += 0.5  # Laplace smoothing: no transition is impossible
     matrices /= matrices.sum(axis=2, keepdims=True)
-    clients = pd.DataFrame(
-        {"tercile": tercile, "late_months": (states > 0).sum(axis=1), "first_state": states[:, 0]}
-    )
+    clients = pd.DataFrame({"tercile": tercile, "late_months": (states > 0).sum(axis=1), "first_state": states[:, 0]})
     return matrices, clients
 
 
@@ -87,9 +85,7 @@ def read_london_daily(london_dir: Path, households: pd.DataFrame) -> pd.DataFram
     daily = daily.assign(reading_date=pd.to_datetime(daily["day"]))
     daily = daily[daily["reading_date"].between(FIRST_DAY, LAST_DAY)]
     return (
-        daily.rename(columns={"LCLid": "customer_id", "energy_sum": "kwh"})[
-            ["customer_id", "reading_date", "kwh"]
-        ]
+        daily.rename(columns={"LCLid": "customer_id", "energy_sum": "kwh"})[["customer_id", "reading_date", "kwh"]]
         .sort_values(["customer_id", "reading_date"])
         .reset_index(drop=True)
     )
@@ -165,9 +161,7 @@ def simulate_payments(
 
     b = bills.reset_index(drop=True)
     step = b.groupby("customer_id").cumcount().to_numpy()
-    prior = b.groupby("customer_id")["amount"].transform(
-        lambda s: s.shift(1).rolling(3, min_periods=1).mean()
-    )
+    prior = b.groupby("customer_id")["amount"].transform(lambda s: s.shift(1).rolling(3, min_periods=1).mean())
     shock = 1.0 + 1.5 * np.clip(b["amount"] / prior - 1.2, 0, None).fillna(0).to_numpy()
     terc = b["customer_id"].map(tercile_of).to_numpy()
     prop = b["customer_id"].map(propensity).to_numpy()
@@ -211,9 +205,7 @@ def _payments_from_states(
     first = due + pd.to_timedelta(days_late // 2, unit="D") + seconds
     prefs = _preferred_channels(cust, rng)
     channel = b["customer_id"].map(prefs).to_numpy().astype(object)
-    channel[(state >= 1) & (channel == "direct_debit")] = (
-        "card"  # the direct debit failed; paid later by card
-    )
+    channel[(state >= 1) & (channel == "direct_debit")] = "card"  # the direct debit failed; paid later by card
     parts = [
         pd.DataFrame(
             {
@@ -280,9 +272,7 @@ def read_weather(london_dir: Path) -> pd.DataFrame:
     ]
 
 
-def build_demo(
-    shared_data: Path, out_dir: Path, *, n_households: int = 300, seed: int = SEED
-) -> dict[str, str]:
+def build_demo(shared_data: Path, out_dir: Path, *, n_households: int = 300, seed: int = SEED) -> dict[str, str]:
     """Rebuild the demo tenant into `out_dir`; returns each table's content hash.
 
     Deterministic: the same `shared_data`, `n_households` and `seed` give the same hashes.
@@ -309,8 +299,7 @@ def build_demo(
             "tariff": keep["stdorToU"].str.lower().to_numpy(),
             "region": region,
             "area": [
-                f"{r}-F{i}"
-                for r, i in zip(region, rng.integers(1, FEEDERS_PER_REGION + 1, len(keep)), strict=True)
+                f"{r}-F{i}" for r, i in zip(region, rng.integers(1, FEEDERS_PER_REGION + 1, len(keep)), strict=True)
             ],
             "socio_group": keep["Acorn_grouped"].to_numpy(),
             "acorn": keep["Acorn"].to_numpy(),
@@ -320,9 +309,7 @@ def build_demo(
     last = customers["customer_id"].map(span["max"])
     customers["end_date"] = last.where(last < LAST_DAY - pd.Timedelta(days=30))
     bills = make_bills(daily, customers)
-    matrices, clients = taiwan_transitions(
-        Path(shared_data) / "taiwan_credit_default" / "UCI_Credit_Card.csv"
-    )
+    matrices, clients = taiwan_transitions(Path(shared_data) / "taiwan_credit_default" / "UCI_Credit_Card.csv")
     payments = simulate_payments(bills, customers, matrices, clients, rng)
     tables = {
         "customers": customers,

@@ -58,9 +58,7 @@ def make_tenant(n_customers: int = 10, days: int = 400, seed: int = 0) -> dict[s
     )
     late = rng.random(len(bills)) < np.where(bills["customer_id"].isin(ids[:3]), 0.6, 0.1)
     days_late = np.where(late, rng.integers(31, 80, len(bills)), -rng.integers(0, 10, len(bills)))
-    paid_at = (bills["due_date"] + pd.to_timedelta(days_late, unit="D")).dt.tz_localize("UTC") + pd.Timedelta(
-        hours=12
-    )
+    paid_at = (bills["due_date"] + pd.to_timedelta(days_late, unit="D")).dt.tz_localize("UTC") + pd.Timedelta(hours=12)
     payments = pd.DataFrame(
         {
             "payment_id": "P" + bills["bill_id"],
@@ -76,9 +74,7 @@ def make_tenant(n_customers: int = 10, days: int = 400, seed: int = 0) -> dict[s
         {
             "region": np.repeat(["north", "south"], days),
             "observed_at": np.tile(dates.tz_localize("UTC"), 2),
-            "temperature_c": np.tile(
-                10 - 8 * np.cos(2 * np.pi * (dates.day_of_year.to_numpy() - 15) / 365.25), 2
-            ),
+            "temperature_c": np.tile(10 - 8 * np.cos(2 * np.pi * (dates.day_of_year.to_numpy() - 15) / 365.25), 2),
         }
     )
     return {

@@ -25,15 +25,11 @@ def test_the_valid_tenant_passes_every_contract(tenant):
         pytest.param("readings", 3, "kwh", -1.0, "non_negative", id="negative_kwh"),
         pytest.param("readings", 4, "kwh", np.nan, "not_nullable", id="nan_kwh"),
         pytest.param("readings", 5, "kwh", np.inf, "finite", id="infinite_kwh"),
-        pytest.param(
-            "readings", 6, "reading_date", pd.Timestamp("2031-01-01"), "not_in_future", id="future_reading"
-        ),
+        pytest.param("readings", 6, "reading_date", pd.Timestamp("2031-01-01"), "not_in_future", id="future_reading"),
         pytest.param("readings", 7, "kwh", "lots", "coerce", id="wrong_type_kwh"),
         pytest.param("readings", 8, "customer_id", None, "not_nullable", id="missing_customer_id"),
         pytest.param("customers", 2, "category", "spaceship", "isin", id="unknown_category"),
-        pytest.param(
-            "customers", 1, "start_date", pd.Timestamp("2030-05-05"), "not_in_future", id="future_customer"
-        ),
+        pytest.param("customers", 1, "start_date", pd.Timestamp("2030-05-05"), "not_in_future", id="future_customer"),
         pytest.param("bills", 2, "amount", -5.0, "non_negative", id="negative_amount"),
         pytest.param("bills", 3, "issue_date", pd.Timestamp("2029-01-01"), "not_in_future", id="future_bill"),
         pytest.param("payments", 1, "amount", 0.0, "positive", id="zero_payment"),
@@ -46,9 +42,7 @@ def test_the_valid_tenant_passes_every_contract(tenant):
             "not_in_future",
             id="future_payment",
         ),
-        pytest.param(
-            "weather", 4, "temperature_c", 99.0, "plausible_temperature", id="implausible_temperature"
-        ),
+        pytest.param("weather", 4, "temperature_c", 99.0, "plausible_temperature", id="implausible_temperature"),
     ],
 )
 def test_bad_value_is_named_with_row_column_and_check(tenant, table, row, column, value, check):
@@ -86,16 +80,12 @@ def test_duplicates_name_both_rows(tenant, table, keys):
 @pytest.mark.parametrize("table", TABLES)
 def test_missing_column_is_a_table_level_error(tenant, table):
     if table == "interval_readings":
-        df = pd.DataFrame(
-            {"customer_id": ["C000"], "read_at": [pd.Timestamp("2024-01-01", tz="UTC")], "kwh": [1.0]}
-        )
+        df = pd.DataFrame({"customer_id": ["C000"], "read_at": [pd.Timestamp("2024-01-01", tz="UTC")], "kwh": [1.0]})
     else:
         df = tenant[table]
     column = [c for c in df.columns if c not in {"area", "humidity", "end_date"}][-1]
     with pytest.raises(ContractViolation, match=column):
-        validate(
-            table, df.drop(columns=column), now=NOW, quarantine=True
-        )  # quarantine cannot fix a missing column
+        validate(table, df.drop(columns=column), now=NOW, quarantine=True)  # quarantine cannot fix a missing column
 
 
 def test_cross_field_checks(tenant):
