@@ -14,9 +14,10 @@ import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
-from features.contracts import TABLES, check_references, validate
+from features.contracts import TABLES, Validated, check_references, validate
 from features.errors import ContractViolation
 
 logger = logging.getLogger(__name__)
@@ -109,12 +110,10 @@ def load_tenant(
         path = find_table(data_dir, table)
         if path is None:
             if table in REQUIRED and tables is None:
-                raise FileNotFoundError(
-                    f"{data_dir}: no {table} file (looked for {table}{{{','.join(SUFFIXES)}}})"
-                )
+                raise FileNotFoundError(f"{data_dir}: no {table} file (looked for {table}{{{','.join(SUFFIXES)}}})")
             continue
         raw = read_table(path)
-        result = validate(table, raw, now=now, quarantine=quarantine_dir is not None, source=str(path))
+        result = _validate(table, raw, now=now, quarantine=quarantine_dir is not None, source=str(path))
         out[table], sources[table], positions[table] = result.accepted, path, result.positions
         report.hashes[table] = file_hash(path)
         report.add(table, result.rows_in, len(result.accepted), len(result.rejected))
@@ -131,6 +130,38 @@ def load_tenant(
             counts["quarantined"],
         )
     return out, report
+
+
+def _validate(table: str, raw: pd.DataFrame, *, now, quarantine: bool, source: str) -> Validated:
+    """:func:`validate`, quarantining rows whose values cannot be coerced to the column's type first.
+
+    A non-numeric string in a numeric CSV column makes every check of that column fail at table level;
+    those rows go to quarantine (``coerce_dtype``) and the rest is validated as usual.
+    """
+    try:
+        return validate(table, raw, now=now, quarantine=quarantine, source=source)
+    except ContractViolation as err:
+        f = err.failures
+        uncoercible = f[f["row"].notna() & f["check"].astype(str).str.startswith("coerce_dtype")]
+        if not quarantine or uncoercible.empty:
+            raise
+    data = raw.reset_index(drop=True)
+    bad_rows = np.unique(uncoercible["row"].astype("int64").to_numpy())
+    keep = np.setdiff1d(np.arange(len(data)), bad_rows)
+    rest = validate(table, data.iloc[keep].reset_index(drop=True), now=now, quarantine=True, source=source)
+    detail = (
+        uncoercible["column"].astype(str)
+        + ": "
+        + uncoercible["check"]
+        + " (value="
+        + uncoercible["value"].map(str)
+        + ")"
+    )
+    reasons = detail.groupby(uncoercible["row"].astype("int64").to_numpy()).agg("; ".join)
+    pre = data.iloc[bad_rows].assign(row=bad_rows, reasons=reasons.reindex(bad_rows).to_numpy())
+    later = rest.rejected.assign(row=keep[rest.rejected["row"].to_numpy(dtype="int64")])
+    rejected = pd.concat([pre, later], ignore_index=True).sort_values("row", kind="stable").reset_index(drop=True)
+    return Validated(table, rest.accepted, rejected, len(data), keep[np.asarray(rest.positions, dtype="int64")])
 
 
 def _enforce_references(
@@ -156,7 +187,8 @@ def _enforce_references(
         df, pos = out[table], positions[table]
         bad_rows = fails["row"].unique()
         is_bad = pd.Index(pos).isin(bad_rows)
-        reasons = (fails["column"] + ": " + fails["check"]).groupby(fails["row"]).agg("; ".join)
+        detail = fails["column"] + ": " + fails["check"] + " (value=" + fails["value"].map(str) + ")"
+        reasons = detail.groupby(fails["row"]).agg("; ".join)
         rejected = df.loc[is_bad].assign(row=pos[is_bad], source=str(sources[table]))
         rejected["reasons"] = reasons.reindex(rejected["row"]).to_numpy()
         rejected["line"] = _line_of(sources[table], rejected["row"])
@@ -170,8 +202,10 @@ def _write_rejected(folder: Path, table: str, rejected: pd.DataFrame, *, append:
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{table}.rejected.csv"
-    exists = append and path.exists()
-    rejected.to_csv(path, mode="a" if exists else "w", header=not exists, index=False)
+    if append and path.exists():  # align columns: the reference pass has other columns than the contract pass
+        previous = pd.read_csv(path, dtype=str, keep_default_na=False)
+        rejected = pd.concat([previous, rejected.astype(object)], ignore_index=True)
+    rejected.to_csv(path, index=False)
     logger.warning("%s: %d rows quarantined to %s", table, len(rejected), path)
     return path
 

@@ -6,6 +6,7 @@ Every error leaves as ``{"error": {"code", "message", "field", "request_id"}}`` 
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import logging
 import math
@@ -30,9 +31,10 @@ from features.errors import (
     UnknownSeries,
 )
 from serving.deps import KeyRing
-from serving.errors import Forbidden, InvalidRequest, RateLimited, Unauthenticated
+from serving.errors import Forbidden, InvalidRequest, Overloaded, RateLimited, Unauthenticated
+from serving.limits import BatchGate, deadline_for
 from serving.metrics import Metrics
-from serving.model_store import ModelStore
+from serving.model_store import ModelStore, fail_orphaned_runs
 from serving.responses import envelope, error_response
 from serving.routes import arrears, forecasts, health, models, segments
 from serving.settings import ServingSettings
@@ -49,6 +51,7 @@ HTTP_STATUS: dict[type[MeterwiseError], int] = {
     UnknownSeries: 404,
     ModelRejected: 409,
     RateLimited: 429,
+    Overloaded: 503,
     ModelNotReady: 503,
     SnapshotNotFound: 503,
 }
@@ -58,6 +61,7 @@ HTTP_CODES = {
     405: "method_not_allowed",
     413: "payload_too_large",
     415: "unsupported_media_type",
+    504: "deadline_exceeded",
 }
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
@@ -82,10 +86,22 @@ def _field_of(err: MeterwiseError) -> str | None:
 
 
 class RequestContext:
-    """Pure ASGI: request id, body limit (Content-Length and chunked), metrics by route template."""
+    """Pure ASGI: request id, body limit (Content-Length and chunked), deadline (504), metrics by route.
 
-    def __init__(self, app: ASGIApp, metrics: Metrics, max_body_bytes: int):
+    A request still running at its deadline gets a 504 envelope at once; its work (a thread cannot be
+    cancelled) finishes in the background and its late response is dropped.
+    """
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        metrics: Metrics,
+        max_body_bytes: int,
+        deadline_s: float = 30.0,
+        route_deadlines_s: dict[str, float] | None = None,
+    ):
         self.app, self.metrics, self.max_body = app, metrics, max_body_bytes
+        self.deadline_s, self.route_deadlines_s = deadline_s, dict(route_deadlines_s or {})
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -104,10 +120,14 @@ class RequestContext:
         rid_header = (b"x-request-id", rid.encode())
         status = 500
         limit = self.max_body
+        started = timed_out = False
 
         async def send_with_id(message: Message) -> None:
-            nonlocal status
+            nonlocal status, started
+            if timed_out:  # the 504 already went out: drop the late response
+                return
             if message["type"] == "http.response.start":
+                started = True
                 status = message["status"]
                 headers = message.get("headers", [])
                 if not any(k == b"x-request-id" for k, _ in headers):
@@ -140,7 +160,33 @@ class RequestContext:
                 )
                 await send({"type": "http.response.body", "body": body})
                 return
-            await self.app(scope, receive_limited, send_with_id)
+            deadline = deadline_for(scope["path"], self.deadline_s, self.route_deadlines_s)
+
+            async def on_deadline() -> None:
+                nonlocal timed_out, started, status
+                if started:
+                    return
+                started = timed_out = True
+                status = 504
+                logger.warning("%s %s exceeded its %gs deadline", scope["method"], scope["path"], deadline)
+                body = envelope("deadline_exceeded", f"request exceeded its {deadline:g}s deadline", None, rid)
+                headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+                await send({"type": "http.response.start", "status": 504, "headers": [*headers, rid_header]})
+                await send({"type": "http.response.body", "body": body})
+
+            loop = asyncio.get_running_loop()
+            pending: list[asyncio.Task] = []
+            timer = loop.call_later(deadline, lambda: pending.append(loop.create_task(on_deadline())))
+            try:
+                await self.app(scope, receive_limited, send_with_id)
+            except Exception:
+                if not timed_out:
+                    raise
+                logger.exception("%s %s failed after its deadline", scope["method"], scope["path"])
+            finally:
+                timer.cancel()
+                if pending:
+                    await pending[0]
         finally:
             route = scope.get("route")
             self.metrics.observe(
@@ -213,6 +259,7 @@ def create_app(settings: ServingSettings | None = None, store: ModelStore | None
         if owns_store:
 
             def load() -> None:
+                fail_orphaned_runs(settings)  # runs a killed training job left RUNNING -> FAILED
                 store.load_all()
                 gc.freeze()  # models, mlflow and pandas are long-lived: keep them out of GC scans
 
@@ -231,9 +278,17 @@ def create_app(settings: ServingSettings | None = None, store: ModelStore | None
     )
     app.state.settings, app.state.store = settings, store
     app.state.keyring = KeyRing(settings)
+    app.state.gate = BatchGate(settings.max_inflight_rows)
+    app.state.draining = False  # set on SIGTERM (serving/server.py): /readyz answers 503 from then on
     app.state.metrics = metrics = Metrics(store.describe)
     _install_error_handlers(app, settings)
     for module in (arrears, segments, forecasts, models, health):  # routers carry their full /v1 prefix
         app.include_router(module.router)
-    app.add_middleware(RequestContext, metrics=metrics, max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        RequestContext,
+        metrics=metrics,
+        max_body_bytes=settings.max_body_bytes,
+        deadline_s=settings.deadline_s,
+        route_deadlines_s=settings.route_deadlines_s,
+    )
     return app

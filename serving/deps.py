@@ -16,6 +16,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from serving.errors import Forbidden, RateLimited, Unauthenticated
+from serving.limits import BatchGate
 from serving.metrics import Metrics
 from serving.model_store import ModelStore
 from serving.settings import ServingSettings
@@ -79,6 +80,10 @@ async def get_metrics(request: Request) -> Metrics:
     return request.app.state.metrics
 
 
+async def get_gate(request: Request) -> BatchGate:
+    return request.app.state.gate
+
+
 def require_scope(scope: str | None):
     """Dependency factory: a valid API key carrying `scope` (401 without/invalid key, 403 wrong scope).
 
@@ -99,6 +104,7 @@ def require_scope(scope: str | None):
 SettingsDep = Annotated[ServingSettings, Depends(get_settings)]
 StoreDep = Annotated[ModelStore, Depends(get_store)]
 MetricsDep = Annotated[Metrics, Depends(get_metrics)]
+GateDep = Annotated[BatchGate, Depends(get_gate)]
 BillingKey = Annotated[ApiKey, Depends(require_scope("billing"))]
 PlannerKey = Annotated[ApiKey, Depends(require_scope("planner"))]
 AnyKey = Annotated[ApiKey, Depends(require_scope(None))]

@@ -49,3 +49,13 @@ class RateLimited(MeterwiseError):
     def __init__(self, retry_after_s: float):
         self.retry_after_s = retry_after_s
         super().__init__(f"rate limit exceeded; retry in {retry_after_s:.2f}s")
+
+
+class Overloaded(MeterwiseError):
+    """Too much batch work is in flight; the client should retry after ``Retry-After`` seconds."""
+
+    code = "overloaded"
+
+    def __init__(self, rows: int, in_flight: int, limit: int):
+        self.rows, self.in_flight, self.limit = rows, in_flight, limit
+        super().__init__(f"server busy: {in_flight} batch rows in flight, this request adds {rows}; limit {limit}")

@@ -77,6 +77,12 @@ def registry_loader(settings: ServingSettings) -> Loader:
                     registry.configure(training)
                     bundle, version = registry.load_version(kind, ref)
                     return bundle, version, "registry"
+                except ModelRejected:  # the registry answered with a bad model: refuse, never fall back
+                    raise
+                except ModelNotReady:
+                    if ref != CHAMPION:  # a named version or alias the registry lacks: say so
+                        raise
+                    reason = "no champion in the registry"
                 except Exception as err:  # any registry failure falls back below, loudly
                     logger.warning("%s: registry at %s failed: %s: %s", kind, uri, type(err).__name__, err)
                     reason = f"registry failed ({type(err).__name__})"
@@ -93,6 +99,27 @@ def registry_loader(settings: ServingSettings) -> Loader:
     return load
 
 
+def fail_orphaned_runs(settings: ServingSettings) -> list[str]:
+    """Mark runs a killed training job left RUNNING as FAILED (service start); [] without a registry."""
+    if not settings.use_registry:
+        return []
+    from training.settings import TrainingSettings
+
+    training = TrainingSettings(
+        var_dir=settings.var_dir, models_dir=settings.models_dir, tracking_uri=settings.tracking_uri
+    )
+    uri = training.resolved_tracking_uri()
+    if uri.startswith("sqlite:///") and not Path(uri.removeprefix("sqlite:///")).exists():
+        return []
+    try:
+        from training import registry
+
+        return registry.fail_orphaned_runs(registry.configure(training))
+    except Exception as err:  # housekeeping must never stop the service from starting
+        logger.warning("could not check for orphaned training runs: %s: %s", type(err).__name__, err)
+        return []
+
+
 def _read(path: Path | None) -> pd.DataFrame | None:
     if path is None or not path.exists():
         return None
@@ -107,6 +134,9 @@ def build_runtime(kind: str, bundle: Any, version: str, source: str, settings: S
     names = [str(c) for c in getattr(bundle, "feature_names_in_", [])]
     profiles = _read(snapshot_path(settings)) if names else None
     canary = None
+    if kind == "arrears" and profiles is not None and not set(names) <= set(profiles.columns):
+        missing = [n for n in names if n not in profiles.columns]  # a renamed or new feature
+        raise ModelRejected(kind, f"features {missing[:5]} are not in the feature snapshot (contract)")
     if profiles is not None and set(names) <= set(profiles.columns):
         canary = profiles[names].head(CANARY_ROWS).to_numpy(dtype=np.float64, na_value=np.nan)
     scores = strategies = None

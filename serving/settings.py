@@ -62,6 +62,20 @@ class ServingSettings(BaseSettings):
     models_dir: Path = Field(PROJECT_ROOT / "models", description="fallback bundles models/<kind>/model.joblib")
     tracking_uri: str | None = Field(None, description="MLflow tracking URI; default sqlite under var_dir")
     retry_after_s: int = Field(5, ge=1, description="Retry-After seconds on 503 while models load")
+    max_inflight_rows: int = Field(
+        300_000, ge=1, description="batch rows scored at once across requests; more gets 503 overloaded"
+    )
+    deadline_s: float = Field(30.0, gt=0, description="per-request deadline in seconds (504 after it)")
+    route_deadlines_s: dict[str, float] = Field(
+        default_factory=lambda: {"/v1/models": 120.0},
+        description="path prefix -> deadline seconds, overriding deadline_s (reloads download models)",
+    )
+    drain_s: float = Field(
+        1.0, ge=0, description="after SIGTERM: seconds /readyz answers 503 before the listener closes"
+    )
+    graceful_timeout_s: float = Field(
+        20.0, gt=0, description="after draining: seconds in-flight requests get to finish before exit"
+    )
 
 
 @lru_cache

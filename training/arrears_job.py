@@ -23,11 +23,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import joblib
 import numpy as np
 import pandas as pd
 
-from features.errors import ModelNotReady
+from features.errors import ModelNotReady, ModelRejected
 from features.io import load_tenant, write_table
 from features.settings import DataSettings
 from features.training_sets import FEATURE_DESCRIPTIONS, build_arrears_training_set
@@ -39,6 +38,7 @@ from training.splits import TimeSplit, time_split
 
 logger = logging.getLogger(__name__)
 KIND = "arrears"
+CANARY_ROWS = 8
 PROMOTE_METRIC = "roc_auc"  # higher is better; champion and challenger scored on the same rows
 
 
@@ -250,8 +250,25 @@ def train_arrears(
     )
     promoted = False
     if promote or force:
+        admit_version(version, fit.validation[fit.features].head(CANARY_ROWS))  # raises: champion untouched
         promoted = _decide(training, version, fit.model, score, champion_score, force=force)
     return ArrearsTrainResult(run_id, version, promoted, metrics, champion[1] if champion else None)
+
+
+def admit_version(version: str, canary: pd.DataFrame) -> Any:
+    """Load registered `version` back (signature checked) and score `canary`; returns the bundle.
+
+    Raises :class:`ModelRejected` when the features differ from the canary's columns or the
+    probabilities are not finite values in [0, 1]. Runs before ``champion`` may move.
+    """
+    bundle, _ = registry.load_version(KIND, version)
+    names = list(getattr(bundle, "feature_names_in_", []))
+    if names != list(canary.columns):
+        raise ModelRejected(KIND, f"v{version} features {names[:5]} differ from the training features")
+    p = np.asarray(bundle.predict_risk(canary), dtype=float)
+    if p.shape != (len(canary),) or not np.all(np.isfinite(p)) or p.min() < 0 or p.max() > 1:
+        raise ModelRejected(KIND, f"v{version} canary probabilities {p[:3]!r} are not finite values in [0, 1]")
+    return bundle
 
 
 def _log_report(fit: ArrearsFit) -> None:
@@ -328,22 +345,6 @@ def promote_arrears(
     return _decide(training, version, candidate, score, champion_score, force=force)
 
 
-def _load_model(training: TrainingSettings, ref: str) -> tuple[ArrearsRiskModel, str]:
-    """A registry version or alias; falls back to the exported ``models/arrears`` bundle for the champion."""
-    try:
-        registry.configure(training)
-        return registry.load_version(KIND, ref)
-    except ModelNotReady:
-        fallback = Path(training.models_dir) / KIND / "model.joblib"
-        if ref != registry.CHAMPION or not fallback.exists():
-            raise
-        import json
-
-        meta = json.loads((fallback.parent / "meta.json").read_text())
-        logger.warning("no %s in the registry: using the exported bundle %s", ref, fallback)
-        return joblib.load(fallback), str(meta.get("version", "unknown"))
-
-
 def _next_bill_terms(bills: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
     """Per customer, days from issue to due of the latest bill issued by `as_of` (the next bill's terms)."""
     known = bills[bills["issue_date"] <= as_of].sort_values(["customer_id", "issue_date"], kind="stable")
@@ -376,7 +377,7 @@ def score_arrears(
     """
     from features.profiles import build_profiles
 
-    bundle, version = _load_model(training, model)
+    bundle, version = registry.load_or_exported(training, KIND, model)
     if grade_policy is not None:  # re-band without retraining (the loaded copy only)
         bundle.grade_policy_ = grade_policy
     tables, _ = load_tenant(data.data_dir, quarantine_dir=data.quarantine_dir)

@@ -8,7 +8,7 @@ import numpy as np
 from fastapi import APIRouter, Path, Response
 
 from features.errors import UnknownCustomer
-from serving.deps import BillingKey, MetricsDep, SettingsDep, StoreDep
+from serving.deps import BillingKey, GateDep, MetricsDep, SettingsDep, StoreDep
 from serving.errors import InvalidRequest
 from serving.responses import json_response
 from serving.routes.common import ERRORS, check_ids, feature_matrix, require_scores, status_counts
@@ -60,9 +60,22 @@ async def get_arrears(customer_id: CustomerPath, store: StoreDep, _: BillingKey)
     ),
 )
 def score_arrears(
-    body: ArrearsScoreRequest, store: StoreDep, settings: SettingsDep, metrics: MetricsDep, _: BillingKey
+    body: ArrearsScoreRequest,
+    store: StoreDep,
+    settings: SettingsDep,
+    metrics: MetricsDep,
+    gate: GateDep,
+    _: BillingKey,
 ) -> Response:
     runtime: ArrearsRuntime = store.get("arrears")  # held for the whole request: a reload cannot pull it away
+    rows = len(body.customer_ids) if body.customer_ids is not None else len(next(iter(body.features.values()), []))
+    with gate.admit(rows):  # 503 overloaded when too many batch rows are in flight
+        return _score_arrears(body, runtime, settings, metrics)
+
+
+def _score_arrears(
+    body: ArrearsScoreRequest, runtime: ArrearsRuntime, settings: SettingsDep, metrics: MetricsDep
+) -> Response:
     if body.features is not None:
         X = feature_matrix(body.features, runtime.feature_names, settings.max_batch, body.customer_ids)
         if body.include_reasons and len(X) > settings.max_reasons_rows:

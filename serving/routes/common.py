@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 
@@ -13,9 +15,24 @@ from serving.schemas import ErrorEnvelope
 ERRORS = {
     401: {"model": ErrorEnvelope, "description": "missing or invalid API key"},
     403: {"model": ErrorEnvelope, "description": "API key lacks the scope"},
+    413: {"model": ErrorEnvelope, "description": "request body over the limit"},
+    415: {"model": ErrorEnvelope, "description": "body is not JSON"},
     422: {"model": ErrorEnvelope, "description": "malformed input; `field` names the path"},
-    503: {"model": ErrorEnvelope, "description": "model not loaded yet (Retry-After)"},
+    429: {"model": ErrorEnvelope, "description": "rate limit of this API key (Retry-After)"},
+    503: {"model": ErrorEnvelope, "description": "model not loaded yet, or overloaded (Retry-After)"},
+    504: {"model": ErrorEnvelope, "description": "request exceeded its deadline"},
 }
+
+#: Features that count or measure consumption, bills, payments or shares: never negative (null is fine).
+#: ``*_change_*`` features are differences and may be negative.
+NON_NEGATIVE = re.compile(
+    r"^(kwh_|bills_|late_|days_|payments_|partial_payments_|arrears_|unpaid_|tenure_|billing_tenure_"
+    r"|months_since_|on_time_|channel_share_|share_)"
+)
+
+
+def non_negative(name: str) -> bool:
+    return bool(NON_NEGATIVE.match(name)) and "change" not in name
 
 
 def check_ids(ids: list[str], max_batch: int, field: str = "customer_ids") -> None:
@@ -72,6 +89,15 @@ def feature_matrix(
     X = np.empty((n, len(names)), dtype=np.float64)
     for j, name in enumerate(names):  # one conversion per column, not per row
         X[:, j] = np.array(features[name], dtype=np.float64)
+        if non_negative(name):
+            bad = np.flatnonzero(X[:, j] < 0)  # NaN compares False: missing values pass
+            if len(bad):
+                raise InvalidRequest(
+                    f"features.{name}[{bad[0]}] = {X[bad[0], j]:g}; {name} cannot be negative "
+                    f"({len(bad)} negative values)",
+                    field=f"features.{name}",
+                    code="feature_out_of_range",
+                )
     return X
 
 

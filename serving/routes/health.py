@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Request, Response
 
 from serving.deps import MetricsDep, SettingsDep, StoreDep
 from serving.responses import json_response
@@ -23,8 +23,10 @@ async def healthz() -> Response:
     responses={503: {"model": Readiness}},
     summary="Readiness: every required model kind is loaded (503 + Retry-After otherwise)",
 )
-async def readyz(store: StoreDep, settings: SettingsDep) -> Response:
+async def readyz(request: Request, store: StoreDep, settings: SettingsDep) -> Response:
     missing = store.not_ready()
+    if getattr(request.app.state, "draining", False):
+        missing = {**missing, "server": "draining: shutting down (SIGTERM)"}
     if missing:
         return json_response({"ready": False, "not_ready": missing}, 503, {"Retry-After": str(settings.retry_after_s)})
     return json_response({"ready": True, "not_ready": {}})

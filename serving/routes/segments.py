@@ -8,7 +8,7 @@ import numpy as np
 from fastapi import APIRouter, Path, Response
 
 from features.errors import UnknownCustomer
-from serving.deps import BillingKey, MetricsDep, SettingsDep, StoreDep
+from serving.deps import BillingKey, GateDep, MetricsDep, SettingsDep, StoreDep
 from serving.responses import json_response
 from serving.routes.common import ERRORS, check_ids, feature_matrix, require_scores, status_counts
 from serving.routing import OrjsonRoute
@@ -50,9 +50,17 @@ async def get_segment(customer_id: CustomerPath, store: StoreDep, _: BillingKey)
     summary="Segments of up to 100,000 customers, by id or with features (columnar)",
 )
 def score_segments(
-    body: SegmentRequest, store: StoreDep, settings: SettingsDep, metrics: MetricsDep, _: BillingKey
+    body: SegmentRequest, store: StoreDep, settings: SettingsDep, metrics: MetricsDep, gate: GateDep, _: BillingKey
 ) -> Response:
     runtime: SegmentsRuntime = store.get("segments")
+    rows = len(body.customer_ids) if body.customer_ids is not None else len(next(iter(body.features.values()), []))
+    with gate.admit(rows):  # 503 overloaded when too many batch rows are in flight
+        return _score_segments(body, runtime, settings, metrics)
+
+
+def _score_segments(
+    body: SegmentRequest, runtime: SegmentsRuntime, settings: SettingsDep, metrics: MetricsDep
+) -> Response:
     if body.features is not None:
         X = feature_matrix(body.features, runtime.feature_names, settings.max_batch, body.customer_ids)
         out = runtime.score_features(X)
