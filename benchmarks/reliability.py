@@ -54,21 +54,11 @@ def section(name: str, fn, *args) -> dict:
 
 def stub_env(work: Path):
     from serving.model_store import ModelStore
-    from serving.settings import ServingSettings
-    from tests.reliability.conftest import write_big_var
+    from tests.reliability.conftest import stub_settings
     from tests.serving.stubs import StubLoader
 
     root = Path(tempfile.mkdtemp(dir=work, prefix="stub-"))
-    write_big_var(root / "var")
-    settings = ServingSettings(
-        var_dir=root / "var",
-        models_dir=root / "models",
-        use_registry=False,
-        api_keys=API_KEYS,
-        rate_limit_per_s=0,
-        max_batch=1_000,
-        max_body_bytes=64 * 1024,
-    )
+    settings = stub_settings(root)
     store = ModelStore(settings, loader=StubLoader())
     store.load_all()
     return root, settings, store

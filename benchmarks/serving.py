@@ -38,6 +38,10 @@ import orjson
 import pandas as pd
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # before benchmarks/, whose features.py would shadow the package
+
+from tests.reliability.load import RawConn  # noqa: E402 (the lean HTTP/1.1 client, shared with the soak)
+
 VAR = Path(os.environ.get("METERWISE_BENCH_VAR", ROOT / "var"))  # override only to try the harness
 RESULTS = ROOT / "benchmarks" / "results" / "serving.json"
 BIN = Path(sys.executable).parent
@@ -45,45 +49,7 @@ N_CUSTOMERS = 20_000
 KEY = "bench-billing-key"
 
 
-# ---- lean HTTP/1.1 client ------------------------------------------------------------------------
-
-
-class Conn:
-    """One keep-alive HTTP/1.1 connection; `request` returns (status, body bytes)."""
-
-    def __init__(self, port: int):
-        self.port = port
-
-    async def open(self) -> Conn:
-        self.reader, self.writer = await asyncio.open_connection("127.0.0.1", self.port, limit=2**22)
-        self.writer.get_extra_info("socket").setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        return self
-
-    async def request(self, method: str, path: str, body: bytes = b"") -> tuple[int, bytes]:
-        head = (
-            f"{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nX-API-Key: {KEY}\r\n"
-            f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
-        ).encode()
-        self.writer.write(head + body)
-        raw = await self.reader.readuntil(b"\r\n\r\n")
-        status = int(raw[9:12])
-        headers = raw.lower()
-        i = headers.find(b"content-length:")
-        if i >= 0:
-            n = int(headers[i + 15 : headers.index(b"\r\n", i)])
-            return status, await self.reader.readexactly(n)
-        chunks = []  # chunked transfer encoding
-        while True:
-            size = int((await self.reader.readuntil(b"\r\n")).strip(), 16)
-            chunks.append(await self.reader.readexactly(size + 2))
-            if size == 0:
-                return status, b"".join(c[:-2] for c in chunks)
-
-    def close(self) -> None:
-        self.writer.close()
-
-
-async def timed(conn: Conn, method: str, path: str, body: bytes) -> float:
+async def timed(conn: RawConn, method: str, path: str, body: bytes) -> float:
     t = time.perf_counter()
     status, payload = await conn.request(method, path, body)
     dt = time.perf_counter() - t
@@ -93,7 +59,7 @@ async def timed(conn: Conn, method: str, path: str, body: bytes) -> float:
 
 
 async def sequential(port: int, make, n: int, warmup: int) -> np.ndarray:
-    conn = await Conn(port).open()
+    conn = await RawConn(port, KEY).open()
     try:
         for i in range(warmup):
             await timed(conn, *make(i))
@@ -103,13 +69,13 @@ async def sequential(port: int, make, n: int, warmup: int) -> np.ndarray:
 
 
 async def concurrent(port: int, make, concurrency: int, seconds: float, max_requests: int) -> tuple[float, np.ndarray]:
-    conns = [await Conn(port).open() for _ in range(concurrency)]
+    conns = [await RawConn(port, KEY).open() for _ in range(concurrency)]
     for c in conns:  # warm every connection
         await timed(c, *make(0))
     lat: list[float] = []
     deadline = time.perf_counter() + seconds
 
-    async def worker(c: Conn, w: int) -> None:
+    async def worker(c: RawConn, w: int) -> None:
         i = w
         while time.perf_counter() < deadline and len(lat) < max_requests:
             lat.append(await timed(c, *make(i)))
@@ -341,7 +307,6 @@ def markdown(report: dict) -> str:
 
 def main(quick: bool = False) -> dict:
     ensure_demo()
-    sys.path.insert(0, str(ROOT))
     from training import registry
     from training.settings import TrainingSettings
 

@@ -67,9 +67,8 @@ def write_big_var(var: Path) -> None:
     segs.to_parquet(var / "scores/demo/segments/latest.parquet")
 
 
-@pytest.fixture(scope="module")
-def rel_settings(tmp_path_factory) -> ServingSettings:
-    root = tmp_path_factory.mktemp("rel")
+def stub_settings(root: Path) -> ServingSettings:
+    """Settings for a registry-less service over the stub scores written under `root`."""
     write_big_var(root / "var")
     return ServingSettings(
         var_dir=root / "var",
@@ -80,6 +79,11 @@ def rel_settings(tmp_path_factory) -> ServingSettings:
         max_batch=1_000,
         max_body_bytes=64 * 1024,
     )
+
+
+@pytest.fixture(scope="module")
+def rel_settings(tmp_path_factory) -> ServingSettings:
+    return stub_settings(tmp_path_factory.mktemp("rel"))
 
 
 @pytest.fixture(scope="module")

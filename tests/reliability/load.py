@@ -205,8 +205,15 @@ class RawConn:
         status = int(raw[9:12])
         headers = raw.lower()
         i = headers.find(b"content-length:")
-        n = int(headers[i + 15 : headers.index(b"\r\n", i)])
-        return status, await self.reader.readexactly(n)
+        if i >= 0:
+            n = int(headers[i + 15 : headers.index(b"\r\n", i)])
+            return status, await self.reader.readexactly(n)
+        chunks = []  # chunked transfer encoding
+        while True:
+            size = int((await self.reader.readuntil(b"\r\n")).strip(), 16)
+            chunks.append(await self.reader.readexactly(size + 2))
+            if size == 0:
+                return status, b"".join(c[:-2] for c in chunks)
 
     def close(self) -> None:
         self.writer.close()
