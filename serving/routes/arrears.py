@@ -11,7 +11,7 @@ from features.errors import UnknownCustomer
 from serving.deps import BillingKey, GateDep, MetricsDep, SettingsDep, StoreDep
 from serving.errors import InvalidRequest
 from serving.responses import json_response
-from serving.routes.common import ERRORS, check_ids, feature_matrix, require_scores, status_counts
+from serving.routes.common import ERRORS, batch_rows, check_ids, feature_matrix, require_scores, status_counts
 from serving.routing import OrjsonRoute
 from serving.runtimes import REASON_COLUMNS, ArrearsRuntime
 from serving.schemas import REASONS_COST, ArrearsBatchResponse, ArrearsScore, ArrearsScoreRequest, ErrorEnvelope
@@ -68,8 +68,7 @@ def score_arrears(
     _: BillingKey,
 ) -> Response:
     runtime: ArrearsRuntime = store.get("arrears")  # held for the whole request: a reload cannot pull it away
-    rows = len(body.customer_ids) if body.customer_ids is not None else len(next(iter(body.features.values()), []))
-    with gate.admit(rows):  # 503 overloaded when too many batch rows are in flight
+    with gate.admit(batch_rows(body)):  # 503 overloaded when too many batch rows are in flight
         return _score_arrears(body, runtime, settings, metrics)
 
 

@@ -35,6 +35,13 @@ def non_negative(name: str) -> bool:
     return bool(NON_NEGATIVE.match(name)) and "change" not in name
 
 
+def batch_rows(body) -> int:
+    """Rows a batch request asks for: its ids, or the length of its first feature column."""
+    if body.customer_ids is not None:
+        return len(body.customer_ids)
+    return len(next(iter(body.features.values()), []))
+
+
 def check_ids(ids: list[str], max_batch: int, field: str = "customer_ids") -> None:
     """At most `max_batch` ids, no duplicates (422 naming them)."""
     if len(ids) > max_batch:

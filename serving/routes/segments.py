@@ -10,7 +10,7 @@ from fastapi import APIRouter, Path, Response
 from features.errors import UnknownCustomer
 from serving.deps import BillingKey, GateDep, MetricsDep, SettingsDep, StoreDep
 from serving.responses import json_response
-from serving.routes.common import ERRORS, check_ids, feature_matrix, require_scores, status_counts
+from serving.routes.common import ERRORS, batch_rows, check_ids, feature_matrix, require_scores, status_counts
 from serving.routing import OrjsonRoute
 from serving.runtimes import SegmentsRuntime
 from serving.schemas import ErrorEnvelope, SegmentBatchResponse, SegmentRequest, SegmentScore
@@ -53,8 +53,7 @@ def score_segments(
     body: SegmentRequest, store: StoreDep, settings: SettingsDep, metrics: MetricsDep, gate: GateDep, _: BillingKey
 ) -> Response:
     runtime: SegmentsRuntime = store.get("segments")
-    rows = len(body.customer_ids) if body.customer_ids is not None else len(next(iter(body.features.values()), []))
-    with gate.admit(rows):  # 503 overloaded when too many batch rows are in flight
+    with gate.admit(batch_rows(body)):  # 503 overloaded when too many batch rows are in flight
         return _score_segments(body, runtime, settings, metrics)
 
 
