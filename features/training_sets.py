@@ -5,8 +5,10 @@ Invariants
 - Every feature of a bill's row uses only data known on that bill's ``issue_date`` (the cutoff):
   bills issued on or before it, payments whose UTC day is on or before it, readings dated on or
   before it. Its own bill counts as issued and unpaid unless paid that same day.
-- The label uses data up to ``label_as_of`` and is never an input to a feature. Rows whose outcome
-  is still open at ``label_as_of`` are kept for scoring with ``label_known = False``.
+- The label uses data up to ``label_as_of`` and is never an input to a feature. A label is known only
+  once its outcome window has closed (``due_date + late_days <= label_as_of``); before that a bill paid
+  on time is not yet "known 0" (only the bills that pay early would be, a censored sample). Rows whose
+  window is still open are kept for scoring with ``label_known = False``.
 - Feature names and meanings equal those of the as-of profile (:func:`features.profiles.build_profiles`),
   so a model fitted here scores a profile row directly.
 """
@@ -51,7 +53,7 @@ LABEL_DESCRIPTIONS = {
     ),
     "label_known": (
         "bool",
-        "the outcome is settled at label_as_of (paid in full, or already more than late_days past due)",
+        "the outcome window has closed at label_as_of (due_date + late_days <= label_as_of), paid or not",
     ),
 }
 
@@ -105,15 +107,21 @@ def context_features(
 def bill_labels(
     bills: pd.DataFrame, payments: pd.DataFrame, *, late_days: int, label_as_of: pd.Timestamp
 ) -> pd.DataFrame:
-    """``label`` and ``label_known`` per bill (row order of `bills`) as known at `label_as_of`."""
+    """``label`` and ``label_known`` per bill (row order of `bills`) as known at `label_as_of`.
+
+    The outcome window of a bill closes on ``due_date + late_days`` (payments on that UTC day count):
+    from then on the label is final -- 1 when not paid in full by then -- and ``label_known`` is True.
+    Before it, ``label_known`` is False whether or not the bill is already paid, so a set filtered on
+    ``label_known`` is never censored towards the early payers.
+    """
     cust = pd.Index(pd.unique(bills["customer_id"]))
     b, _ = _bill_facts(bills, payments, cust)
     day = day_number(pd.Series([label_as_of]))[0]
     due, full = b["due"].to_numpy(), b["full_day"].to_numpy()
-    paid_known = full <= day
-    label = np.where(paid_known, full - due > late_days, day - due > late_days)
-    known = paid_known | (day - due > late_days)
-    return pd.DataFrame({"label": label.astype(np.int8), "label_known": known})
+    closed = due + late_days <= day
+    paid_by_day = np.minimum(full, day + 1)  # a payment after label_as_of is not known yet
+    label = closed & (paid_by_day - due > late_days)
+    return pd.DataFrame({"label": label.astype(np.int8), "label_known": closed})
 
 
 def build_arrears_training_set(

@@ -3,7 +3,6 @@
 Mount them as::
 
     train_app.command("arrears")(train_arrears_cmd)          # meterwise train arrears
-    promote_app.command("arrears")(promote_arrears_cmd)      # meterwise train promote arrears
     score_app.command("arrears")(score_arrears_cmd)          # meterwise score arrears --as-of 2014-03-01
 """
 
@@ -80,25 +79,11 @@ def train_arrears_cmd(
     except MeterwiseError as err:
         _fail(err)
     keys = ("roc_auc", "pr_auc", "ks", "brier", "calibration_error", "lift_top_decile", "baseline_roc_auc")
-    keys += ("champion_roc_auc",)
+    keys += ("heldout_roc_auc", "champion_roc_auc", "validation_positive_rate")
     summary = {k: round(result.metrics[k], 4) for k in keys if k in result.metrics}
-    typer.echo(json.dumps({"version": result.version, "promoted": result.promoted, "run_id": result.run_id, **summary}))
-
-
-def promote_arrears_cmd(
-    version: Annotated[str | None, typer.Option(help="registered version (default: the latest)")] = None,
-    force: Annotated[bool, typer.Option("--force", help="move the champion alias regardless")] = False,
-    data_dir: DataDir = None,
-) -> None:
-    """Move `champion` to a version only if it beats the champion on that version's validation period."""
-    from training.arrears_job import promote_arrears
-
-    data, training = _settings(data_dir)
-    try:
-        promoted = promote_arrears(data, training, version=version, force=force)
-    except MeterwiseError as err:
-        _fail(err)
-    typer.echo(json.dumps({"version": version or "latest", "promoted": promoted}))
+    reason = result.decision.reason if result.decision else None
+    out = {"version": result.version, "promoted": result.promoted, "reason": reason, "run_id": result.run_id}
+    typer.echo(json.dumps(out | summary))
 
 
 def score_arrears_cmd(

@@ -1,23 +1,32 @@
 """Arrears jobs (all I/O here): train -> log -> register -> promote, and batch scoring.
 
-- :func:`train_arrears`: load the tenant, build the per-bill training set, split by time (train /
-  calibration / validation), fit :class:`~training.arrears.ArrearsRiskModel` and the logistic
-  baseline, evaluate both (and the current champion) on the newest period, log everything to MLflow,
-  register the version and, if asked, promote it.
-- :func:`promote_arrears`: re-evaluate a registered version and the champion on that version's
-  validation period and move ``champion`` only when the new one is better (or forced).
+- :func:`train_arrears`: load the tenant, build the per-bill training set (closed outcome windows only),
+  split by time (train / early stopping / calibration / validation, embargoed), fit
+  :class:`~training.arrears.ArrearsRiskModel` and the logistic baseline, score it and the current
+  champion on the same newest held-out bills, log everything to MLflow, register the version and, if
+  asked, promote it through :func:`training.promotion.decide`.
+- :func:`promote_version`: re-score a registered version and the champion on the same newest held-out
+  bills and move ``champion`` only when the rule says so (or forced); returns the decision.
 - :func:`score_arrears`: profile every customer as of a day, score, grade, explain, and write
   ``<var>/scores/<tenant>/arrears/<as_of>.parquet`` plus ``latest.parquet``.
 
 The fit itself is pure (:func:`fit_arrears`); MLflow is reached only through :mod:`training.registry`.
+
+Invariants
+----------
+- Every bill in any split has a closed outcome window at ``as_of`` (``due_date + late_days <= as_of``):
+  no bill is "known 0" just because it was paid early while its window was still open.
+- Early stopping, calibration and validation each use their own later time slice, and every slice is
+  embargoed: a row's outcome is settled before the next slice starts.
+- Champion and challenger are compared on the same bills: those issued from the later of their two
+  validation starts, with windows closed by the later of their two cutoffs (neither trained on them).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import logging
-import os
-import shutil
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,19 +36,24 @@ import numpy as np
 import pandas as pd
 
 from features.errors import ModelNotReady, ModelRejected
-from features.io import load_tenant, write_table
+from features.io import load_tenant
 from features.settings import DataSettings
 from features.training_sets import FEATURE_DESCRIPTIONS, build_arrears_training_set
 from training import registry
 from training.arrears import ArrearsRiskModel, GradePolicy, as_matrix, feature_columns, make_baseline
+from training.arrears_scoring import _latest_day, _next_bill_terms, score_arrears, score_frame
 from training.evaluation import classification_metrics
+from training.lifecycle import apply_decision, data_id, judge
+from training.promotion import Decision, Scored
 from training.settings import TrainingSettings
 from training.splits import TimeSplit, time_split
 
 logger = logging.getLogger(__name__)
+__all__ = ["_next_bill_terms", "fit_arrears", "promote_version", "score_arrears", "score_frame", "train_arrears"]
 KIND = "arrears"
 CANARY_ROWS = 8
 PROMOTE_METRIC = "roc_auc"  # higher is better; champion and challenger scored on the same rows
+EARLY_STOPPING_FRAC, CALIBRATION_FRAC, VALIDATION_FRAC = 0.15, 0.15, 0.2
 
 
 @dataclass
@@ -63,28 +77,41 @@ class ArrearsTrainResult:
     promoted: bool
     metrics: dict[str, float]
     champion_version: str | None
-
-
-def _latest_day(tables: dict[str, pd.DataFrame]) -> pd.Timestamp:
-    days = [tables["bills"]["issue_date"].max()]
-    if len(tables["payments"]):
-        days.append(tables["payments"]["paid_at"].max().tz_convert("UTC").tz_localize(None))
-    return max(pd.Timestamp(d) for d in days).normalize()
+    decision: Decision | None = None
 
 
 def training_frame(tables: dict[str, pd.DataFrame], *, as_of: pd.Timestamp, late_days: int) -> pd.DataFrame:
-    """Bills issued by `as_of` whose outcome is known at `as_of`, in issue order."""
+    """Bills issued by `as_of` whose outcome window has closed by `as_of`, in issue order."""
     frame = build_arrears_training_set(tables, late_days=late_days, label_as_of=as_of)
     keep = (frame["issue_date"] <= as_of) & frame["label_known"]
     return frame.loc[keep].reset_index(drop=True)
 
 
-def split_frame(frame: pd.DataFrame, *, late_days: int, validation_start: pd.Timestamp | None = None) -> TimeSplit:
-    """Time split on issue dates; a bill's label counts as known ``late_days + 1`` days after due."""
+def label_dates(frame: pd.DataFrame, late_days: int) -> pd.Series:
+    """The day each bill's outcome is settled: due date + `late_days` (payments that day count)."""
+    return frame["due_date"] + pd.Timedelta(days=late_days)
+
+
+def split_frame(
+    frame: pd.DataFrame,
+    *,
+    late_days: int,
+    as_of: pd.Timestamp | None = None,
+    validation_start: pd.Timestamp | None = None,
+) -> TimeSplit:
+    """Train / early stopping / calibration / validation by issue date, each slice embargoed.
+
+    Shares: validation 20 %, calibration 15 %, early stopping 15 % of the bills (the rest trains).
+    With `as_of`, a bill whose window closes after it is dropped from every slice.
+    """
     return time_split(
         frame["issue_date"],
-        label_dates=frame["due_date"] + pd.Timedelta(days=late_days + 1),
+        label_dates=label_dates(frame, late_days),
+        early_stopping_frac=EARLY_STOPPING_FRAC,
+        calibration_frac=CALIBRATION_FRAC,
+        validation_frac=VALIDATION_FRAC,
         validation_start=validation_start,
+        label_cutoff=as_of,
     )
 
 
@@ -97,14 +124,18 @@ def fit_arrears(
     frame: pd.DataFrame,
     *,
     late_days: int = 30,
+    as_of: pd.Timestamp | None = None,
     seed: int = 0,
     calibration: str = "sigmoid",
     grade_policy: GradePolicy | None = None,
 ) -> ArrearsFit:
-    """Pure: split by time, fit LightGBM (+ calibration on the later slice) and the baseline, evaluate."""
-    split = split_frame(frame, late_days=late_days)
+    """Pure: split by time, fit LightGBM (early stopping and calibration on their own later slices) and the
+    baseline, evaluate both on the validation slice."""
+    split = split_frame(frame, late_days=late_days, as_of=as_of)
     features = informative_columns(frame.iloc[split.train], feature_columns(frame))
-    train, cal, val = (frame.iloc[i] for i in (split.train, split.calibration, split.validation))
+    train, stop, cal, val = (
+        frame.iloc[i] for i in (split.train, split.early_stopping, split.calibration, split.validation)
+    )
     model = ArrearsRiskModel(
         calibration=calibration,
         grade_policy=grade_policy,
@@ -112,13 +143,19 @@ def fit_arrears(
         late_days=late_days,
         random_state=seed,
     )
-    model.fit(train[features], train["label"], calibration_set=(cal[features], cal["label"]) if len(cal) else None)
+    model.fit(
+        train[features],
+        train["label"],
+        eval_set=(stop[features], stop["label"]) if len(stop) else None,
+        calibration_set=(cal[features], cal["label"]) if len(cal) else None,
+    )
     baseline = make_baseline(seed).fit(as_matrix(train[features], features), train["label"])
     p_model = model.predict_risk(val[features])
     p_base = baseline.predict_proba(as_matrix(val[features], features))[:, 1]
     metrics = {
         **classification_metrics(val["label"], p_model),
         **classification_metrics(val["label"], p_base, prefix="baseline_"),
+        "validation_positive_rate": float(val["label"].mean()),
     }
     return ArrearsFit(model, baseline, features, split, val.reset_index(drop=True), p_model, p_base, metrics)
 
@@ -133,51 +170,67 @@ def evaluate_bundle(bundle: Any, validation: pd.DataFrame) -> dict[str, float] |
     return classification_metrics(validation["label"], bundle.predict_proba(validation[names])[:, 1])
 
 
-def _load_champion() -> tuple[Any, str, dict[str, str]] | None:
-    """The champion bundle, its version and its run's params; None when there is no champion."""
-    try:
-        bundle, version = registry.load_version(KIND, registry.CHAMPION)
-    except ModelNotReady:
+def heldout_rows(
+    tables: dict[str, pd.DataFrame], *, late_days: int, starts: list[pd.Timestamp], as_ofs: list[pd.Timestamp]
+) -> pd.DataFrame:
+    """The newest held-out bills for a comparison: issued from the latest of `starts` (the models'
+    validation starts), windows closed by the latest of `as_ofs` (their cutoffs), so no model trained on one."""
+    frame = training_frame(tables, as_of=max(as_ofs), late_days=late_days)
+    return frame[frame["issue_date"] >= max(starts)].reset_index(drop=True)
+
+
+def heldout_score(bundle: Any, rows: pd.DataFrame, *, version: str | None, as_of: pd.Timestamp) -> Scored | None:
+    """`bundle`'s AUC on `rows` as a :class:`Scored`; None when it needs features the rows lack."""
+    metrics = evaluate_bundle(bundle, rows)
+    if metrics is None:
         return None
-    return bundle, version, registry.version_run(KIND, version)["params"]
+    rows_id = data_id(rows["bill_id"], rows["label"])
+    return Scored(version, PROMOTE_METRIC, metrics[PROMOTE_METRIC], True, rows_id, pd.Timestamp(as_of))
 
 
-def comparison_rows(validation: pd.DataFrame, champion_params: dict[str, str]) -> pd.DataFrame:
-    """Validation rows neither model learned from: from the later of the two validation starts.
-
-    A champion trained on a later cutoff may have trained on the challenger's validation bills; both
-    are then judged on bills from the champion's own validation start on (if that leaves both classes).
-    """
-    start = champion_params.get("validation_start")
-    if not start or pd.Timestamp(start) <= validation["issue_date"].min():
-        return validation
-    later = validation[validation["issue_date"] >= pd.Timestamp(start)]
-    if later["label"].nunique() == 2:
-        return later.reset_index(drop=True)
-    logger.warning("champion validated from %s: too few later rows, comparing on all validation rows", start)
-    return validation
+@dataclass(frozen=True)
+class _Champion:
+    bundle: Any
+    version: str
+    as_of: pd.Timestamp
+    validation_start: pd.Timestamp
 
 
-def head_to_head(
-    candidate: Any, validation: pd.DataFrame, champion: tuple[Any, str, dict[str, str]] | None
-) -> tuple[float, float | None, dict[str, float]]:
-    """Promotion scores of candidate and champion on the same rows, plus champion_* metrics to log."""
-    base = evaluate_bundle(candidate, validation)
-    if base is None:
+def _load_champion(exclude: str | None = None) -> _Champion | None:
+    """The registered champion with its training cutoff and validation start; None when there is none."""
+    version = registry.champion_version(KIND)
+    if version is None or version == exclude:
+        return None
+    bundle, version = registry.load_version(KIND, version)
+    params = registry.version_run(KIND, version)["params"]
+    return _Champion(bundle, version, pd.Timestamp(params["as_of"]), pd.Timestamp(params["validation_start"]))
+
+
+def compare(
+    tables: dict[str, pd.DataFrame],
+    bundle: Any,
+    *,
+    version: str | None,
+    as_of: pd.Timestamp,
+    validation_start: pd.Timestamp,
+    late_days: int,
+    champion: _Champion | None,
+) -> tuple[Scored, Scored | None, pd.DataFrame]:
+    """Challenger and champion scored on the same newest held-out bills (see :func:`heldout_rows`)."""
+    starts, as_ofs = [validation_start], [as_of]
+    if champion is not None:
+        starts.append(champion.validation_start)
+        as_ofs.append(champion.as_of)
+    rows = heldout_rows(tables, late_days=late_days, starts=starts, as_ofs=as_ofs)
+    if rows.empty or rows["label"].nunique() < 2:
+        raise ModelNotReady(KIND, f"held-out bills from {max(starts).date()} hold fewer than two classes")
+    challenger = heldout_score(bundle, rows, version=version, as_of=as_of)
+    if challenger is None:
         raise ModelNotReady(KIND, "the candidate needs features the current pipeline lacks")
-    if champion is None:
-        return base[PROMOTE_METRIC], None, {}
-    rows = comparison_rows(validation, champion[2])
-    champ = evaluate_bundle(champion[0], rows)
-    if champ is None:
-        return base[PROMOTE_METRIC], None, {}
-    score = base if rows is validation else evaluate_bundle(candidate, rows)
-    logged = {f"champion_{k}": v for k, v in champ.items()} | {"comparison_rows": float(len(rows))}
-    return (
-        score[PROMOTE_METRIC],
-        champ[PROMOTE_METRIC],
-        logged | {f"comparison_{PROMOTE_METRIC}": score[PROMOTE_METRIC]},
-    )
+    champ = None
+    if champion is not None:
+        champ = heldout_score(champion.bundle, rows, version=champion.version, as_of=champion.as_of)
+    return challenger, champ, rows
 
 
 def _feature_version(features: list[str]) -> str:
@@ -199,10 +252,13 @@ def train_arrears(
     Parameters
     ----------
     as_of : pandas.Timestamp, optional
-        Training cutoff: bills issued and outcomes known by this day. Default: latest day in the data.
+        Training cutoff: bills issued and outcome windows closed by this day. Default: latest day in
+        the data.
     promote : bool
-        After the version is logged and registered, move ``champion`` to it if it beats the current
-        champion on this run's validation period (by ``training.promote_margin``).
+        After the version is logged and registered, move ``champion`` to it if
+        :func:`training.promotion.decide` says so: it beats the champion, scored on the same newest
+        held-out bills, by ``training.promote_margin`` (or the champion is too old); with no champion,
+        it must beat the logistic baseline.
     force : bool
         Promote regardless of the comparison.
     """
@@ -210,12 +266,34 @@ def train_arrears(
     as_of = _latest_day(tables) if as_of is None else pd.Timestamp(as_of).tz_localize(None).normalize()
     frame = training_frame(tables, as_of=as_of, late_days=data.late_days)
     fit = fit_arrears(
-        frame, late_days=data.late_days, seed=training.seed, calibration=calibration, grade_policy=grade_policy
+        frame,
+        late_days=data.late_days,
+        as_of=as_of,
+        seed=training.seed,
+        calibration=calibration,
+        grade_policy=grade_policy,
     )
     registry.configure(training)
     champion = _load_champion()
-    score, champion_score, compared = head_to_head(fit.model, fit.validation, champion)
-    metrics = {**fit.metrics, **compared}
+    challenger, champ, rows = compare(
+        tables,
+        fit.model,
+        version=None,
+        as_of=as_of,
+        validation_start=fit.split.validation_start,
+        late_days=data.late_days,
+        champion=champion,
+    )
+    baseline = None
+    if champion is None:  # the first model must beat the logistic baseline on the same bills
+        p_base = fit.baseline.predict_proba(as_matrix(rows[fit.features], fit.features))[:, 1]
+        base = classification_metrics(rows["label"], p_base)[PROMOTE_METRIC]
+        baseline = Scored(None, PROMOTE_METRIC, base, True, challenger.data_id)
+    decision = judge(challenger, champ, training=training, has_champion=champion is not None, baseline=baseline)
+    decision = dataclasses.replace(decision, promote=decision.promote or force)
+    metrics = {**fit.metrics, f"heldout_{PROMOTE_METRIC}": challenger.value, "heldout_rows": float(len(rows))}
+    if champ is not None:
+        metrics[f"champion_{PROMOTE_METRIC}"] = champ.value
     model_params = {
         k: v for k, v in fit.model.get_params().items() if k not in {"feature_descriptions", "grade_policy"}
     }
@@ -234,25 +312,30 @@ def train_arrears(
     with registry.training_run(training, KIND, tags=tags, params=params) as run_id:
         registry.log_metrics({k: v for k, v in metrics.items() if np.isfinite(v)})
         registry.log_table(fit.model.feature_importance_frame(), "feature_importance.csv")
+        registry.log_table(pd.DataFrame([decision.tags()]), "promotion/decision.csv")
         _log_report(fit)
         model_uri = registry.log_model(KIND, fit.model, fit.validation[fit.features].head(20))
     version = registry.register(
         KIND, model_uri, tags={"as_of": tags["as_of"], "validation_start": params["validation_start"]}
     )
+    decision = dataclasses.replace(decision, challenger=dataclasses.replace(challenger, version=version))
     logger.info(
-        "arrears v%s: %s %.3f vs champion %s (baseline auc %.3f, %d validation bills)",
+        "arrears v%s: held-out %s %.3f vs champion %s on %d bills (baseline auc %.3f): %s",
         version,
         PROMOTE_METRIC,
-        score,
-        champion_score if champion_score is None else f"{champion_score:.3f}",
+        challenger.value,
+        "none" if champ is None else f"v{champ.version} {champ.value:.3f}",
+        len(rows),
         metrics["baseline_roc_auc"],
-        len(fit.validation),
+        decision.reason,
     )
     promoted = False
     if promote or force:
         admit_version(version, fit.validation[fit.features].head(CANARY_ROWS))  # raises: champion untouched
-        promoted = _decide(training, version, fit.model, score, champion_score, force=force)
-    return ArrearsTrainResult(run_id, version, promoted, metrics, champion[1] if champion else None)
+        promoted = apply_decision(
+            KIND, decision, training=training, bundle=fit.model, meta={"promote_metric": PROMOTE_METRIC}
+        )
+    return ArrearsTrainResult(run_id, version, promoted, metrics, champion.version if champion else None, decision)
 
 
 def admit_version(version: str, canary: pd.DataFrame) -> Any:
@@ -281,120 +364,37 @@ def _log_report(fit: ArrearsFit) -> None:
         registry.log_artifacts(Path(tmp), "report")
 
 
-def _decide(
-    training: TrainingSettings, version: str, bundle: Any, score: float, champion_score: float | None, *, force: bool
-) -> bool:
-    promoted = registry.promote_if_better(
-        KIND,
-        version,
-        score,
-        None if champion_score is None or not np.isfinite(champion_score) else champion_score,
-        margin=training.promote_margin,
-        force=force,
-    )
-    registry.set_version_tags(
-        KIND,
-        version,
-        {
-            "promotion": "champion" if promoted else "challenger",
-            f"validation_{PROMOTE_METRIC}": f"{score:.5f}",
-            f"champion_{PROMOTE_METRIC}": "none" if champion_score is None else f"{champion_score:.5f}",
-        },
-    )
-    if promoted:
-        registry.export_bundle(
-            KIND, bundle, version, training.models_dir, {"promote_metric": PROMOTE_METRIC, PROMOTE_METRIC: score}
-        )
-    return promoted
+def promote_version(data: DataSettings, training: TrainingSettings, version: str, *, force: bool = False) -> Decision:
+    """Promote registered `version` if it beats the champion on the same newest held-out bills.
 
-
-def promote_arrears(
-    data: DataSettings, training: TrainingSettings, *, version: str | None = None, force: bool = False
-) -> bool:
-    """Promote `version` (default: the latest) if it beats the champion on the version's validation period.
-
-    Both are scored on the same rows: bills of the version's validation period, rebuilt from the
-    tenant data as of the version's training ``as_of`` (from the champion's validation start on if
-    that is later, see :func:`comparison_rows`).
+    Both are re-scored on the bills issued from the later of their validation starts whose windows closed
+    by the later of their cutoffs, rebuilt from the tenant's data (see :func:`heldout_rows`), then judged
+    by :func:`training.promotion.decide`. A champion that cannot be re-scored is a refusal (unless forced).
 
     Raises
     ------
     ModelNotReady
-        No such version (or no version at all).
+        No such version, or the held-out period has no usable bills.
     """
     registry.configure(training)
-    version = version or registry.latest_version(KIND)
-    if version is None:
-        raise ModelNotReady(KIND, "no registered version to promote; run `meterwise train arrears` first")
-    info = registry.version_run(KIND, version)
-    params = info["params"]
+    params = registry.version_run(KIND, version)["params"]
     candidate, version = registry.load_version(KIND, version)
-    champion_version = registry.champion_version(KIND)
-    if champion_version == version:
-        logger.info("arrears v%s is already champion", version)
-        return True
+    champion = _load_champion()
     tables, _ = load_tenant(data.data_dir, quarantine_dir=data.quarantine_dir)
     as_of = pd.Timestamp(params.get("as_of") or _latest_day(tables))
-    late_days = int(params.get("late_days", data.late_days))
-    frame = training_frame(tables, as_of=as_of, late_days=late_days)
-    validation = frame[frame["issue_date"] >= pd.Timestamp(params["validation_start"])].reset_index(drop=True)
-    if validation.empty or validation["label"].nunique() < 2:
-        raise ModelNotReady(KIND, f"validation period from {params['validation_start']} has no usable rows")
-    champion = _load_champion() if champion_version is not None else None
-    score, champion_score, _ = head_to_head(candidate, validation, champion)
-    return _decide(training, version, candidate, score, champion_score, force=force)
-
-
-def _next_bill_terms(bills: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
-    """Per customer, days from issue to due of the latest bill issued by `as_of` (the next bill's terms)."""
-    known = bills[bills["issue_date"] <= as_of].sort_values(["customer_id", "issue_date"], kind="stable")
-    last = known.drop_duplicates("customer_id", keep="last")
-    days = (last["due_date"] - last["issue_date"]).dt.days.astype(float)
-    return pd.DataFrame({"customer_id": last["customer_id"].to_numpy(), "bill_days_to_due": days.to_numpy()})
-
-
-def score_frame(model: ArrearsRiskModel, profiles: pd.DataFrame, *, version: str, as_of: pd.Timestamp) -> pd.DataFrame:
-    """Pure: probability, grade, action, 3 reasons per customer row of `profiles`."""
-    X = profiles[model.feature_names_in_]
-    scored = model.predict_frame(X).reset_index(drop=True)
-    reasons = model.reasons_frame(X, top=3).reset_index(drop=True)
-    out = pd.concat([profiles[["customer_id"]].reset_index(drop=True), scored, reasons], axis=1)
-    return out.assign(model_version=str(version), as_of=pd.Timestamp(as_of).normalize())
-
-
-def score_arrears(
-    data: DataSettings,
-    training: TrainingSettings,
-    *,
-    as_of: pd.Timestamp | None = None,
-    model: str = registry.CHAMPION,
-    grade_policy: GradePolicy | None = None,
-) -> Path:
-    """Score every customer with a bill as of `as_of` (default: latest day in the data); returns the file.
-
-    Writes ``<var_dir>/scores/<tenant>/arrears/<YYYY-MM-DD>.parquet`` and replaces ``latest.parquet``
-    atomically with a copy of it. `grade_policy` overrides the bands stored in the model.
-    """
-    from features.profiles import build_profiles
-
-    bundle, version = registry.load_or_exported(training, KIND, model)
-    if grade_policy is not None:  # re-band without retraining (the loaded copy only)
-        bundle.grade_policy_ = grade_policy
-    tables, _ = load_tenant(data.data_dir, quarantine_dir=data.quarantine_dir)
-    as_of = _latest_day(tables) if as_of is None else pd.Timestamp(as_of).tz_localize(None).normalize()
-    profiles = build_profiles(tables, as_of=as_of, late_days=data.late_days)
-    if "bill_days_to_due" in bundle.feature_names_in_ and "bill_days_to_due" not in profiles:
-        profiles = profiles.merge(_next_bill_terms(tables["bills"], as_of), on="customer_id", how="left")
-    missing = [c for c in bundle.feature_names_in_ if c not in profiles.columns]
-    if missing:
-        raise ModelNotReady(KIND, f"profiles as of {as_of.date()} lack model features {missing[:10]}")
-    if "has_bills" in profiles:
-        profiles = profiles[profiles["has_bills"].fillna(False).astype(bool)]
-    scores = score_frame(bundle, profiles.reset_index(drop=True), version=version, as_of=as_of)
-    folder = Path(data.var_dir) / "scores" / data.tenant / KIND
-    path = write_table(scores, folder / f"{as_of.date()}.parquet")
-    tmp = folder / f".latest.{os.getpid()}.parquet"
-    shutil.copyfile(path, tmp)
-    tmp.replace(folder / "latest.parquet")
-    logger.info("arrears scores: %d customers as of %s (model v%s) -> %s", len(scores), as_of.date(), version, path)
-    return path
+    challenger, champ, rows = compare(
+        tables,
+        candidate,
+        version=version,
+        as_of=as_of,
+        validation_start=pd.Timestamp(params["validation_start"]),
+        late_days=int(params.get("late_days", data.late_days)),
+        champion=None if champion is not None and champion.version == version else champion,
+    )
+    if champion is not None and champion.version == version:
+        return Decision(True, "already champion", None, challenger, None)
+    decision = judge(challenger, champ, training=training, has_champion=champion is not None, force=force)
+    if decision.promote:
+        admit_version(version, rows[list(candidate.feature_names_in_)].head(CANARY_ROWS))
+    apply_decision(KIND, decision, training=training, bundle=candidate, meta={"promote_metric": PROMOTE_METRIC})
+    return decision

@@ -6,11 +6,15 @@ Each kind's command functions live next to their job (``arrears_cli``, ``segment
 
 from __future__ import annotations
 
+import importlib
+import json
+import logging
+from enum import Enum
 from typing import Annotated
 
 import typer
 
-from training.arrears_cli import promote_arrears_cmd, score_arrears_cmd, train_arrears_cmd
+from training.arrears_cli import score_arrears_cmd, train_arrears_cmd
 from training.forecast_job import forecast_cmd, train_forecast_cmd
 from training.segments_job import score_segments_cmd, train_segments_cmd
 
@@ -18,7 +22,6 @@ train_app = typer.Typer(
     help="Train a model kind, log it to MLflow, register it and promote it if it beats the champion.",
     no_args_is_help=True,
 )
-promote_app = typer.Typer(help="Move the `champion` alias to a registered version (only if better, or --force).")
 score_app = typer.Typer(
     help="Batch-score every customer as of a day; writes var/scores/<tenant>/<kind>/.", no_args_is_help=True
 )
@@ -26,8 +29,45 @@ score_app = typer.Typer(
 train_app.command("arrears")(train_arrears_cmd)
 train_app.command("segments")(train_segments_cmd)
 train_app.command("forecast")(train_forecast_cmd)
-promote_app.command("arrears")(promote_arrears_cmd)
-train_app.add_typer(promote_app, name="promote")
+logger = logging.getLogger(__name__)
+
+
+class Kind(str, Enum):
+    arrears = "arrears"
+    segments = "segments"
+    forecast = "forecast"
+
+
+@train_app.command("promote")
+def promote_cmd(
+    kind: Annotated[Kind, typer.Argument(help="model kind")],
+    version: Annotated[str, typer.Option(help="registered version to promote")],
+    force: Annotated[bool, typer.Option("--force", help="move the champion alias regardless")] = False,
+) -> None:
+    """Move `champion` to a version only if it beats the champion on the same newest held-out data.
+
+    Both are re-scored on that data and judged by the one rule (training.promotion: relative margin
+    METERWISE_PROMOTE_MARGIN, default 1 %; a champion older than METERWISE_PROMOTE_MAX_AGE_DAYS keeps no
+    edge). The decision is tagged on the version in MLflow and printed as JSON.
+    """
+    from features.errors import MeterwiseError
+    from features.settings import get_data_settings
+    from training.settings import TrainingSettings
+
+    try:
+        promote_version = importlib.import_module(f"training.{kind.value}_job").promote_version
+    except (ImportError, AttributeError):
+        logger.error("meterwise train promote %s: not available yet (no training.%s_job.promote_version)", kind.value, kind.value)
+        raise typer.Exit(code=2) from None
+    try:
+        decision = promote_version(get_data_settings(), TrainingSettings(), version, force=force)
+    except MeterwiseError as err:
+        logger.error("%s", err)
+        raise typer.Exit(code=2) from None
+    out = {"kind": kind.value, "version": version, "promoted": decision.promote, "reason": decision.reason}
+    typer.echo(json.dumps(out | {"tags": decision.tags()}))
+
+
 score_app.command("arrears")(score_arrears_cmd)
 score_app.command("segments")(score_segments_cmd)
 

@@ -93,6 +93,11 @@ def _one_bill_case(paid_days_after_due: float | None, label_as_of: str) -> pd.Se
         pytest.param(None, "2024-06-01", 1, True, id="unpaid_long_after_due"),
         pytest.param(None, "2024-02-20", 0, False, id="unpaid_outcome_open"),
         pytest.param(40, "2024-02-20", 0, False, id="paid_late_after_label_as_of"),
+        # censoring: a bill paid on time while its window is open is not yet a known 0
+        pytest.param(-3, "2024-02-20", 0, False, id="paid_on_time_window_open_is_not_known"),
+        pytest.param(-3, "2024-03-01", 0, True, id="paid_on_time_window_closed"),
+        pytest.param(None, "2024-03-01", 1, True, id="unpaid_when_the_window_closes"),
+        pytest.param(None, "2024-02-29", 0, False, id="unpaid_a_day_before_the_window_closes"),
     ],
 )
 def test_label(paid_after, label_as_of, label, known):
