@@ -9,7 +9,7 @@ from __future__ import annotations
 import importlib
 import json
 import logging
-from enum import Enum
+from enum import StrEnum
 from typing import Annotated
 
 import typer
@@ -32,7 +32,7 @@ train_app.command("forecast")(train_forecast_cmd)
 logger = logging.getLogger(__name__)
 
 
-class Kind(str, Enum):
+class Kind(StrEnum):
     arrears = "arrears"
     segments = "segments"
     forecast = "forecast"
@@ -54,11 +54,10 @@ def promote_cmd(
     from features.settings import get_data_settings
     from training.settings import TrainingSettings
 
-    try:
-        promote_version = importlib.import_module(f"training.{kind.value}_job").promote_version
-    except (ImportError, AttributeError):
-        logger.error("meterwise train promote %s: not available yet (no training.%s_job.promote_version)", kind.value, kind.value)
-        raise typer.Exit(code=2) from None
+    promote_version = getattr(importlib.import_module(f"training.{kind.value}_job"), "promote_version", None)
+    if promote_version is None:
+        logger.error("meterwise train promote %s: not available yet (training.%s_job has no promote_version)", kind, kind)
+        raise typer.Exit(code=2)
     try:
         decision = promote_version(get_data_settings(), TrainingSettings(), version, force=force)
     except MeterwiseError as err:
