@@ -56,7 +56,7 @@ def promote_cmd(
 
     promote_version = getattr(importlib.import_module(f"training.{kind.value}_job"), "promote_version", None)
     if promote_version is None:
-        logger.error("meterwise train promote %s: not available yet (training.%s_job has no promote_version)", kind, kind)
+        logger.error("train promote %s: not available yet (training.%s_job has no promote_version)", kind, kind)
         raise typer.Exit(code=2)
     try:
         decision = promote_version(get_data_settings(), TrainingSettings(), version, force=force)
