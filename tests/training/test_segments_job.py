@@ -13,7 +13,7 @@ from training.segments_job import SCORE_COLUMNS, SegmentsConfig, score_segments,
 
 
 def test_train_registers_champion_keeps_names_and_scores(tmp_path: Path, mlflow_settings):
-    tenant = make_tenant(n_customers=24, days=400)
+    tenant = make_tenant(n_customers=60, days=400)
     folder = tmp_path / "tenant"
     folder.mkdir()
     for name, df in tenant.items():
@@ -24,7 +24,8 @@ def test_train_registers_champion_keeps_names_and_scores(tmp_path: Path, mlflow_
     first = train_segments(data, mlflow_settings, config=config)
     assert first.promoted and first.version == "1"
     assert registry.champion_version("segments") == "1"
-    assert {"silhouette", "davies_bouldin", "stability_ari_mean", "size_0"} <= set(first.metrics)
+    assert {"silhouette", "silhouette_heldout", "davies_bouldin", "size_0"} <= set(first.metrics)
+    assert {"bootstrap_ari_oob_mean", "bootstrap_ari_oob_p10", "bootstrap_ari_oob_p90"} <= set(first.metrics)
     assert (mlflow_settings.models_dir / "segments" / "model.joblib").exists()
 
     # a retrain a month earlier sees slightly different data and keeps the champion's names
@@ -39,8 +40,8 @@ def test_train_registers_champion_keeps_names_and_scores(tmp_path: Path, mlflow_
     assert path.parent == tmp_path / "var" / "scores" / "t1" / "segments"
     scores = pd.read_parquet(path.parent / "latest.parquet")
     assert list(scores.columns) == list(SCORE_COLUMNS)
-    assert len(scores) == 24 and scores["customer_id"].is_unique
+    assert len(scores) == 60 and scores["customer_id"].is_unique
     assert set(scores["segment_name"]) <= set(second.segment_names) | {"insufficient data"}
     assert scores.set_index("customer_id").loc["C000", "grade"] == "C"
-    assert (scores["grade"] == "unscored").sum() == 22
+    assert (scores["grade"] == "unscored").sum() == 58
     assert scores["model_version"].eq("2").all()
