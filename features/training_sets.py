@@ -20,24 +20,23 @@ import logging
 import numpy as np
 import pandas as pd
 
-from features.asof import as_of_day, day_number, lookup, require_columns, window_sums
+from features.asof import as_of_day, day_number, lookup, require_columns
 from features.payments import BILL_COLUMNS, PAYMENT_COLUMNS, _bill_facts, payment_features
 from features.payments import FEATURE_DESCRIPTIONS as PAYMENT_DESCRIPTIONS
+from features.usage import FEATURE_DESCRIPTIONS as USAGE_DESCRIPTIONS
+from features.usage import LEVEL_WINDOWS_DAYS, level_features, trailing_grid
 
 logger = logging.getLogger(__name__)
 
-USAGE_LEVEL_WINDOWS_DAYS = (30, 90, 365)  # -> kwh_mean_30d, kwh_mean_90d, kwh_mean_365d
+USAGE_LEVEL_WINDOWS_DAYS = LEVEL_WINDOWS_DAYS  # -> kwh_mean_30d, kwh_mean_90d, kwh_mean_365d (features.usage)
 DAYS_PER_MONTH = 30.4375
+USAGE_LEVEL_FEATURES = ("has_readings", *(f"kwh_mean_{w}d" for w in LEVEL_WINDOWS_DAYS))
 
 CONTEXT_DESCRIPTIONS: dict[str, tuple[str, str]] = {
     "category": ("category", "customer category (residential, commercial, ...)"),
     "tariff": ("category", "customer tariff"),
     "tenure_months": ("months", "months since the customer's supply start date"),
-    "has_readings": ("bool", "customer has at least one daily reading in the 365 days up to the cutoff"),
-    **{
-        f"kwh_mean_{w}d": ("kWh/day", f"mean daily consumption over readings in the {w} days up to the cutoff")
-        for w in USAGE_LEVEL_WINDOWS_DAYS
-    },
+    **{c: USAGE_DESCRIPTIONS[c] for c in USAGE_LEVEL_FEATURES},
 }
 FEATURE_DESCRIPTIONS: dict[str, tuple[str, str]] = {**CONTEXT_DESCRIPTIONS, **PAYMENT_DESCRIPTIONS}
 """column -> (unit, plain-English description) for every feature column of the training set.
@@ -68,8 +67,9 @@ def context_features(
 
     Invariants
     ----------
-    ``tenure_months`` uses ``start_date`` (a static attribute); kWh means use readings with
-    ``cutoff - w < reading_date <= cutoff`` only.
+    ``tenure_months`` uses ``start_date`` (a static attribute); ``has_readings`` and the kWh means come
+    from :func:`features.usage.level_features` (the profile's implementation) over readings with
+    ``cutoff - 365 < reading_date <= cutoff`` only.
     """
     n = len(customer_id)
     out = pd.DataFrame(index=pd.RangeIndex(n))
@@ -92,13 +92,12 @@ def context_features(
         r_kwh = readings["kwh"].to_numpy(dtype=float)[keep]
     else:
         r_cust, r_day, r_kwh = np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0)
-    counts_365 = None
-    for w in USAGE_LEVEL_WINDOWS_DAYS:
-        s, c = window_sums(r_cust, r_day, r_kwh, q_cust, cutoff, w)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            out[f"kwh_mean_{w}d"] = np.where(c > 0, s / np.where(c > 0, c, 1), np.nan)
-        counts_365 = c if w == 365 else counts_365
-    out["has_readings"] = counts_365 > 0 if counts_365 is not None else False
+    levels = {c: np.empty(n, dtype=bool if c == "has_readings" else float) for c in USAGE_LEVEL_FEATURES}
+    for rows, grid, seen in trailing_grid(r_cust, r_day, r_kwh, q_cust, np.asarray(cutoff, dtype=np.int64)):
+        for name, values in level_features(grid, seen).items():  # the profile's own implementation
+            levels[name][rows] = values
+    for name in USAGE_LEVEL_FEATURES:
+        out[name] = levels[name]
     for col in ("category", "tariff"):  # plain strings, as in the profiles (the model sets categories)
         out[col] = pd.Series(out[col].to_numpy(), dtype="str")
     return out
