@@ -34,12 +34,20 @@ def _frame(X: pd.DataFrame) -> pd.DataFrame:
     return X
 
 
-def heldout_customers(ids: pd.Index | pd.Series, frac: float) -> np.ndarray:
-    """Boolean mask: True for the ~`frac` share of `ids` held out (stable: depends on each id only)."""
+def heldout_customers(ids: pd.Index | pd.Series, frac: float, *, min_count: int = 0) -> np.ndarray:
+    """Boolean mask: True for the ~`frac` share of `ids` held out (stable: depends on each id only).
+
+    With `min_count`, a small population holds out at least that many ids (those with the lowest hash
+    buckets), so a held-out score is computed on enough customers to mean something.
+    """
     if not 0 <= frac < 1:
         raise ValueError(f"frac={frac}; expected in [0, 1)")
-    h = pd.util.hash_pandas_object(pd.Series(np.asarray(ids, dtype=str)), index=False).to_numpy()
-    return (h % HASH_BUCKETS) < frac * HASH_BUCKETS
+    h = pd.util.hash_pandas_object(pd.Series(np.asarray(ids, dtype=str)), index=False).to_numpy() % HASH_BUCKETS
+    held = h < frac * HASH_BUCKETS
+    if held.sum() < min_count:
+        held = np.zeros(len(h), dtype=bool)
+        held[np.argsort(h, kind="stable")[:min_count]] = True
+    return held
 
 
 def evaluate_segments(

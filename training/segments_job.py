@@ -54,6 +54,7 @@ KIND = "segments"
 FEATURE_VERSION = "shapes-v1"
 PROMOTE_METRIC = "silhouette"  # on the same held-out customers, in the challenger's feature space
 HELDOUT_FRAC = 0.2  # customers (stable hash of the id) never fitted on: promotion and held-out scores
+MIN_HELDOUT = 10  # a small tenant still holds out this many customers (half of them at most)
 
 
 @dataclass(frozen=True)
@@ -110,7 +111,7 @@ def _load_champion() -> _Champion | None:
 
 def split_customers(shapes: pd.DataFrame, frac: float) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(training, held-out) customers of `shapes`; the same customers are held out by every retrain."""
-    held = heldout_customers(shapes.index, frac)
+    held = heldout_customers(shapes.index, frac, min_count=min(MIN_HELDOUT, len(shapes) // 2))
     return shapes[~held], shapes[held]
 
 

@@ -67,3 +67,10 @@ def test_spread_reports_mean_and_percentiles():
     out = spread([0.5, 0.6, 0.7, 0.8, 0.9])
     assert out["mean"] == pytest.approx(0.7) and out["p10"] < out["mean"] < out["p90"]
     assert np.isnan(spread([])["mean"])
+
+
+def test_a_small_population_still_holds_out_enough_customers():
+    ids = pd.Index([f"C{i:03d}" for i in range(24)])
+    held = heldout_customers(ids, 0.2, min_count=10)
+    assert held.sum() == 10
+    assert (heldout_customers(ids[::-1], 0.2, min_count=10) == held[::-1]).all()
