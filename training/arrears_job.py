@@ -28,7 +28,7 @@ import dataclasses
 import hashlib
 import logging
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -38,36 +38,23 @@ import pandas as pd
 from features.errors import ModelNotReady, ModelRejected
 from features.io import load_tenant
 from features.settings import DataSettings
-from features.training_sets import FEATURE_DESCRIPTIONS, build_arrears_training_set
 from training import registry
-from training.arrears import ArrearsRiskModel, GradePolicy, as_matrix, feature_columns, make_baseline
+from training.arrears import GradePolicy, as_matrix
+from training.arrears_fit import ArrearsFit, fit_arrears, informative_columns, label_dates, split_frame, training_frame
 from training.arrears_scoring import _latest_day, _next_bill_terms, score_arrears, score_frame
 from training.evaluation import classification_metrics
 from training.lifecycle import apply_decision, data_id, judge
 from training.promotion import Decision, Scored
 from training.settings import TrainingSettings
-from training.splits import TimeSplit, time_split
 
 logger = logging.getLogger(__name__)
-__all__ = ["_next_bill_terms", "fit_arrears", "promote_version", "score_arrears", "score_frame", "train_arrears"]
+__all__ = [
+    "ArrearsFit", "_next_bill_terms", "fit_arrears", "informative_columns", "label_dates", "promote_version",
+    "score_arrears", "score_frame", "split_frame", "train_arrears", "training_frame",
+]  # fmt: skip
 KIND = "arrears"
 CANARY_ROWS = 8
 PROMOTE_METRIC = "roc_auc"  # higher is better; champion and challenger scored on the same rows
-EARLY_STOPPING_FRAC, CALIBRATION_FRAC, VALIDATION_FRAC = 0.15, 0.15, 0.2
-
-
-@dataclass
-class ArrearsFit:
-    """Everything the pure fit produces; the job logs it."""
-
-    model: ArrearsRiskModel
-    baseline: Any
-    features: list[str]
-    split: TimeSplit
-    validation: pd.DataFrame  # validation rows of the training set (ids, features, label)
-    p_model: np.ndarray
-    p_baseline: np.ndarray
-    metrics: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass
@@ -78,86 +65,6 @@ class ArrearsTrainResult:
     metrics: dict[str, float]
     champion_version: str | None
     decision: Decision | None = None
-
-
-def training_frame(tables: dict[str, pd.DataFrame], *, as_of: pd.Timestamp, late_days: int) -> pd.DataFrame:
-    """Bills issued by `as_of` whose outcome window has closed by `as_of`, in issue order."""
-    frame = build_arrears_training_set(tables, late_days=late_days, label_as_of=as_of)
-    keep = (frame["issue_date"] <= as_of) & frame["label_known"]
-    return frame.loc[keep].reset_index(drop=True)
-
-
-def label_dates(frame: pd.DataFrame, late_days: int) -> pd.Series:
-    """The day each bill's outcome is settled: due date + `late_days` (payments that day count)."""
-    return frame["due_date"] + pd.Timedelta(days=late_days)
-
-
-def split_frame(
-    frame: pd.DataFrame,
-    *,
-    late_days: int,
-    as_of: pd.Timestamp | None = None,
-    validation_start: pd.Timestamp | None = None,
-) -> TimeSplit:
-    """Train / early stopping / calibration / validation by issue date, each slice embargoed.
-
-    Shares: validation 20 %, calibration 15 %, early stopping 15 % of the bills (the rest trains).
-    With `as_of`, a bill whose window closes after it is dropped from every slice.
-    """
-    return time_split(
-        frame["issue_date"],
-        label_dates=label_dates(frame, late_days),
-        early_stopping_frac=EARLY_STOPPING_FRAC,
-        calibration_frac=CALIBRATION_FRAC,
-        validation_frac=VALIDATION_FRAC,
-        validation_start=validation_start,
-        label_cutoff=as_of,
-    )
-
-
-def informative_columns(frame: pd.DataFrame, columns: list[str]) -> list[str]:
-    """`columns` that take at least two distinct values in `frame` (constants teach the trees nothing)."""
-    return [c for c in columns if frame[c].nunique(dropna=True) > 1]
-
-
-def fit_arrears(
-    frame: pd.DataFrame,
-    *,
-    late_days: int = 30,
-    as_of: pd.Timestamp | None = None,
-    seed: int = 0,
-    calibration: str = "sigmoid",
-    grade_policy: GradePolicy | None = None,
-) -> ArrearsFit:
-    """Pure: split by time, fit LightGBM (early stopping and calibration on their own later slices) and the
-    baseline, evaluate both on the validation slice."""
-    split = split_frame(frame, late_days=late_days, as_of=as_of)
-    features = informative_columns(frame.iloc[split.train], feature_columns(frame))
-    train, stop, cal, val = (
-        frame.iloc[i] for i in (split.train, split.early_stopping, split.calibration, split.validation)
-    )
-    model = ArrearsRiskModel(
-        calibration=calibration,
-        grade_policy=grade_policy,
-        feature_descriptions=FEATURE_DESCRIPTIONS,
-        late_days=late_days,
-        random_state=seed,
-    )
-    model.fit(
-        train[features],
-        train["label"],
-        eval_set=(stop[features], stop["label"]) if len(stop) else None,
-        calibration_set=(cal[features], cal["label"]) if len(cal) else None,
-    )
-    baseline = make_baseline(seed).fit(as_matrix(train[features], features), train["label"])
-    p_model = model.predict_risk(val[features])
-    p_base = baseline.predict_proba(as_matrix(val[features], features))[:, 1]
-    metrics = {
-        **classification_metrics(val["label"], p_model),
-        **classification_metrics(val["label"], p_base, prefix="baseline_"),
-        "validation_positive_rate": float(val["label"].mean()),
-    }
-    return ArrearsFit(model, baseline, features, split, val.reset_index(drop=True), p_model, p_base, metrics)
 
 
 def evaluate_bundle(bundle: Any, validation: pd.DataFrame) -> dict[str, float] | None:
@@ -171,11 +78,20 @@ def evaluate_bundle(bundle: Any, validation: pd.DataFrame) -> dict[str, float] |
 
 
 def heldout_rows(
-    tables: dict[str, pd.DataFrame], *, late_days: int, starts: list[pd.Timestamp], as_ofs: list[pd.Timestamp]
+    tables: dict[str, pd.DataFrame],
+    *,
+    late_days: int,
+    starts: list[pd.Timestamp],
+    as_ofs: list[pd.Timestamp],
+    frame: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """The newest held-out bills for a comparison: issued from the latest of `starts` (the models'
-    validation starts), windows closed by the latest of `as_ofs` (their cutoffs), so no model trained on one."""
-    frame = training_frame(tables, as_of=max(as_ofs), late_days=late_days)
+    validation starts), windows closed by the latest of `as_ofs` (their cutoffs), so no model trained on one.
+
+    `frame`, when given, is the training frame as of ``as_ofs[0]``; it is reused when that is the latest.
+    """
+    if frame is None or max(as_ofs) != as_ofs[0]:
+        frame = training_frame(tables, as_of=max(as_ofs), late_days=late_days)
     return frame[frame["issue_date"] >= max(starts)].reset_index(drop=True)
 
 
@@ -215,13 +131,14 @@ def compare(
     validation_start: pd.Timestamp,
     late_days: int,
     champion: _Champion | None,
+    frame: pd.DataFrame | None = None,
 ) -> tuple[Scored, Scored | None, pd.DataFrame]:
     """Challenger and champion scored on the same newest held-out bills (see :func:`heldout_rows`)."""
     starts, as_ofs = [validation_start], [as_of]
     if champion is not None:
         starts.append(champion.validation_start)
         as_ofs.append(champion.as_of)
-    rows = heldout_rows(tables, late_days=late_days, starts=starts, as_ofs=as_ofs)
+    rows = heldout_rows(tables, late_days=late_days, starts=starts, as_ofs=as_ofs, frame=frame)
     if rows.empty or rows["label"].nunique() < 2:
         raise ModelNotReady(KIND, f"held-out bills from {max(starts).date()} hold fewer than two classes")
     challenger = heldout_score(bundle, rows, version=version, as_of=as_of)
@@ -283,6 +200,7 @@ def train_arrears(
         validation_start=fit.split.validation_start,
         late_days=data.late_days,
         champion=champion,
+        frame=frame,
     )
     baseline = None
     if champion is None:  # the first model must beat the logistic baseline on the same bills

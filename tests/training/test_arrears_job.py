@@ -13,7 +13,7 @@ from features.errors import ModelNotReady
 from features.settings import DataSettings
 from features.training_sets import build_arrears_training_set
 from tests.conftest import make_tenant
-from training import arrears_job, registry
+from training import arrears_fit, arrears_job, registry
 from training.arrears_job import promote_version, score_arrears, train_arrears
 
 RISKY = [f"C{i:03d}" for i in range(20)]
@@ -61,7 +61,7 @@ def test_train_promote_refuses_worse_then_force_and_score(data_settings, mlflow_
     assert (mlflow_settings.models_dir / "arrears" / "model.joblib").exists()
 
     # a model that cannot rank (one constant feature) must not replace the champion
-    monkeypatch.setattr(arrears_job, "informative_columns", lambda frame, cols: ["has_bills"])
+    monkeypatch.setattr(arrears_fit, "informative_columns", lambda frame, cols: ["has_bills"])
     second = train_arrears(data_settings, mlflow_settings)
     assert not second.promoted and second.version == "2"
     # the champion was judged on the very same held-out rows, and the decision is tagged on the version
@@ -112,7 +112,7 @@ def test_a_champion_trained_on_newer_data_is_not_replaced_by_a_worse_challenger(
 ):
     newer = train_arrears(data_settings, mlflow_settings)
     assert newer.promoted
-    monkeypatch.setattr(arrears_job, "informative_columns", lambda frame, cols: ["bills_total", "has_bills"])
+    monkeypatch.setattr(arrears_fit, "informative_columns", lambda frame, cols: ["bills_total", "has_bills"])
     older = train_arrears(data_settings, mlflow_settings, as_of=pd.Timestamp("2024-05-01"))
     assert not older.promoted and registry.champion_version("arrears") == newer.version
     # both were scored on the champion's newer held-out bills (the later validation start), not the challenger's
