@@ -207,8 +207,9 @@ def train_arrears(
         p_base = fit.baseline.predict_proba(as_matrix(rows[fit.features], fit.features))[:, 1]
         base = classification_metrics(rows["label"], p_base)[PROMOTE_METRIC]
         baseline = Scored(None, PROMOTE_METRIC, base, True, challenger.data_id)
-    decision = judge(challenger, champ, training=training, has_champion=champion is not None, baseline=baseline)
-    decision = dataclasses.replace(decision, promote=decision.promote or force)
+    decision = judge(
+        challenger, champ, training=training, has_champion=champion is not None, baseline=baseline, force=force
+    )
     metrics = {**fit.metrics, f"heldout_{PROMOTE_METRIC}": challenger.value, "heldout_rows": float(len(rows))}
     if champ is not None:
         metrics[f"champion_{PROMOTE_METRIC}"] = champ.value

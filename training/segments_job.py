@@ -204,8 +204,7 @@ def train_segments(
     challenger, champ = compare(
         tables, model, version=None, as_of=as_of, champion=champion, heldout_frac=config.heldout_frac, shapes=shapes
     )
-    decision = judge(challenger, champ, training=training, has_champion=champion is not None)
-    decision = dataclasses.replace(decision, promote=decision.promote or force)
+    decision = judge(challenger, champ, training=training, has_champion=champion is not None, force=force)
     metrics[f"heldout_{PROMOTE_METRIC}"] = challenger.value
     if champ is not None:
         metrics[f"champion_{PROMOTE_METRIC}"] = champ.value

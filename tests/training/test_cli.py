@@ -37,3 +37,10 @@ def test_a_kind_without_promote_version_fails_with_one_clear_line(monkeypatch, c
 def test_unknown_kind_and_missing_version_are_refused():
     assert CliRunner().invoke(train_app, ["promote", "weather", "--version", "1"]).exit_code == 2
     assert CliRunner().invoke(train_app, ["promote", "arrears"]).exit_code == 2
+
+
+def test_report_migration_is_mounted_on_the_root_cli():
+    from serving.cli import app
+
+    result = CliRunner().invoke(app, ["report-migration", "--help"])
+    assert result.exit_code == 0 and "--from" in result.output and "--to" in result.output
