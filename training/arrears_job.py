@@ -112,10 +112,10 @@ class _Champion:
     validation_start: pd.Timestamp
 
 
-def _load_champion(exclude: str | None = None) -> _Champion | None:
+def _load_champion() -> _Champion | None:
     """The registered champion with its training cutoff and validation start; None when there is none."""
     version = registry.champion_version(KIND)
-    if version is None or version == exclude:
+    if version is None:
         return None
     bundle, version = registry.load_version(KIND, version)
     params = registry.version_run(KIND, version)["params"]
