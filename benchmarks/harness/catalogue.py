@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from tests.reliability.conftest import ADMIN, BILLING, KNOWN, PLANNER, STALE
+from harness.service import ADMIN, BILLING, KNOWN, PLANNER, STALE
 
 JSON = {"content-type": "application/json"}
 UNKNOWN = [f"U{i:03d}" for i in range(37)]
@@ -218,10 +218,9 @@ def send(client: Any, row: Row) -> Any:
 
 def build_clients(settings: Any, store: Any) -> tuple[dict[str, Any], Callable[[], None]]:
     """One TestClient per app variant a row may need, and a cleanup function."""
+    from harness.service import make_client
+    from harness.stubs import SlowArrears, StubLoader
     from serving.model_store import ModelStore
-    from tests.reliability.conftest import make_client
-    from tests.reliability.stubs import SlowArrears
-    from tests.serving.stubs import StubLoader
 
     unloaded = make_client(settings, ModelStore(settings, loader=StubLoader()))
     limited = make_client(settings.model_copy(update={"rate_limit_per_s": 0.001, "rate_limit_burst": 1}), store)
