@@ -38,9 +38,9 @@ import orjson
 import pandas as pd
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))  # before benchmarks/, whose features.py would shadow the package
+sys.path.insert(0, str(ROOT))
 
-from tests.reliability.load import RawConn  # noqa: E402 (the lean HTTP/1.1 client, shared with the soak)
+from harness.load import RawConn  # noqa: E402 (the lean HTTP/1.1 client, shared with the soak)
 
 VAR = Path(os.environ.get("METERWISE_BENCH_VAR", ROOT / "var"))  # override only to try the harness
 RESULTS = ROOT / "benchmarks" / "results" / "serving.json"
