@@ -62,7 +62,11 @@ HEADLINES: dict[str, list[tuple[str, str]]] = {
     ],
     "arrears_taiwan": [("auc", "AUC {}"), ("baseline_auc", "baseline AUC {}"), ("calibration_error", "ECE {}")],
     "segments_london": [("households", "{} households"), ("silhouette", "silhouette {}"), ("stability_ari", "ARI {}")],
-    "forecast_real": [("pjm.mape", "PJM MAPE {} %"), ("pjm.naive_mape", "naive {} %"), ("london.mape", "London MAPE {} %")],
+    "forecast_real": [
+        ("pjm.mape", "PJM MAPE {} %"),
+        ("pjm.naive_mape", "naive {} %"),
+        ("london.mape", "London MAPE {} %"),
+    ],
 }
 
 
