@@ -40,8 +40,8 @@ HEADLINES: dict[str, list[tuple[str, str]]] = {
         ("seconds", "{} s"),
         ("peak_rss_mib", "peak RSS {} MiB (process tree)"),
     ],
-    "serving": [
-        ("meterwise.single_p99_ms", "single request p99 {} ms"),
+    "serving_api": [
+        ("meterwise.single_p99_ms", "single live request p99 {} ms"),
         ("meterwise.c16_req_per_s", "{} req/s at c16"),
         ("meterwise.c16_p99_ms", "c16 p99 {} ms"),
         ("meterwise.live_batch_10k_ms", "live 10k batch {} ms"),

@@ -34,11 +34,11 @@ def test_failed_gates_missing_keys_renamed_and_absent_files_are_all_shown(tmp_pa
     assert "1/2 passed; **failed: b**" in text
     assert "not in the JSON: fuzz.cases" in text
     assert "`features_build_v2.json` | (no headline figures declared) | no gates recorded" in text
-    assert "`serving.json`" in text.split("renamed or not run")[1]
+    assert "`serving_api.json`" in text.split("renamed or not run")[1]
 
 
 def test_an_edited_readme_fails_the_check_and_update_restores_it(tmp_path):
-    results = _results(tmp_path, {"serving": {"meterwise": {"c16_req_per_s": 4861.0}, "gates": {"c16": True}}})
+    results = _results(tmp_path, {"serving_api": {"meterwise": {"c16_req_per_s": 4861.0}, "gates": {"c16": True}}})
     page = tmp_path / "README.md"
     page.write_text(f"intro\n{readme.BEGIN}\n{readme.END}\noutro\n")
     assert readme.update(page, results) is True
