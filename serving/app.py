@@ -31,7 +31,7 @@ from features.errors import (
     UnknownSeries,
 )
 from serving.deps import KeyRing
-from serving.errors import Forbidden, InvalidRequest, Overloaded, RateLimited, Unauthenticated
+from serving.errors import Forbidden, InvalidRequest, Overloaded, RateLimited, ReasonsPending, Unauthenticated
 from serving.limits import BatchGate, deadline_for
 from serving.metrics import Metrics
 from serving.model_store import ModelStore, fail_orphaned_runs
@@ -52,6 +52,7 @@ HTTP_STATUS: dict[type[MeterwiseError], int] = {
     ModelRejected: 409,
     RateLimited: 429,
     Overloaded: 503,
+    ReasonsPending: 503,
     ModelNotReady: 503,
     SnapshotNotFound: 503,
 }
