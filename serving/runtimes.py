@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from features.errors import ModelNotReady, ModelRejected
+from serving.lgbm import SingleRowPredictor
 from serving.live import LiveCache, LiveScores, row_status
 from serving.snapshots import Snapshot
 
@@ -177,6 +178,20 @@ class ArrearsRuntime(Runtime):
             except Exception:  # the bundle's internals changed: keep the public path
                 fast = False
         object.__setattr__(self, "_fast", fast)  # frozen dataclass: set once, before the runtime goes live
+        object.__setattr__(self, "_single", self._single_row_predictor(X, p) if fast else None)
+
+    def _single_row_predictor(self, X: np.ndarray, p: np.ndarray) -> SingleRowPredictor | None:
+        """LightGBM's fast one-row path, kept only if it gives the public path's answer on every canary row."""
+        try:
+            single = SingleRowPredictor(self.bundle.booster_, len(self.feature_names))
+            rows = [np.ascontiguousarray(X[i], dtype=np.float64) for i in range(len(X))]
+            raw = np.array([single.predict(r) for r in rows])  # the few canary rows, at admission only
+            if np.allclose(self.bundle._calibrate(raw), p, rtol=0, atol=1e-12):
+                return single
+            logger.warning("%s v%s: fast one-row path disagrees with predict(); not used", self.kind, self.version)
+        except Exception as err:  # an older LightGBM without the API, a bundle without a booster
+            logger.warning("%s v%s: no fast one-row path (%s)", self.kind, self.version, err)
+        return None
 
     @property
     def fast(self) -> bool:
@@ -195,6 +210,10 @@ class ArrearsRuntime(Runtime):
 
     def probability(self, X: np.ndarray) -> np.ndarray:
         """Calibrated probabilities: one booster predict + one calibration over the whole matrix."""
+        single = getattr(self, "_single", None)
+        if single is not None and len(X) == 1:
+            raw = np.array([single.predict(np.ascontiguousarray(X[0], dtype=np.float64))])
+            return np.ascontiguousarray(self.bundle._calibrate(raw), dtype=np.float64)
         if getattr(self, "_fast", False):
             return self._fast_probability(X, self.threads if len(X) >= PARALLEL_ROWS else 1)
         return self._public_probability(X)

@@ -12,7 +12,7 @@ import numpy as np
 from fastapi import APIRouter, Path, Response
 
 from features.errors import UnknownCustomer
-from serving.deps import BillingKey, GateDep, MetricsDep, SettingsDep, StoreDep
+from serving.deps import BillingService
 from serving.errors import InvalidRequest, ReasonsPending
 from serving.live import LiveScores, status_counts
 from serving.responses import json_response
@@ -33,7 +33,8 @@ CustomerPath = Annotated[str, Path(min_length=1, max_length=64, examples=["MAC00
     responses={**ERRORS, 404: {"model": ErrorEnvelope, "description": "unknown customer"}},
     summary="Arrears risk of one customer, computed live from the champion and the latest feature snapshot",
 )
-async def get_arrears(customer_id: CustomerPath, store: StoreDep, _: BillingKey) -> Response:
+async def get_arrears(customer_id: CustomerPath, svc: BillingService) -> Response:
+    store = svc.store
     runtime = store.get("arrears")
     live = await live_answers(store, runtime)
     pos = live.snapshot.position(customer_id)
@@ -68,14 +69,8 @@ async def get_arrears(customer_id: CustomerPath, store: StoreDep, _: BillingKey)
         f"scored in one call; an all-null row is `insufficient_features`. {REASONS_COST}"
     ),
 )
-async def score_arrears(
-    body: ArrearsScoreRequest,
-    store: StoreDep,
-    settings: SettingsDep,
-    metrics: MetricsDep,
-    gate: GateDep,
-    _: BillingKey,
-) -> Response:
+async def score_arrears(body: ArrearsScoreRequest, svc: BillingService) -> Response:
+    store, settings, metrics, gate = svc.store, svc.settings, svc.metrics, svc.gate
     runtime: ArrearsRuntime = store.get("arrears")  # held for the whole request: a reload cannot pull it away
     rows = batch_rows(body)
     with gate.admit(rows):  # 503 overloaded when too many batch rows are in flight

@@ -14,7 +14,7 @@ import pandas as pd
 from fastapi import APIRouter, Path, Response
 
 from features.errors import SnapshotNotFound, UnknownCustomer
-from serving.deps import BillingKey, GateDep, MetricsDep, SettingsDep, StoreDep
+from serving.deps import BillingService
 from serving.live import INSUFFICIENT, OK, UNKNOWN, status_counts
 from serving.responses import json_response
 from serving.routes.common import ERRORS, batch_rows, live_answers, off_loop
@@ -35,8 +35,8 @@ FIELDS = ("segment_id", "segment_name", "strategy", "distance")
     responses={**ERRORS, 404: {"model": ErrorEnvelope, "description": "unknown customer"}},
     summary="Load-shape segment of one customer, computed live on the latest feature snapshot",
 )
-async def get_segment(customer_id: CustomerPath, store: StoreDep, _: BillingKey) -> Response:
-    out = await _answers(store, store.get("segments"), [customer_id])
+async def get_segment(customer_id: CustomerPath, svc: BillingService) -> Response:
+    out = await _answers(svc.store, svc.store.get("segments"), [customer_id])
     if out["status"][0] == UNKNOWN:
         raise UnknownCustomer([customer_id])
     return json_response(
@@ -55,9 +55,8 @@ async def get_segment(customer_id: CustomerPath, store: StoreDep, _: BillingKey)
     responses=ERRORS,
     summary="Segments of up to 100,000 customers, by id or with features (columnar)",
 )
-async def score_segments(
-    body: SegmentRequest, store: StoreDep, settings: SettingsDep, metrics: MetricsDep, gate: GateDep, _: BillingKey
-) -> Response:
+async def score_segments(body: SegmentRequest, svc: BillingService) -> Response:
+    store, settings, metrics, gate = svc.store, svc.settings, svc.metrics, svc.gate
     runtime: SegmentsRuntime = store.get("segments")
     rows = batch_rows(body)
     with gate.admit(rows):  # 503 overloaded when too many batch rows are in flight
