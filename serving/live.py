@@ -29,11 +29,19 @@ STATUSES = (OK, UNKNOWN, INSUFFICIENT)
 
 def row_status(usable: np.ndarray) -> np.ndarray:
     """``ok`` / ``insufficient_features`` per row (object array)."""
+    if usable.all():
+        return np.full(len(usable), OK, dtype=object)
     return np.where(usable, OK, INSUFFICIENT).astype(object)
 
 
 def status_counts(status: np.ndarray) -> dict[str, int]:
     return {s: int(np.count_nonzero(status == s)) for s in STATUSES}
+
+
+def usable_counts(usable: np.ndarray) -> dict[str, int]:
+    """Status counts of rows that are all known (features supplied): ok or insufficient."""
+    ok = int(np.count_nonzero(usable))
+    return {OK: ok, UNKNOWN: 0, INSUFFICIENT: len(usable) - ok}
 
 
 @dataclass
@@ -100,6 +108,12 @@ class LiveScores:
                 self.reasons[rows] = self.explain(rows)
                 self._explained[rows] = True
         logger.info("live reasons v%s on snapshot %s: %d computed", self.version, self.snapshot.id, len(todo))
+
+    def reasons_of(self, pos: int) -> list[str | None]:
+        """Reasons of the one customer at `pos` (computed now if they are not cached yet)."""
+        if self._explained is not None and self._explained[pos] and self.reasons is not None:
+            return self.reasons[pos].tolist()
+        return self.reasons_at(np.array([pos]), np.array([True]))[0].tolist()
 
     def reasons_at(self, pos: np.ndarray, known: np.ndarray) -> np.ndarray:
         """Reasons of the rows at `pos` ((m, 3) object array; null rows for unknown ids), computing the

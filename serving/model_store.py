@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import os
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -175,6 +176,7 @@ def build_runtime(
         units=units,
         lower=lower,
         upper=upper,
+        threads=settings.predict_threads or os.cpu_count() or 1,  # for batches of PARALLEL_ROWS rows or more
     )
 
 

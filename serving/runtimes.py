@@ -233,7 +233,7 @@ class ArrearsRuntime(Runtime):
             p[~usable] = np.nan
             grades[~usable] = actions[~usable] = None
             out.update(probability=p, grade=grades, action=actions)
-        out["status"] = row_status(usable)
+        out["status"], out["usable"] = row_status(usable), usable
         if include_reasons:
             reasons = np.full((len(X), len(REASON_COLUMNS)), None, dtype=object)
             if usable.any():

@@ -14,7 +14,7 @@ from fastapi import APIRouter, Path, Response
 from features.errors import UnknownCustomer
 from serving.deps import BillingService
 from serving.errors import InvalidRequest, ReasonsPending
-from serving.live import LiveScores, status_counts
+from serving.live import LiveScores, status_counts, usable_counts
 from serving.responses import json_response
 from serving.routes.common import ERRORS, INLINE_ROWS, batch_rows, live_answers, off_loop
 from serving.routing import OrjsonRoute
@@ -40,7 +40,6 @@ async def get_arrears(customer_id: CustomerPath, svc: BillingService) -> Respons
     pos = live.snapshot.position(customer_id)
     if pos is None:
         raise UnknownCustomer([customer_id])
-    at, known = np.array([pos]), np.array([True])
     ok = bool(live.usable[pos])
     return json_response(
         {
@@ -49,7 +48,7 @@ async def get_arrears(customer_id: CustomerPath, svc: BillingService) -> Respons
             "probability": live.columns["probability"][pos],
             "grade": live.columns["grade"][pos],
             "action": live.columns["action"][pos],
-            "reasons": live.reasons_at(at, known)[0].tolist(),
+            "reasons": live.reasons_of(pos),
             "model_version": live.version,
             "as_of": live.as_of,
             "snapshot_id": live.snapshot_id,
@@ -105,7 +104,7 @@ def _score_features(body: ArrearsScoreRequest, runtime: ArrearsRuntime, settings
         "as_of": None,
         "snapshot_id": None,
         "count": len(X),
-        "status_counts": status_counts(out["status"]),
+        "status_counts": usable_counts(out["usable"]),
         "unknown_customer_ids": [],
         "results": {
             "customer_id": body.customer_ids,

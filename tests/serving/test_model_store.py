@@ -126,3 +126,14 @@ def test_segments_fall_back_to_batch_scores_while_the_snapshot_lacks_their_featu
     assert known.tolist() == [True, False]
     assert scores.take("segment_name", pos, known).tolist() == ["evening peak", None]
     assert (scores.as_of, scores.model_version) == ("2014-01-31", "7")
+
+
+def test_big_batches_use_one_thread_per_cpu_unless_configured(settings, loader):
+    import os
+
+    store = ModelStore(settings, loader=loader)
+    store.load_all()
+    assert store.get("arrears").threads == (os.cpu_count() or 1)
+    pinned = ModelStore(settings.model_copy(update={"predict_threads": 3}), loader=loader)
+    pinned.load_all()
+    assert pinned.get("arrears").threads == 3
