@@ -9,7 +9,7 @@ from fastapi.testclient import TestClient
 from serving.app import create_app
 from serving.live import LiveScores
 from serving.model_store import ModelStore
-from serving.snapshots import Snapshot, SnapshotWatcher
+from serving.snapshots import Snapshot
 from tests.serving.conftest import ADMIN, BILLING, IDS, snapshot_frame, write_features
 from tests.serving.stubs import StubArrears
 
@@ -113,18 +113,6 @@ def test_no_snapshot_is_a_503_not_a_500(tmp_path, loader):
         assert r.status_code == 503 and r.json()["error"]["code"] == "snapshot_not_found"
         feats = {"features": {"kwh_mean_28d": [10.0], "late_bills_12m": [1]}}
         assert client.post("/v1/arrears/score", json=feats, headers=BILLING).status_code == 200
-
-
-def test_watcher_keeps_the_previous_snapshot_when_the_new_one_is_unreadable(settings):
-    watcher = SnapshotWatcher(settings.var_dir / "features" / "demo")
-    good = watcher.current()
-    assert isinstance(good, Snapshot) and len(good) == len(IDS) and good.units["late_bills_12m"] == "count"
-    assert watcher.current() is good  # unchanged on disk: the same object, no re-read
-    broken = settings.var_dir / "features" / "demo" / "2014-04-30"
-    broken.mkdir()
-    (broken / "profiles.parquet").write_bytes(b"not parquet")
-    (settings.var_dir / "features" / "demo" / "latest").write_text("2014-04-30\n")
-    assert watcher.current() is good
 
 
 def test_live_scores_take_status_and_unknown_rows():
