@@ -35,6 +35,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import httpx
@@ -167,6 +168,18 @@ def warm_by_id(port: int, ids: np.ndarray) -> None:
         r.raise_for_status()
 
 
+def wait_warm(port: int, timeout_s: float = 300) -> None:
+    """Until every worker's live cache holds all reasons (its background warm-up is done): six answers in a
+    row from ``/v1/models/arrears`` (any worker) showing ``reasons_computed == usable``."""
+    deadline, streak = time.monotonic() + timeout_s, 0
+    while streak < 6:
+        if time.monotonic() > deadline:
+            raise TimeoutError("live reasons not computed in time")
+        live = httpx.get(f"http://127.0.0.1:{port}/v1/models/arrears", headers={"X-API-Key": KEY}).json()["live"]
+        streak = streak + 1 if live and live["reasons_computed"] == live["usable"] else 0
+        time.sleep(0.2 if streak else 1.0)
+
+
 # ---- measurements ----------------------------------------------------------------------------------
 
 
@@ -232,6 +245,7 @@ def run() -> tuple[dict, dict[str, bool]]:
             feats = tiled[model["feature_names"]].reset_index(drop=True)
             checks = check_answers(ports, ids, feats)
             warm_by_id(ports["meterwise"], ids)
+            wait_warm(ports["meterwise"])
             logger.info("servers up (arrears v%s); checks %s", model["version"], checks)
             mw = asyncio.run(measure_meterwise(ports["meterwise"], ids, feats))
             logger.info("meterwise %s", json.dumps(mw))
@@ -242,6 +256,7 @@ def run() -> tuple[dict, dict[str, bool]]:
         ports, procs = start_servers(tmp / "var", tmp, workers=2)
         try:
             warm_by_id(ports["meterwise"], ids)  # each worker process keeps its own cache
+            wait_warm(ports["meterwise"])
             two = asyncio.run(measure_workers(ports["meterwise"], ids))
         finally:
             stop(procs)
@@ -329,6 +344,7 @@ def markdown(result: dict, gates: dict[str, bool]) -> str:
 
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     result, gates = run()
     (RESULTS / "serving_api.md").write_text(markdown(result, gates))
     logger.info("%s", json.dumps({k: result[k] for k in ("meterwise", "live_batch_throughput_ratio", "workers")}))
