@@ -81,7 +81,8 @@ def read_snapshot_folder(folder: Path) -> Snapshot:
         manifest = json.loads((folder / MANIFEST_FILE).read_text())
     units = {str(f["name"]): str(f.get("unit", "")) for f in manifest.get("features", []) if "name" in f}
     as_of = manifest.get("as_of") or _day(folder.name)
-    digest = str(manifest.get("profile_hash") or "")[:12] or f"m{(folder / PROFILES_FILE).stat().st_mtime_ns}"
+    stamp = _stamp(folder / PROFILES_FILE)  # no manifest: the file's identity stands in for its hash
+    digest = str(manifest.get("profile_hash") or "")[:12] or f"f{stamp[0]:x}.{stamp[1]:x}"
     index = pd.Index(ids.to_numpy(dtype=object), dtype=object)
     return Snapshot(id=f"{as_of or folder.name}/{digest}", as_of=as_of, index=index, frame=profiles, units=units)
 
@@ -104,13 +105,15 @@ def current_folder(root: Path) -> Path | None:
     return found[-1] if found else None
 
 
-def _mtime(path: Path | None) -> int:
+def _stamp(path: Path | None) -> tuple[int, int]:
+    """(inode, mtime): ``os.replace`` gives a file a new inode, so a rewrite shows even within one clock tick."""
     if path is None:
-        return -1
+        return (-1, -1)
     try:
-        return os.stat(path).st_mtime_ns
+        st = os.stat(path)
     except OSError:
-        return -1
+        return (-1, -1)
+    return (st.st_ino, st.st_mtime_ns)
 
 
 class SnapshotWatcher:
@@ -118,21 +121,31 @@ class SnapshotWatcher:
 
     def __init__(self, root: Path):
         self.root = Path(root)
+        self._pointer = self.root / LATEST_FILE
         self._folder: Path | None = None
-        self._key: tuple[int, int] | None = None
+        self._key: tuple | None = None
         self._snapshot: Snapshot | None = None
         self._lock = threading.Lock()
 
+    def _stamp(self, folder: Path | None) -> tuple:
+        """What changes when a snapshot is added, rewritten or re-pointed: the root (a new folder), the
+        ``latest`` pointer and the folder's profiles and manifest."""
+        files = (None, None) if folder is None else (folder / PROFILES_FILE, folder / MANIFEST_FILE)
+        return (_stamp(self.root), _stamp(self._pointer), *(_stamp(f) for f in files))
+
+    def fresh(self) -> bool:
+        """Whether :meth:`current` would answer without reading anything (four ``stat`` calls)."""
+        return self._stamp(self._folder) == self._key
+
     def current(self) -> Snapshot | None:
-        """The newest snapshot (None when there is none); two ``stat`` calls when nothing changed."""
-        if (_mtime(self.root), _mtime(self._folder)) == self._key:
+        """The newest snapshot (None when there is none); four ``stat`` calls when nothing changed."""
+        if self._stamp(self._folder) == self._key:
             return self._snapshot
         with self._lock:  # one reader re-reads; the others wait for it instead of reading it too
-            key = (_mtime(self.root), _mtime(self._folder))
-            if key == self._key:
+            if self._stamp(self._folder) == self._key:
                 return self._snapshot
             folder = current_folder(self.root)
-            key = (key[0], _mtime(folder))
+            key = self._stamp(folder)
             if folder != self._folder or self._snapshot is None or key != self._key:
                 try:
                     self._snapshot = read_snapshot_folder(folder) if folder is not None else None

@@ -28,3 +28,13 @@ def test_sibling_feature_tables_join_the_profiles_by_customer(settings):
     shape = snapshot.frame["shape_dow_mon"]  # rows follow the profiles; customers without shapes get NaN
     assert (shape.iloc[0], shape.iloc[2]) == (0.9, 1.1) and shape.drop(index=[0, 2]).isna().all()
     assert list(snapshot.index) == IDS and snapshot.as_of == "2014-03-31"
+
+
+def test_fresh_turns_false_when_a_snapshot_is_written_and_true_once_read(settings):
+    watcher = SnapshotWatcher(settings.var_dir / "features" / "demo")
+    assert not watcher.fresh()  # never read
+    first = watcher.current()
+    assert watcher.fresh()
+    write_features(settings.var_dir, snapshot_frame(bump=1.0), as_of="2014-03-31")
+    assert not watcher.fresh()
+    assert watcher.current().id != first.id and watcher.fresh()
