@@ -153,7 +153,7 @@ def build_runtime(
         canary = snapshot.matrix(names)[:CANARY_ROWS]
     scores = strategies = None
     if kind == "segments" and names and missing:
-        frame = _read(settings.var_dir / "scores" / settings.tenant / kind / "latest.parquet")
+        frame = _read(scores_path(settings, kind))
         if frame is not None:
             logger.warning(
                 "segments: the feature snapshot lacks %s; by-id answers come from the batch scores", missing[:3]
