@@ -110,7 +110,7 @@ def _drop_signature(model_dir: Path) -> None:
 
 
 BROKEN_FILES = {
-    "truncated_file": (_truncate, r"registry failed \(EOFError\)"),
+    "truncated_file": (_truncate, r"registry failed \((EOFError|UnpicklingError)\)"),
     "missing_mlmodel": (lambda d: (d / "MLmodel").unlink(), "missing MLmodel"),
     "no_signature": (_drop_signature, "no signature"),
     "signature_missing_feature": (lambda d: _edit_signature(d, lambda cols: cols[:1]), r"missing \['late_bills_12m'\]"),
