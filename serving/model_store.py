@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from features.errors import MeterwiseError, ModelNotReady, ModelRejected, SnapshotNotFound
+from features.settings import bundle_dir, scores_dir, snapshot_root
 from features.snapshots import PROFILES_FILE, latest_as_of
 from features.snapshots import snapshot_path as snapshot_folder
 from serving.runtimes import REASON_COLUMNS, RUNTIMES, Runtime, ScoreIndex
@@ -38,14 +39,14 @@ CANARY_ROWS = 8
 
 
 def scores_path(settings: ServingSettings, kind: str) -> Path:
-    """Batch scores written by ``meterwise score <kind>``."""
-    return settings.var_dir / "scores" / settings.tenant / kind / "latest.parquet"
+    """Batch scores written by ``meterwise score <kind> --tenant <tenant>``."""
+    return scores_dir(settings.var_dir, settings.tenant, kind) / "latest.parquet"
 
 
 def snapshot_path(settings: ServingSettings) -> Path | None:
     """Latest feature snapshot's ``profiles.parquet`` (the ``latest`` pointer of ``features/snapshots.py``),
     else the newest ``<as_of>/profiles.parquet`` folder; None when there is none."""
-    root = settings.var_dir / "features" / settings.tenant
+    root = snapshot_root(settings.var_dir, settings.tenant)
     try:
         folder = snapshot_folder(root, latest_as_of(root))
         if (folder / PROFILES_FILE).exists():
@@ -57,7 +58,9 @@ def snapshot_path(settings: ServingSettings) -> Path | None:
 
 
 def registry_loader(settings: ServingSettings) -> Loader:
-    """Champion from the MLflow registry; ``models/<kind>/model.joblib`` when no registry is reachable."""
+    """The tenant's champion (``meterwise-<tenant>-<kind>``) from the MLflow registry; its
+    ``models/<tenant>/<kind>/model.joblib`` when no registry is reachable. Reads only: it never changes
+    run or registry state."""
 
     def load(kind: str, ref: str) -> tuple[Any, str, str]:
         reason = "registry disabled (METERWISE_USE_REGISTRY=false)"
@@ -72,10 +75,9 @@ def registry_loader(settings: ServingSettings) -> Loader:
                 reason = "no registry database (sqlite file missing)"
             else:
                 try:
-                    from training import registry  # the only MLflow door; imported lazily (slow import)
+                    from training.registry import open_registry  # the only MLflow door; lazily (slow import)
 
-                    registry.configure(training)
-                    bundle, version = registry.load_version(kind, ref)
+                    bundle, version = open_registry(training, settings.tenant).load_version(kind, ref)
                     return bundle, version, "registry"
                 except ModelRejected:  # the registry answered with a bad model: refuse, never fall back
                     raise
@@ -86,10 +88,10 @@ def registry_loader(settings: ServingSettings) -> Loader:
                 except Exception as err:  # any registry failure falls back below, loudly
                     logger.warning("%s: registry at %s failed: %s: %s", kind, uri, type(err).__name__, err)
                     reason = f"registry failed ({type(err).__name__})"
-        folder = settings.models_dir / kind
+        folder = bundle_dir(settings.models_dir, settings.tenant, kind)
         logger.warning("%s: registry unavailable (%s); falling back to %s", kind, reason, folder / "model.joblib")
         if not (folder / "model.joblib").exists():  # the reason reaches clients: no paths, no URIs
-            raise ModelNotReady(kind, f"{reason}; and no fallback bundle models/{kind}/model.joblib")
+            raise ModelNotReady(kind, f"{reason}; and no fallback bundle models/{settings.tenant}/{kind}/model.joblib")
         meta = json.loads((folder / "meta.json").read_text()) if (folder / "meta.json").exists() else {}
         version = str(meta.get("version", "unknown"))
         if ref not in (CHAMPION, version):
@@ -97,27 +99,6 @@ def registry_loader(settings: ServingSettings) -> Loader:
         return joblib.load(folder / "model.joblib"), version, "models_dir"
 
     return load
-
-
-def fail_orphaned_runs(settings: ServingSettings) -> list[str]:
-    """Mark runs a killed training job left RUNNING as FAILED (service start); [] without a registry."""
-    if not settings.use_registry:
-        return []
-    from training.settings import TrainingSettings
-
-    training = TrainingSettings(
-        var_dir=settings.var_dir, models_dir=settings.models_dir, tracking_uri=settings.tracking_uri
-    )
-    uri = training.resolved_tracking_uri()
-    if uri.startswith("sqlite:///") and not Path(uri.removeprefix("sqlite:///")).exists():
-        return []
-    try:
-        from training import registry
-
-        return registry.fail_orphaned_runs(registry.configure(training))
-    except Exception as err:  # housekeeping must never stop the service from starting
-        logger.warning("could not check for orphaned training runs: %s: %s", type(err).__name__, err)
-        return []
 
 
 def _read(path: Path | None) -> pd.DataFrame | None:
