@@ -387,7 +387,7 @@ def forecast_cmd(
     """Write a P10/P50/P90 forecast (CSV/Parquet) and a PNG chart for planners."""
     data = tenant_settings(tenant, writes=False)
     out = out or data.var_dir / "forecasts" / data.tenant
-    training = TrainingSettings()
-    paths = forecast(level, key, horizon, freq, out_dir=out, training=training, input_csv=input, fmt=fmt, tenant=data.tenant)
+    training, tenant = TrainingSettings(), data.tenant
+    paths = forecast(level, key, horizon, freq, out_dir=out, training=training, input_csv=input, fmt=fmt, tenant=tenant)
     for kind, path in paths.items():
         typer.echo(f"{kind}: {path}")
