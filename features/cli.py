@@ -25,7 +25,8 @@ logger = logging.getLogger(__name__)
 data_app = typer.Typer(help="Check a tenant's exported tables against the data contracts.", no_args_is_help=True)
 
 DataDir = Annotated[
-    Path | None, typer.Option(help="folder with the tenant's tables (customers, readings, ...) [default: data/<tenant>]")
+    Path | None,
+    typer.Option(help="folder with the tenant's tables (customers, readings, ...) [default: data/<tenant>/]"),
 ]
 Tenant = Annotated[
     str | None,

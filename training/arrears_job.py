@@ -281,7 +281,13 @@ def _log_report(reg: registry.Registry, fit: ArrearsFit) -> None:
 
 def _decide(
     reg: registry.Registry,
-    training: TrainingSettings, version: str, bundle: Any, score: float, champion_score: float | None, *, force: bool
+    training: TrainingSettings,
+    version: str,
+    bundle: Any,
+    score: float,
+    champion_score: float | None,
+    *,
+    force: bool,
 ) -> bool:
     promoted = reg.promote_if_better(
         KIND,
