@@ -338,9 +338,9 @@ class Registry:
         except MlflowException as err:
             raise ModelNotReady(kind, f"no {name}@{version_or_alias} in the registry") from err
         with tempfile.TemporaryDirectory() as tmp:
-            uri = f"models:/{name}/{mv.version}"
+            source = self.client.get_model_version_download_uri(name, str(mv.version))
             local = Path(
-                mlflow.artifacts.download_artifacts(uri, dst_path=tmp, tracking_uri=self.uri, registry_uri=self.uri)
+                mlflow.artifacts.download_artifacts(source, dst_path=tmp, tracking_uri=self.uri, registry_uri=self.uri)
             )
             bundle = joblib.load(local / "artifacts" / BUNDLE)
             check_signature(kind, local, bundle)
