@@ -12,9 +12,10 @@ the shared CPU as possible; httpx checks the answers once before timing. Numbers
 - batches of 1,000 and 10,000 customers: meterwise by id (with grade, action, reasons) and with features
   supplied (live model, no reasons); mlflow with features (it has no by-id mode and returns no reasons).
 
-The demo tenant has 300 customers; to batch 10,000 distinct ids the benchmark writes a *bench* tenant
-(temporary folder) whose scores and features are the demo's real rows tiled to 20,000 customers under new
-ids. The model, the registry and the values are the real demo ones. Results: ``benchmarks/results/serving.json``
+The demo tenant has 300 customers; to batch 10,000 distinct ids the benchmark writes the demo tenant's
+scores and features into a temporary var folder, its real rows tiled to 20,000 customers under new ids
+(served as tenant ``demo``, so both servers load the demo champion ``meterwise-demo-arrears``). The model,
+the registry and the values are the real demo ones. Results: ``benchmarks/results/serving.json``
 (+ ``serving.md``). ``METERWISE_BENCH_VAR=<dir>`` reads the demo outputs from another ``var`` folder.
 """
 
@@ -112,10 +113,10 @@ def build_bench_tenant(folder: Path, feature_names: list[str]) -> tuple[np.ndarr
     reps = -(-N_CUSTOMERS // len(scores))
     ids = np.array([f"B{i:06d}" for i in range(N_CUSTOMERS)], dtype=object)
     tiled = pd.concat([scores] * reps, ignore_index=True).iloc[:N_CUSTOMERS].assign(customer_id=ids)
-    (folder / "scores/bench/arrears").mkdir(parents=True)
-    tiled.to_parquet(folder / "scores/bench/arrears/latest.parquet")
+    (folder / "scores/demo/arrears").mkdir(parents=True)
+    tiled.to_parquet(folder / "scores/demo/arrears/latest.parquet")
     feats = pd.concat([profiles[feature_names]] * reps, ignore_index=True).iloc[:N_CUSTOMERS]
-    snap = folder / "features/bench" / str(pd.Timestamp(scores["as_of"].max()).date())
+    snap = folder / "features/demo" / str(pd.Timestamp(scores["as_of"].max()).date())
     snap.mkdir(parents=True)
     feats.assign(customer_id=ids).to_parquet(snap / "profiles.parquet")
     return ids, feats.reset_index(drop=True)
@@ -149,7 +150,7 @@ def start_servers(bench_var: Path, log_dir: Path) -> tuple[dict[str, int], list[
         "MLFLOW_TRACKING_URI": tracking,
         "METERWISE_TRACKING_URI": tracking,
         "METERWISE_VAR_DIR": str(bench_var),
-        "METERWISE_TENANT": "bench",
+        "METERWISE_TENANT": "demo",  # the demo champion; snapshots and scores from the temporary var folder
         "METERWISE_PORT": str(ports["meterwise"]),
         "METERWISE_KINDS": '["arrears"]',
         "METERWISE_REQUIRED_KINDS": '["arrears"]',
@@ -173,7 +174,7 @@ def start_servers(bench_var: Path, log_dir: Path) -> tuple[dict[str, int], list[
                 "models",
                 "serve",
                 "-m",
-                "models:/meterwise-arrears@champion",
+                "models:/meterwise-demo-arrears@champion",
                 "--env-manager",
                 "local",
                 "--host",
@@ -307,11 +308,11 @@ def markdown(report: dict) -> str:
 
 def main(quick: bool = False) -> dict:
     ensure_demo()
-    from training import registry
+    from training.registry import open_registry
     from training.settings import TrainingSettings
 
-    registry.configure(TrainingSettings(tracking_uri=f"sqlite:///{VAR / 'mlflow.db'}"))
-    bundle, version = registry.load_version("arrears", "champion")
+    reg = open_registry(TrainingSettings(tracking_uri=f"sqlite:///{VAR / 'mlflow.db'}"), "demo")
+    bundle, version = reg.load_version("arrears", "champion")
     names = list(bundle.feature_names_in_)
     n_trees = bundle.booster_.num_trees()
     tmp = Path(tempfile.mkdtemp(prefix="meterwise-bench-"))
@@ -348,7 +349,7 @@ def main(quick: bool = False) -> dict:
         "single_p99_ratio": round(ml["single_p99_ms"] / mw["single_p99_ms"], 2),
         "c16_throughput_ratio": round(mw["c16_req_per_s"] / ml["c16_req_per_s"], 2),
         "context": {
-            "model": f"meterwise-arrears v{version} ({n_trees} trees, {len(names)} features)",
+            "model": f"meterwise-demo-arrears v{version} ({n_trees} trees, {len(names)} features)",
             "max_abs_probability_diff_vs_mlflow": max_diff,
             "bench_customers": N_CUSTOMERS,
             "notes": (
