@@ -18,7 +18,7 @@ import typer
 
 from features.errors import ContractViolation
 from features.io import load_tenant
-from features.settings import DEMO_DIR, DataSettings
+from features.settings import DEMO_DIR, DataSettings, settings_error
 from features.snapshots import AS_OF_RULE
 
 logger = logging.getLogger(__name__)
@@ -26,17 +26,17 @@ data_app = typer.Typer(help="Check a tenant's exported tables against the data c
 
 DataDir = Annotated[
     Path | None,
-    typer.Option(help="folder with the tenant's tables (customers, readings, ...) [default: data/<tenant>/]"),
+    typer.Option(help="folder with the tenant's tables (customers, readings, ...) (default: data/<tenant>/)"),
 ]
 Tenant = Annotated[
     str | None,
     typer.Option(
         help="tenant: its folders (var/*/<tenant>/, models/<tenant>/) and models (meterwise-<tenant>-<kind>) "
-        "[default: METERWISE_TENANT or demo]",
+        "(default: METERWISE_TENANT or demo)",
         show_default=False,
     ),
 ]
-AsOf = Annotated[str | None, typer.Option(help=f"cutoff day YYYY-MM-DD [default: {AS_OF_RULE}]", show_default=False)]
+AsOf = Annotated[str | None, typer.Option(help=f"cutoff day YYYY-MM-DD (default: {AS_OF_RULE})", show_default=False)]
 
 
 def tenant_settings(
@@ -51,7 +51,7 @@ def tenant_settings(
     try:
         base = DataSettings(**({"tenant": tenant} if tenant is not None else {}))
     except ValueError as err:
-        raise typer.BadParameter(str(err).splitlines()[-1], param_hint="--tenant") from None
+        raise typer.BadParameter(settings_error(err), param_hint="--tenant") from None
     named = tenant is not None or "tenant" in base.model_fields_set
     folder = Path(data_dir) if data_dir is not None else base.data_dir
     if writes and not named and folder.resolve() != DEMO_DIR.resolve():

@@ -58,6 +58,15 @@ def reports_dir(var_dir: Path, tenant: str) -> Path:
     return Path(var_dir) / "reports" / check_tenant(tenant)
 
 
+def settings_error(err: ValueError) -> str:
+    """The first message of a settings ``ValidationError`` (or any ``ValueError``), without pydantic's decoration."""
+    errors = getattr(err, "errors", None)
+    if callable(errors) and errors():
+        first = errors()[0]
+        return str(first.get("msg", err)).removeprefix("Value error, ")
+    return str(err)
+
+
 class DataSettings(BaseSettings):
     """Paths for tenant data and derived feature snapshots (env prefix ``METERWISE_``)."""
 

@@ -62,13 +62,13 @@ class DrainingServer(uvicorn.Server):
 
 
 def serve_cmd(
-    host: str = typer.Option(None, help="bind address [default: METERWISE_HOST or 127.0.0.1]"),
-    port: int = typer.Option(None, help="bind port [default: METERWISE_PORT or 8000]"),
+    host: str = typer.Option(None, help="bind address (default: METERWISE_HOST or 127.0.0.1)"),
+    port: int = typer.Option(None, help="bind port (default: METERWISE_PORT or 8000)"),
     no_registry: bool = typer.Option(False, "--no-registry", help="serve models/<kind>/model.joblib bundles only"),
     tenant: str = typer.Option(
         None,
         help="tenant served: its champions meterwise-<tenant>-<kind>, snapshots and models/<tenant>/ "
-        "[default: METERWISE_TENANT or demo]",
+        "(default: METERWISE_TENANT or demo)",
     ),
 ) -> None:
     """Start the prediction API for one tenant (its champion of each kind from the MLflow registry, else models/)."""
@@ -76,7 +76,9 @@ def serve_cmd(
     try:
         settings = ServingSettings(**{k: v for k, v in overrides.items() if v is not None})
     except ValueError as err:
-        raise typer.BadParameter(str(err).splitlines()[-1]) from None
+        from features.settings import settings_error
+
+        raise typer.BadParameter(settings_error(err)) from None
     if no_registry:
         settings = settings.model_copy(update={"use_registry": False})
     run_server(settings)

@@ -380,7 +380,7 @@ def forecast_cmd(
     horizon: Annotated[int, typer.Option(help="periods ahead")] = 28,
     freq: Annotated[str, typer.Option(help="H, D or M")] = "D",
     input: Annotated[Path | None, typer.Option(help="CSV timestamp,load[,temperature]: train on it instead")] = None,
-    out: Annotated[Path | None, typer.Option(help="output folder [default: var/forecasts/<tenant>]")] = None,
+    out: Annotated[Path | None, typer.Option(help="output folder (default: var/forecasts/<tenant>)")] = None,
     fmt: Annotated[str, typer.Option("--format", help="csv, parquet or both")] = "both",
     tenant: Tenant = None,
 ) -> None:
