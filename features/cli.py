@@ -40,13 +40,13 @@ AsOf = Annotated[str | None, typer.Option(help=f"cutoff day YYYY-MM-DD (default:
 
 
 def tenant_settings(
-    tenant: str | None = None, data_dir: Path | None = None, *, writes: bool = True, **updates
+    tenant: str | None = None, data_dir: Path | None = None, *, writes: bool = True, reads: bool = True, **updates
 ) -> DataSettings:
     """Data settings for a command: ``--tenant`` over ``METERWISE_TENANT``; ``--data-dir`` over the tenant's folder.
 
-    Raises ``typer.BadParameter`` for an invalid tenant name, or, for a command that `writes`, when the data
+    Raises ``typer.BadParameter`` for an invalid tenant name; for a command that `writes`, when the data
     comes from another folder than the demo's while no tenant was named (its snapshots, models and scores
-    would land in the demo tenant).
+    would land in the demo tenant); for a command that `reads` the tables, when their folder does not exist.
     """
     try:
         base = DataSettings(**({"tenant": tenant} if tenant is not None else {}))
@@ -59,6 +59,12 @@ def tenant_settings(
             f"{folder} is not the demo tenant's data; name its tenant with --tenant NAME (or METERWISE_TENANT) "
             "so its snapshots, models and scores do not overwrite the demo's",
             param_hint="--tenant",
+        )
+    if reads and not folder.is_dir():
+        raise typer.BadParameter(
+            f"{folder} does not exist: tenant {base.tenant!r} reads data/{base.tenant}/ unless --data-dir "
+            "(or METERWISE_DATA_DIR) names its folder",
+            param_hint="--data-dir",
         )
     return base.model_copy(update={"data_dir": folder, **{k: v for k, v in updates.items() if v is not None}})
 

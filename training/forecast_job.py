@@ -385,7 +385,7 @@ def forecast_cmd(
     tenant: Tenant = None,
 ) -> None:
     """Write a P10/P50/P90 forecast (CSV/Parquet) and a PNG chart for planners."""
-    data = tenant_settings(tenant, writes=False)
+    data = tenant_settings(tenant, writes=False, reads=False)
     out = out or data.var_dir / "forecasts" / data.tenant
     training, tenant = TrainingSettings(), data.tenant
     paths = forecast(level, key, horizon, freq, out_dir=out, training=training, input_csv=input, fmt=fmt, tenant=tenant)

@@ -261,5 +261,5 @@ def report_cmd(
     tenant: Tenant = None,
 ) -> None:
     """Write one self-contained HTML report (figures, metrics, tables) for a training run of a tenant."""
-    data = tenant_settings(tenant, writes=False)
+    data = tenant_settings(tenant, writes=False, reads=False)
     typer.echo(str(write_run_report(run_id, TrainingSettings(), out=out, tenant=data.tenant, var_dir=data.var_dir)))

@@ -78,6 +78,10 @@ COMMANDS = {
 }
 
 
+#: commands that read a tenant's tables (and so take --data-dir)
+READS = {name for name in COMMANDS if name not in {"forecast", "report", "serve"}}
+
+
 def invoke(monkeypatch, name: str, extra: list[str], env: dict[str, str] | None = None):
     import importlib
 
@@ -104,13 +108,16 @@ def _clean_env(monkeypatch, tmp_path: Path):
         pytest.param("default", [], None, "demo", id="default_demo"),
     ],
 )
-def test_every_command_honours_the_tenant(monkeypatch, name, how, extra, env, expected):
+def test_every_command_honours_the_tenant(monkeypatch, tmp_path: Path, name, how, extra, env, expected):
+    if name in READS and expected != "demo":  # acme's tables: a folder of its own (data/acme/ is not in the repo)
+        (tmp_path / "acme").mkdir()
+        extra = [*extra, "--data-dir", str(tmp_path / "acme")]
     result = invoke(monkeypatch, name, extra, env)
     assert isinstance(result.exception, Called), result.output
     assert result.exception.tenant == expected
     path = result.exception.path
-    if path is not None and name != "features training-set":  # every folder it writes is the tenant's own
-        assert expected in Path(path).parts, path
+    if path is not None and name != "features training-set" and path != tmp_path / "acme":
+        assert expected in Path(path).parts, path  # every folder it writes is the tenant's own
 
 
 @pytest.mark.parametrize(
@@ -118,11 +125,18 @@ def test_every_command_honours_the_tenant(monkeypatch, name, how, extra, env, ex
 )
 def test_another_folder_needs_a_named_tenant(monkeypatch, tmp_path: Path, name):
     other = tmp_path / "other"
+    other.mkdir()
     refused = invoke(monkeypatch, name, ["--data-dir", str(other)])
     assert refused.exit_code == 2 and not isinstance(refused.exception, Called)
     assert "--tenant" in refused.output and "demo" in refused.output
     named = invoke(monkeypatch, name, ["--data-dir", str(other), "--tenant", "acme"])
     assert isinstance(named.exception, Called) and named.exception.tenant == "acme"
+
+
+def test_a_missing_tenant_folder_is_a_usage_error(monkeypatch):
+    result = invoke(monkeypatch, "train arrears", ["--tenant", "nobody-here"], env={"COLUMNS": "400"})
+    assert result.exit_code == 2 and not isinstance(result.exception, Called)
+    assert "does not exist: tenant 'nobody-here' reads data/nobody-here/ unless --data-dir" in result.output
 
 
 @pytest.mark.parametrize("name", ["train arrears", "serve", "features build", "report"])
