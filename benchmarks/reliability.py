@@ -165,9 +165,9 @@ def stub_server_env(work: Path) -> dict[str, str]:
     root = Path(tempfile.mkdtemp(dir=work, prefix="stubsrv-"))
     write_big_var(root / "var")
     for kind, bundle in {"arrears": StubArrears(), "segments": StubSegmenter(), "forecast": StubForecaster()}.items():
-        (root / "models" / kind).mkdir(parents=True)
-        joblib.dump(bundle, root / "models" / kind / "model.joblib")
-        (root / "models" / kind / "meta.json").write_text('{"version": "1"}')
+        (root / "models" / "demo" / kind).mkdir(parents=True)
+        joblib.dump(bundle, root / "models" / "demo" / kind / "model.joblib")
+        (root / "models" / "demo" / kind / "meta.json").write_text('{"version": "1"}')
     return {
         "METERWISE_VAR_DIR": str(root / "var"),
         "METERWISE_MODELS_DIR": str(root / "models"),

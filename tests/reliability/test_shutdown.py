@@ -33,9 +33,9 @@ def start_server(tmp: Path, bundles: dict, **env: str) -> tuple[subprocess.Popen
     """Serve `bundles` from models/ (no registry) in a subprocess; returns it and its base URL."""
     write_big_var(tmp / "var")
     for kind, bundle in bundles.items():
-        (tmp / "models" / kind).mkdir(parents=True)
-        joblib.dump(bundle, tmp / "models" / kind / "model.joblib")
-        (tmp / "models" / kind / "meta.json").write_text('{"version": "1"}')
+        (tmp / "models" / "demo" / kind).mkdir(parents=True)
+        joblib.dump(bundle, tmp / "models" / "demo" / kind / "model.joblib")
+        (tmp / "models" / "demo" / kind / "meta.json").write_text('{"version": "1"}')
     port = free_port()
     environ = {
         **os.environ,
