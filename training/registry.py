@@ -17,11 +17,7 @@ version is fully logged and registered.
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
-import os
-import socket
-import subprocess
 import tempfile
 import time
 from collections.abc import Iterator
@@ -38,42 +34,21 @@ from mlflow.tracking import MlflowClient
 
 from features.errors import ModelNotReady, ModelRejected
 from features.settings import bundle_dir, check_tenant
+from training.exported import export_bundle, load_exported
+from training.runs import code_version, orphaned, owner_tags
 from training.settings import TrainingSettings
 
 logger = logging.getLogger(__name__)
 CHAMPION, CHALLENGER = "champion", "challenger"
 BUNDLE = "bundle.joblib"
 MODEL_ARTIFACT = "model"
-OWNER_HOST, OWNER_PID = "meterwise.host", "meterwise.pid"
 #: signature columns that are context, not model features (ids and data-quality inputs of segments)
 SIGNATURE_CONTEXT = frozenset({"customer_id", "days_observed", "kwh_mean_day"})
-ORPHAN_AFTER_S = 24 * 3600  # a RUNNING run without owner tags counts as orphaned after this long
 
 
 def model_name(kind: str, tenant: str) -> str:
     """Registered model name of one tenant's model kind: ``meterwise-<tenant>-<kind>``."""
     return f"meterwise-{check_tenant(tenant)}-{kind}"
-
-
-def code_version() -> str:
-    """git commit of the working tree (``+dirty`` when it has changes), or ``unknown``."""
-    root = Path(__file__).resolve().parent.parent
-    try:
-        sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, check=True)
-        dirty = subprocess.run(["git", "status", "--porcelain"], cwd=root, capture_output=True, text=True).stdout
-        return sha.stdout.strip() + ("+dirty" if dirty.strip() else "")
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # exists, owned by someone else
-        return True
-    return True
 
 
 def open_registry(training: TrainingSettings, tenant: str) -> Registry:
@@ -147,33 +122,20 @@ class Registry:
         return self.client.create_experiment(name, artifact_location=location, tags={"tenant": self.tenant})
 
     def fail_orphaned_runs(self) -> list[str]:
-        """Mark ``FAILED`` this tenant's runs left ``RUNNING`` by a process that no longer exists; their ids.
+        """Mark ``FAILED`` this tenant's runs a killed job left ``RUNNING`` (see :func:`training.runs.orphaned`).
 
-        A run is orphaned when its ``meterwise.host`` is this host and its ``meterwise.pid`` is not alive
-        (or is this very process, which is not inside that run), or when it has no owner tags and started
-        more than a day ago. Called at the start of every training run (never by the service).
+        Called at the start of every training run (never by the service); returns the run ids.
         """
         prefix = f"{self.experiment_prefix}-{self.tenant}-"
         experiments = [e.experiment_id for e in self.client.search_experiments() if e.name.startswith(prefix)]
         if not experiments:
             return []
-        host, now_ms = socket.gethostname(), int(time.time() * 1000)
-        failed = []
         runs = self.client.search_runs(experiments, filter_string="attributes.status = 'RUNNING'", max_results=1000)
-        for run in runs:
-            tags = run.data.tags
-            if run.info.run_id == self._run_id:
-                continue
-            if OWNER_PID in tags:
-                if tags.get(OWNER_HOST) != host:
-                    continue  # another machine's job: it may be alive
-                pid = int(tags[OWNER_PID])
-                if pid != os.getpid() and _pid_alive(pid):
-                    continue
-            elif now_ms - (run.info.start_time or now_ms) < ORPHAN_AFTER_S * 1000:
-                continue
-            self.client.set_terminated(run.info.run_id, "FAILED")
-            failed.append(run.info.run_id)
+        failed = [
+            r.info.run_id for r in runs if r.info.run_id != self._run_id and orphaned(r.data.tags, r.info.start_time)
+        ]
+        for run_id in failed:
+            self.client.set_terminated(run_id, "FAILED")
         if failed:
             logger.warning("marked %d orphaned RUNNING run(s) FAILED: %s", len(failed), ", ".join(failed[:10]))
         return failed
@@ -189,8 +151,7 @@ class Registry:
         if self._run_id is not None:
             raise RuntimeError(f"{self!r} already has run {self._run_id} open; one training run at a time")
         self.fail_orphaned_runs()
-        owner = {OWNER_HOST: socket.gethostname(), OWNER_PID: str(os.getpid())}
-        all_tags = {"kind": kind, "code_version": code_version(), **owner, **tags, "tenant": self.tenant}
+        all_tags = {"kind": kind, "code_version": code_version(), **owner_tags(), **tags, "tenant": self.tenant}
         run = self.client.create_run(self._experiment_id(kind), tags=all_tags)
         run_id = run.info.run_id
         self._run_id = run_id
@@ -448,29 +409,3 @@ def check_signature(kind: str, model_dir: Path, bundle: Any) -> None:
         raise ModelRejected(
             kind, f"signature does not match the bundle's features: missing {missing[:5]}, extra {extra[:5]}"
         )
-
-
-def export_bundle(
-    kind: str, bundle: Any, version: str, models_dir: Path, meta: dict[str, Any], *, tenant: str = "demo"
-) -> Path:
-    """Write the fallback bundle ``<models_dir>/<tenant>/<kind>/model.joblib`` + ``meta.json``."""
-    folder = bundle_dir(models_dir, tenant, kind)
-    folder.mkdir(parents=True, exist_ok=True)
-    tmp = folder / "model.joblib.tmp"
-    joblib.dump(bundle, tmp, compress=3)
-    tmp.replace(folder / "model.joblib")  # atomic: a reader never sees half a file
-    body = {"kind": kind, "tenant": tenant, "version": version, **meta}
-    (folder / "meta.json").write_text(json.dumps(body, indent=2, default=str))
-    return folder
-
-
-def load_exported(kind: str, models_dir: Path, *, tenant: str = "demo") -> tuple[Any, str]:
-    """The fallback bundle written by :func:`export_bundle`; returns ``(bundle, version)``.
-
-    Raises :class:`ModelNotReady` when ``<models_dir>/<tenant>/<kind>/model.joblib`` does not exist.
-    """
-    folder = bundle_dir(models_dir, tenant, kind)
-    if not (folder / "model.joblib").exists():
-        raise ModelNotReady(kind, f"no fallback bundle models/{tenant}/{kind}/model.joblib")
-    meta = json.loads((folder / "meta.json").read_text()) if (folder / "meta.json").exists() else {}
-    return joblib.load(folder / "model.joblib"), str(meta.get("version", "unknown"))

@@ -12,7 +12,8 @@ import pytest
 
 from features.errors import ModelNotReady
 from tests.serving.stubs import StubArrears
-from training.registry import OWNER_HOST, OWNER_PID, Registry, model_name, open_registry
+from training.registry import Registry, model_name, open_registry
+from training.runs import OWNER_HOST, OWNER_PID, orphaned
 from training.settings import TrainingSettings
 
 EXAMPLE = pd.DataFrame({"kwh_mean_28d": [10.0, 12.0], "late_bills_12m": [1.0, 0.0]})
@@ -95,6 +96,16 @@ def test_orphaned_runs_of_the_tenant_are_failed_when_training_starts(tmp_path: P
     assert demo.run_info(orphans["demo"])["status"] == "FAILED"
     assert demo.run_info(alive)["status"] == "RUNNING"  # its process is alive
     assert acme.run_info(orphans["acme"])["status"] == "RUNNING"  # another tenant's runs are left alone
+
+
+def test_orphaned_is_decided_by_owner_and_age():
+    here = socket.gethostname()
+    assert orphaned({OWNER_HOST: here, OWNER_PID: "999999999"}, 0)  # its process is gone
+    assert orphaned({OWNER_HOST: here, OWNER_PID: str(os.getpid())}, 0)  # this process is in no such run
+    assert not orphaned({OWNER_HOST: here, OWNER_PID: str(os.getppid())}, 0)  # alive
+    assert not orphaned({OWNER_HOST: "another-host", OWNER_PID: "999999999"}, 0)  # may be alive elsewhere
+    day_ms = 24 * 3600 * 1000
+    assert orphaned({}, 0, now_ms=day_ms) and not orphaned({}, 1, now_ms=day_ms)  # untagged: only after a day
 
 
 def test_registered_version_is_a_servable_pyfunc_and_exports_per_tenant(tmp_path: Path):
