@@ -191,9 +191,9 @@ def run_demo(work: Path) -> dict[str, str]:
     subprocess.run([str(meterwise), "demo"], cwd=ROOT, env=env, check=True, capture_output=True)
     # a second arrears version (same artifact) so reloads swap between two registered versions
     code = (
-        "from training import registry; from training.settings import TrainingSettings; "
-        f"c = registry.configure(TrainingSettings(var_dir={str(var)!r}, models_dir={str(models)!r})); "
-        "mv = c.get_model_version('meterwise-arrears', '1'); print(registry.register('arrears', mv.source))"
+        "from training.registry import open_registry; from training.settings import TrainingSettings; "
+        f"r = open_registry(TrainingSettings(var_dir={str(var)!r}, models_dir={str(models)!r}), 'demo'); "
+        "mv = r.client.get_model_version('meterwise-demo-arrears', '1'); print(r.register('arrears', mv.source))"
     )
     subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, check=True, capture_output=True)
     return {"METERWISE_VAR_DIR": str(var), "METERWISE_MODELS_DIR": str(models), **api_keys_env(API_KEYS)}

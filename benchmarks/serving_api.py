@@ -5,7 +5,7 @@ Run from the repository root, alone on the machine (``flock /tmp/meterwise-heavy
     python benchmarks/serving_api.py          # writes benchmarks/results/serving_api.json (+ .md)
 
 Both servers run as separate processes on 127.0.0.1 with the same registered champion
-(``models:/meterwise-arrears@champion``); the client is the lean keep-alive client of
+(``models:/meterwise-demo-arrears@champion``); the client is the lean keep-alive client of
 ``harness/serving_client.py``. Every meterwise figure is live inference:
 
 - headline: one customer's features per request (``POST /v1/arrears/score`` with ``features``) at
@@ -17,8 +17,9 @@ Both servers run as separate processes on 127.0.0.1 with the same registered cha
   batch-scoring file: the bench tenant has no scores file at all.
 - scaling: the by-id c16 load again against ``uvicorn --workers 2`` (``serving.app:create_app`` factory).
 
-The demo tenant has 300 customers; the *bench* tenant (a temporary folder) is the demo's real feature
-snapshot tiled to 20,000 customers under new ids. ``METERWISE_BENCH_VAR=<dir>`` reads the demo outputs
+The demo tenant has 300 customers; the *bench* data (a temporary var folder, served as tenant ``demo`` so
+both servers load the demo champion) is the demo's real feature snapshot tiled to 20,000 customers under
+new ids. ``METERWISE_BENCH_VAR=<dir>`` reads the demo outputs
 (``mlflow.db``, ``mlartifacts``, ``features/demo``) from another ``var`` folder; without them the script runs
 ``meterwise demo --quick`` first. Gates (issue 17) are computed from this run's samples only; the script
 exits 1 when one fails (``harness.results.finish``).
@@ -79,12 +80,12 @@ def write_bench_snapshot(var: Path) -> tuple[np.ndarray, pd.DataFrame]:
     reps = -(-N_CUSTOMERS // len(profiles))
     ids = np.array([f"B{i:06d}" for i in range(N_CUSTOMERS)], dtype=object)
     tiled = pd.concat([profiles] * reps, ignore_index=True).iloc[:N_CUSTOMERS].assign(customer_id=ids)
-    out = var / "features/bench" / folder.name
+    out = var / "features/demo" / folder.name  # tenant demo in a temporary var folder: the demo's champion
     out.mkdir(parents=True)
     tiled.to_parquet(out / "profiles.parquet")
     manifest.update(rows=N_CUSTOMERS, profile_hash=f"bench{N_CUSTOMERS}-{manifest.get('profile_hash', '')}")
     (out / "manifest.json").write_text(json.dumps(manifest))
-    (var / "features/bench/latest").write_text(folder.name + "\n")
+    (var / "features/demo/latest").write_text(folder.name + "\n")
     return ids, tiled
 
 
@@ -97,7 +98,7 @@ def start_servers(bench_var: Path, logs: Path, workers: int = 1) -> tuple[dict[s
         "MLFLOW_TRACKING_URI": tracking,
         "METERWISE_TRACKING_URI": tracking,
         "METERWISE_VAR_DIR": str(bench_var),
-        "METERWISE_TENANT": "bench",
+        "METERWISE_TENANT": "demo",  # meterwise-demo-arrears; snapshots from the temporary var folder
         "METERWISE_PORT": str(ports["meterwise"]),
         "METERWISE_KINDS": '["arrears"]',
         "METERWISE_REQUIRED_KINDS": '["arrears"]',
@@ -113,7 +114,7 @@ def start_servers(bench_var: Path, logs: Path, workers: int = 1) -> tuple[dict[s
         cmd += ["--port", str(ports["meterwise"]), "--http", "httptools", "--loop", "uvloop", "--log-level", "warning"]
     procs = [start(cmd, env, ROOT, logs / f"meterwise-w{workers}.log")]
     if workers == 1:
-        mlflow = [str(BIN / "mlflow"), "models", "serve", "-m", "models:/meterwise-arrears@champion"]
+        mlflow = [str(BIN / "mlflow"), "models", "serve", "-m", "models:/meterwise-demo-arrears@champion"]
         mlflow += ["--env-manager", "local", "--host", "127.0.0.1", "-p", str(ports["mlflow"])]
         procs.append(start(mlflow, {**env, "PATH": f"{BIN}:{os.environ['PATH']}"}, ROOT, logs / "mlflow.log"))
     try:
@@ -290,7 +291,7 @@ def run() -> tuple[dict, dict[str, bool]]:
         "detail": {"meterwise": mw, "mlflow": ml},
         "checks": checks,
         "context": {
-            "model": f"meterwise-arrears v{model['version']} ({len(model['feature_names'])} features)",
+            "model": f"meterwise-demo-arrears v{model['version']} ({len(model['feature_names'])} features)",
             "bench_customers": N_CUSTOMERS,
             "cpus": os.cpu_count(),
             "loadavg_before": load_before,

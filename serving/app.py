@@ -34,7 +34,7 @@ from serving.deps import KeyRing, Service
 from serving.errors import Forbidden, InvalidRequest, Overloaded, RateLimited, ReasonsPending, Unauthenticated
 from serving.limits import BatchGate, deadline_for
 from serving.metrics import Metrics
-from serving.model_store import ModelStore, fail_orphaned_runs
+from serving.model_store import ModelStore
 from serving.responses import envelope, error_response
 from serving.routes import arrears, forecasts, health, models, segments
 from serving.settings import ServingSettings
@@ -260,7 +260,6 @@ def create_app(settings: ServingSettings | None = None, store: ModelStore | None
         if owns_store:
 
             def load() -> None:
-                fail_orphaned_runs(settings)  # runs a killed training job left RUNNING -> FAILED
                 store.load_all()
                 gc.freeze()  # models, mlflow and pandas are long-lived: keep them out of GC scans
 

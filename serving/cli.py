@@ -16,7 +16,9 @@ app = typer.Typer(
     help=(
         "meterwise: usage profiles, arrears risk, customer segments and load forecasts for an electricity "
         "supplier.\n\nStart with `meterwise demo` (validate → features → train → registry → predictions on the "
-        "embedded demo tenant), then `meterwise serve`."
+        "embedded demo tenant), then `meterwise serve`.\n\nEvery tenant command takes --tenant NAME (or "
+        "METERWISE_TENANT; default demo): its folders, registered models and API are that tenant's only. "
+        "Commands with --as-of default to the last day with a meter reading or an issued bill in the tenant's data."
     ),
     no_args_is_help=True,
     pretty_exceptions_enable=False,

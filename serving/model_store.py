@@ -22,6 +22,8 @@ import numpy as np
 import pandas as pd
 
 from features.errors import MeterwiseError, ModelNotReady, ModelRejected, SnapshotNotFound
+from features.settings import bundle_dir, scores_dir
+from features.settings import snapshot_root as tenant_snapshot_root
 from serving.live import LiveScores
 from serving.runtimes import RUNTIMES, Runtime, ScoreIndex
 from serving.settings import ServingSettings
@@ -38,13 +40,13 @@ LIVE_KINDS = ("arrears", "segments")  # kinds answering by id from the feature s
 
 
 def scores_path(settings: ServingSettings, kind: str) -> Path:
-    """Batch scores written by ``meterwise score <kind>``."""
-    return settings.var_dir / "scores" / settings.tenant / kind / "latest.parquet"
+    """Batch scores written by ``meterwise score <kind> --tenant <tenant>``."""
+    return scores_dir(settings.var_dir, settings.tenant, kind) / "latest.parquet"
 
 
 def snapshot_root(settings: ServingSettings) -> Path:
     """The tenant's feature snapshots (``<root>/<as_of>/profiles.parquet`` + ``latest`` pointer)."""
-    return settings.var_dir / "features" / settings.tenant
+    return tenant_snapshot_root(settings.var_dir, settings.tenant)
 
 
 def snapshot_path(settings: ServingSettings) -> Path | None:
@@ -54,7 +56,9 @@ def snapshot_path(settings: ServingSettings) -> Path | None:
 
 
 def registry_loader(settings: ServingSettings) -> Loader:
-    """Champion from the MLflow registry; ``models/<kind>/model.joblib`` when no registry is reachable."""
+    """The tenant's champion (``meterwise-<tenant>-<kind>``) from the MLflow registry; its
+    ``models/<tenant>/<kind>/model.joblib`` when no registry is reachable. Reads only: it never changes
+    run or registry state."""
 
     def load(kind: str, ref: str) -> tuple[Any, str, str]:
         reason = "registry disabled (METERWISE_USE_REGISTRY=false)"
@@ -69,10 +73,9 @@ def registry_loader(settings: ServingSettings) -> Loader:
                 reason = "no registry database (sqlite file missing)"
             else:
                 try:
-                    from training import registry  # the only MLflow door; imported lazily (slow import)
+                    from training.registry import open_registry  # the only MLflow door; lazily (slow import)
 
-                    registry.configure(training)
-                    bundle, version = registry.load_version(kind, ref)
+                    bundle, version = open_registry(training, settings.tenant).load_version(kind, ref)
                     return bundle, version, "registry"
                 except ModelRejected:  # the registry answered with a bad model: refuse, never fall back
                     raise
@@ -83,10 +86,10 @@ def registry_loader(settings: ServingSettings) -> Loader:
                 except Exception as err:  # any registry failure falls back below, loudly
                     logger.warning("%s: registry at %s failed: %s: %s", kind, uri, type(err).__name__, err)
                     reason = f"registry failed ({type(err).__name__})"
-        folder = settings.models_dir / kind
+        folder = bundle_dir(settings.models_dir, settings.tenant, kind)
         logger.warning("%s: registry unavailable (%s); falling back to %s", kind, reason, folder / "model.joblib")
         if not (folder / "model.joblib").exists():  # the reason reaches clients: no paths, no URIs
-            raise ModelNotReady(kind, f"{reason}; and no fallback bundle models/{kind}/model.joblib")
+            raise ModelNotReady(kind, f"{reason}; and no fallback bundle models/{settings.tenant}/{kind}/model.joblib")
         meta = json.loads((folder / "meta.json").read_text()) if (folder / "meta.json").exists() else {}
         version = str(meta.get("version", "unknown"))
         if ref not in (CHAMPION, version):
@@ -94,27 +97,6 @@ def registry_loader(settings: ServingSettings) -> Loader:
         return joblib.load(folder / "model.joblib"), version, "models_dir"
 
     return load
-
-
-def fail_orphaned_runs(settings: ServingSettings) -> list[str]:
-    """Mark runs a killed training job left RUNNING as FAILED (service start); [] without a registry."""
-    if not settings.use_registry:
-        return []
-    from training.settings import TrainingSettings
-
-    training = TrainingSettings(
-        var_dir=settings.var_dir, models_dir=settings.models_dir, tracking_uri=settings.tracking_uri
-    )
-    uri = training.resolved_tracking_uri()
-    if uri.startswith("sqlite:///") and not Path(uri.removeprefix("sqlite:///")).exists():
-        return []
-    try:
-        from training import registry
-
-        return registry.fail_orphaned_runs(registry.configure(training))
-    except Exception as err:  # housekeeping must never stop the service from starting
-        logger.warning("could not check for orphaned training runs: %s: %s", type(err).__name__, err)
-        return []
 
 
 def _read(path: Path | None) -> pd.DataFrame | None:

@@ -29,6 +29,7 @@ import pandas as pd
 from features.errors import ModelNotReady, ModelRejected
 from features.io import load_tenant, write_table
 from features.settings import DataSettings
+from features.snapshots import default_as_of
 from features.training_sets import FEATURE_DESCRIPTIONS, build_arrears_training_set
 from training import registry
 from training.arrears import ArrearsRiskModel, GradePolicy, as_matrix, feature_columns, make_baseline
@@ -66,10 +67,7 @@ class ArrearsTrainResult:
 
 
 def _latest_day(tables: dict[str, pd.DataFrame]) -> pd.Timestamp:
-    days = [tables["bills"]["issue_date"].max()]
-    if len(tables["payments"]):
-        days.append(tables["payments"]["paid_at"].max().tz_convert("UTC").tz_localize(None))
-    return max(pd.Timestamp(d) for d in days).normalize()
+    return default_as_of(tables)  # the one default as_of rule of every command
 
 
 def training_frame(tables: dict[str, pd.DataFrame], *, as_of: pd.Timestamp, late_days: int) -> pd.DataFrame:
@@ -133,13 +131,13 @@ def evaluate_bundle(bundle: Any, validation: pd.DataFrame) -> dict[str, float] |
     return classification_metrics(validation["label"], bundle.predict_proba(validation[names])[:, 1])
 
 
-def _load_champion() -> tuple[Any, str, dict[str, str]] | None:
+def _load_champion(reg: registry.Registry) -> tuple[Any, str, dict[str, str]] | None:
     """The champion bundle, its version and its run's params; None when there is no champion."""
     try:
-        bundle, version = registry.load_version(KIND, registry.CHAMPION)
+        bundle, version = reg.load_version(KIND, registry.CHAMPION)
     except ModelNotReady:
         return None
-    return bundle, version, registry.version_run(KIND, version)["params"]
+    return bundle, version, reg.version_run(KIND, version)["params"]
 
 
 def comparison_rows(validation: pd.DataFrame, champion_params: dict[str, str]) -> pd.DataFrame:
@@ -212,8 +210,8 @@ def train_arrears(
     fit = fit_arrears(
         frame, late_days=data.late_days, seed=training.seed, calibration=calibration, grade_policy=grade_policy
     )
-    registry.configure(training)
-    champion = _load_champion()
+    reg = registry.open_registry(training, data.tenant)
+    champion = _load_champion(reg)
     score, champion_score, compared = head_to_head(fit.model, fit.validation, champion)
     metrics = {**fit.metrics, **compared}
     model_params = {
@@ -231,12 +229,12 @@ def train_arrears(
         **{f"data_hash_{t}": h for t, h in report.hashes.items()},
     }
     tags = {"tenant": data.tenant, "as_of": str(as_of.date()), "feature_version": _feature_version(fit.features)}
-    with registry.training_run(training, KIND, tags=tags, params=params) as run_id:
-        registry.log_metrics({k: v for k, v in metrics.items() if np.isfinite(v)})
-        registry.log_table(fit.model.feature_importance_frame(), "feature_importance.csv")
-        _log_report(fit)
-        model_uri = registry.log_model(KIND, fit.model, fit.validation[fit.features].head(20))
-    version = registry.register(
+    with reg.training_run(KIND, tags=tags, params=params) as run_id:
+        reg.log_metrics({k: v for k, v in metrics.items() if np.isfinite(v)})
+        reg.log_table(fit.model.feature_importance_frame(), "feature_importance.csv")
+        _log_report(reg, fit)
+        model_uri = reg.log_model(KIND, fit.model, fit.validation[fit.features].head(20))
+    version = reg.register(
         KIND, model_uri, tags={"as_of": tags["as_of"], "validation_start": params["validation_start"]}
     )
     logger.info(
@@ -250,18 +248,18 @@ def train_arrears(
     )
     promoted = False
     if promote or force:
-        admit_version(version, fit.validation[fit.features].head(CANARY_ROWS))  # raises: champion untouched
-        promoted = _decide(training, version, fit.model, score, champion_score, force=force)
+        admit_version(reg, version, fit.validation[fit.features].head(CANARY_ROWS))  # raises: champion untouched
+        promoted = _decide(reg, training, version, fit.model, score, champion_score, force=force)
     return ArrearsTrainResult(run_id, version, promoted, metrics, champion[1] if champion else None)
 
 
-def admit_version(version: str, canary: pd.DataFrame) -> Any:
+def admit_version(reg: registry.Registry, version: str, canary: pd.DataFrame) -> Any:
     """Load registered `version` back (signature checked) and score `canary`; returns the bundle.
 
     Raises :class:`ModelRejected` when the features differ from the canary's columns or the
     probabilities are not finite values in [0, 1]. Runs before ``champion`` may move.
     """
-    bundle, _ = registry.load_version(KIND, version)
+    bundle, _ = reg.load_version(KIND, version)
     names = list(getattr(bundle, "feature_names_in_", []))
     if names != list(canary.columns):
         raise ModelRejected(KIND, f"v{version} features {names[:5]} differ from the training features")
@@ -271,20 +269,27 @@ def admit_version(version: str, canary: pd.DataFrame) -> Any:
     return bundle
 
 
-def _log_report(fit: ArrearsFit) -> None:
+def _log_report(reg: registry.Registry, fit: ArrearsFit) -> None:
     from training.plots.arrears import write_arrears_report
 
     y = fit.validation["label"].to_numpy()
     grades, _ = fit.model.grade(fit.p_model)
     with tempfile.TemporaryDirectory() as tmp:
         write_arrears_report(Path(tmp), y, fit.p_model, grades, fit.model.grade_policy_.grades, baseline=fit.p_baseline)
-        registry.log_artifacts(Path(tmp), "report")
+        reg.log_artifacts(Path(tmp), "report")
 
 
 def _decide(
-    training: TrainingSettings, version: str, bundle: Any, score: float, champion_score: float | None, *, force: bool
+    reg: registry.Registry,
+    training: TrainingSettings,
+    version: str,
+    bundle: Any,
+    score: float,
+    champion_score: float | None,
+    *,
+    force: bool,
 ) -> bool:
-    promoted = registry.promote_if_better(
+    promoted = reg.promote_if_better(
         KIND,
         version,
         score,
@@ -292,7 +297,7 @@ def _decide(
         margin=training.promote_margin,
         force=force,
     )
-    registry.set_version_tags(
+    reg.set_version_tags(
         KIND,
         version,
         {
@@ -302,7 +307,7 @@ def _decide(
         },
     )
     if promoted:
-        registry.export_bundle(
+        reg.export_bundle(
             KIND, bundle, version, training.models_dir, {"promote_metric": PROMOTE_METRIC, PROMOTE_METRIC: score}
         )
     return promoted
@@ -322,14 +327,14 @@ def promote_arrears(
     ModelNotReady
         No such version (or no version at all).
     """
-    registry.configure(training)
-    version = version or registry.latest_version(KIND)
+    reg = registry.open_registry(training, data.tenant)
+    version = version or reg.latest_version(KIND)
     if version is None:
         raise ModelNotReady(KIND, "no registered version to promote; run `meterwise train arrears` first")
-    info = registry.version_run(KIND, version)
+    info = reg.version_run(KIND, version)
     params = info["params"]
-    candidate, version = registry.load_version(KIND, version)
-    champion_version = registry.champion_version(KIND)
+    candidate, version = reg.load_version(KIND, version)
+    champion_version = reg.champion_version(KIND)
     if champion_version == version:
         logger.info("arrears v%s is already champion", version)
         return True
@@ -340,9 +345,9 @@ def promote_arrears(
     validation = frame[frame["issue_date"] >= pd.Timestamp(params["validation_start"])].reset_index(drop=True)
     if validation.empty or validation["label"].nunique() < 2:
         raise ModelNotReady(KIND, f"validation period from {params['validation_start']} has no usable rows")
-    champion = _load_champion() if champion_version is not None else None
+    champion = _load_champion(reg) if champion_version is not None else None
     score, champion_score, _ = head_to_head(candidate, validation, champion)
-    return _decide(training, version, candidate, score, champion_score, force=force)
+    return _decide(reg, training, version, candidate, score, champion_score, force=force)
 
 
 def _next_bill_terms(bills: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
@@ -377,7 +382,7 @@ def score_arrears(
     """
     from features.profiles import build_profiles
 
-    bundle, version = registry.load_or_exported(training, KIND, model)
+    bundle, version = registry.open_registry(training, data.tenant).load_or_exported(KIND, model)
     if grade_policy is not None:  # re-band without retraining (the loaded copy only)
         bundle.grade_policy_ = grade_policy
     tables, _ = load_tenant(data.data_dir, quarantine_dir=data.quarantine_dir)
@@ -391,7 +396,7 @@ def score_arrears(
     if "has_bills" in profiles:
         profiles = profiles[profiles["has_bills"].fillna(False).astype(bool)]
     scores = score_frame(bundle, profiles.reset_index(drop=True), version=version, as_of=as_of)
-    folder = Path(data.var_dir) / "scores" / data.tenant / KIND
+    folder = data.scores_dir(KIND)
     path = write_table(scores, folder / f"{as_of.date()}.parquet")
     tmp = folder / f".latest.{os.getpid()}.parquet"
     shutil.copyfile(path, tmp)

@@ -10,6 +10,7 @@ from typing import Annotated
 
 import typer
 
+from features.cli import AsOf, DataDir, Tenant, tenant_settings
 from training.arrears_cli import promote_arrears_cmd, score_arrears_cmd, train_arrears_cmd
 from training.forecast_job import forecast_cmd, train_forecast_cmd
 from training.segments_job import score_segments_cmd, train_segments_cmd
@@ -33,15 +34,21 @@ score_app.command("segments")(score_segments_cmd)
 
 
 def demo_cmd(
-    as_of: Annotated[str | None, typer.Option(help="cutoff day (default: the latest day in the demo data)")] = None,
+    as_of: AsOf = None,
     quick: Annotated[bool, typer.Option(help="daily forecasts only (skip monthly and hourly)")] = False,
+    tenant: Tenant = None,
+    data_dir: DataDir = None,
 ) -> None:
-    """Run the main job on the embedded demo tenant: validate → features → train all → registry → predictions."""
+    """Run the main job (validate → features → train all → registry → predictions); the embedded demo by default."""
     import pandas as pd
 
     from training.pipeline import run_pipeline
 
-    run_pipeline(as_of=pd.Timestamp(as_of) if as_of else None, freqs=("D",) if quick else ("D", "M", "H"))
+    run_pipeline(
+        tenant_settings(tenant, data_dir),
+        as_of=pd.Timestamp(as_of) if as_of else None,
+        freqs=("D",) if quick else ("D", "M", "H"),
+    )
 
 
 __all__ = ["demo_cmd", "forecast_cmd", "score_app", "train_app"]

@@ -27,10 +27,12 @@ import numpy as np
 import pandas as pd
 import typer
 
+from features.cli import AsOf, DataDir, Tenant, tenant_settings
 from features.errors import ModelNotReady
 from features.io import load_tenant, write_table
 from features.settings import DataSettings
 from features.shapes import build_shapes, temperature_response
+from features.snapshots import default_as_of
 from training import registry
 from training.segment_names import segment_profiles
 from training.segmentation import LoadShapeSegmenter, bootstrap_stability, evaluate_segments
@@ -83,7 +85,7 @@ class SegmentsTrainResult:
 
 
 def _latest_day(tables: dict[str, pd.DataFrame]) -> pd.Timestamp:
-    return pd.Timestamp(tables["readings"]["reading_date"].max()).normalize()
+    return default_as_of(tables)  # the one default as_of rule of every command
 
 
 def _shapes(tables: dict[str, pd.DataFrame], as_of: pd.Timestamp, window_days: int) -> pd.DataFrame:
@@ -97,10 +99,10 @@ def _shapes(tables: dict[str, pd.DataFrame], as_of: pd.Timestamp, window_days: i
     )
 
 
-def _champion(shapes: pd.DataFrame) -> tuple[Any, str | None, float | None]:
+def _champion(reg: registry.Registry, shapes: pd.DataFrame) -> tuple[Any, str | None, float | None]:
     """(champion bundle, version, its silhouette on `shapes`), Nones when there is none or it cannot score."""
     try:
-        bundle, version = registry.load_version(KIND, registry.CHAMPION)
+        bundle, version = reg.load_version(KIND, registry.CHAMPION)
     except ModelNotReady:
         return None, None, None
     try:
@@ -143,8 +145,8 @@ def train_segments(
     tables, report = load_tenant(data.data_dir, tables=TABLES)
     as_of = _latest_day(tables) if as_of is None else pd.Timestamp(as_of).tz_localize(None).normalize()
     shapes = _shapes(tables, as_of, config.window_days)
-    registry.configure(training)
-    previous, champion_version, champion_score = _champion(shapes)
+    reg = registry.open_registry(training, data.tenant)
+    previous, champion_version, champion_score = _champion(reg, shapes)
     model = config.segmenter(training.seed).fit(shapes, previous=previous)
     quality = evaluate_segments(model, shapes, random_state=training.seed)
     aris = bootstrap_stability(model, shapes, n_boot=config.n_boot, random_state=training.seed) if config.n_boot else []
@@ -161,23 +163,23 @@ def train_segments(
         **{f"data_hash_{t}": h for t, h in report.hashes.items()},
     }
     tags = {"tenant": data.tenant, "as_of": str(as_of.date()), "feature_version": FEATURE_VERSION}
-    with registry.training_run(training, KIND, tags=tags, params=params) as run_id:
-        registry.log_metrics({k: v for k, v in metrics.items() if np.isfinite(v)})
-        registry.log_table(model.centroids_.reset_index(), "centroids.csv")
+    with reg.training_run(KIND, tags=tags, params=params) as run_id:
+        reg.log_metrics({k: v for k, v in metrics.items() if np.isfinite(v)})
+        reg.log_table(model.centroids_.reset_index(), "centroids.csv")
         assigned = model.assign_strategies(shapes, _read_grades(data, None))
-        registry.log_table(model.matrix_.cells(assigned), "value_credit_matrix.csv")
-        _log_report(model, tables, shapes, quality, metrics, assigned, as_of, config)
+        reg.log_table(model.matrix_.cells(assigned), "value_credit_matrix.csv")
+        _log_report(reg, model, tables, shapes, quality, metrics, assigned, as_of, config)
         example = shapes.reset_index()[["customer_id", "days_observed", "kwh_mean_day", *model.feature_names_in_]]
         example = example.astype({"days_observed": float})  # may be missing in a request
-        model_uri = registry.log_model(KIND, model, example.head(20))
-    version = registry.register(KIND, model_uri, tags={"as_of": tags["as_of"], "k": str(model.n_clusters_)})
+        model_uri = reg.log_model(KIND, model, example.head(20))
+    version = reg.register(KIND, model_uri, tags={"as_of": tags["as_of"], "k": str(model.n_clusters_)})
     promoted = False
     if promote or force:
-        promoted = registry.promote_if_better(
+        promoted = reg.promote_if_better(
             KIND, version, metrics[PROMOTE_METRIC], champion_score, margin=training.promote_margin, force=force
         )
         if promoted:
-            registry.export_bundle(KIND, model, version, training.models_dir, {PROMOTE_METRIC: metrics[PROMOTE_METRIC]})
+            reg.export_bundle(KIND, model, version, training.models_dir, {PROMOTE_METRIC: metrics[PROMOTE_METRIC]})
     logger.info(
         "segments v%s: k=%d silhouette %.3f stability %.3f (champion v%s %s)%s",
         version, model.n_clusters_, metrics["silhouette"], metrics.get("stability_ari_mean", float("nan")),
@@ -186,12 +188,12 @@ def train_segments(
     return SegmentsTrainResult(run_id, version, promoted, metrics, champion_version, list(model.segment_names_))
 
 
-def _log_report(model, tables, shapes, quality, metrics, assigned, as_of, config) -> None:
+def _log_report(reg, model, tables, shapes, quality, metrics, assigned, as_of, config) -> None:
     from training.plots.segments import write_report
 
     labels = model.predict_frame(shapes)["segment_name"]
     profiles = segment_profiles(model.centroids_, quality["sizes"], members=shapes.assign(segment_name=labels))
-    registry.log_table(profiles, "segment_profiles.csv")
+    reg.log_table(profiles, "segment_profiles.csv")
     weather = tables.get("weather")
     curve = None
     if weather is not None and len(weather):
@@ -205,7 +207,7 @@ def _log_report(model, tables, shapes, quality, metrics, assigned, as_of, config
         cells = model.matrix_.cells(assigned)
         write_report(folder, model.centroids_, shown, quality["sizes"], cells, curve, profiles)
         (folder / "strategies.json").write_text(dump_rules(model.matrix_.rules_))
-        registry.log_artifacts(folder, "report")
+        reg.log_artifacts(folder, "report")
 
 
 def score_frame(
@@ -219,7 +221,7 @@ def score_frame(
 
 
 def _read_grades(data: DataSettings, path: Path | None) -> pd.DataFrame | None:
-    path = path or Path(data.var_dir) / "scores" / data.tenant / "arrears" / "latest.parquet"
+    path = path or data.scores_dir("arrears") / "latest.parquet"
     if not Path(path).exists():
         logger.warning("no arrears scores at %s: every customer's grade is 'unscored'", path)
         return None
@@ -239,14 +241,14 @@ def score_segments(
     Writes ``<var_dir>/scores/<tenant>/segments/<YYYY-MM-DD>.parquet`` and replaces ``latest.parquet``
     atomically. Grades come from `grades_path` (default: the arrears batch scores' ``latest.parquet``).
     """
-    bundle, version = registry.load_or_exported(training, KIND, model)
+    bundle, version = registry.open_registry(training, data.tenant).load_or_exported(KIND, model)
     tables, _ = load_tenant(data.data_dir, tables=TABLES)
     as_of = _latest_day(tables) if as_of is None else pd.Timestamp(as_of).tz_localize(None).normalize()
     window = int(getattr(bundle, "window_days", 365))
     scores = score_frame(
         bundle, _shapes(tables, as_of, window), _read_grades(data, grades_path), version=version, as_of=as_of
     )
-    folder = Path(data.var_dir) / "scores" / data.tenant / KIND
+    folder = data.scores_dir(KIND)
     path = write_table(scores, folder / f"{as_of.date()}.parquet")
     tmp = folder / f".latest.{os.getpid()}.parquet"
     shutil.copyfile(path, tmp)
@@ -259,7 +261,6 @@ def score_segments(
 
 
 # --- typer commands (mounted as `meterwise train segments` / `meterwise score segments`) ----------------
-AsOf = Annotated[str | None, typer.Option(help="cutoff day YYYY-MM-DD (default: latest reading day)")]
 
 
 def train_segments_cmd(
@@ -273,11 +274,13 @@ def train_segments_cmd(
     strategies: Annotated[Path | None, typer.Option(help="JSON strategy rules (default: built-in rules)")] = None,
     no_promote: Annotated[bool, typer.Option("--no-promote", help="register without moving champion")] = False,
     force: Annotated[bool, typer.Option("--force", help="promote even if not better")] = False,
+    data_dir: DataDir = None,
+    tenant: Tenant = None,
 ) -> None:
     """Cluster customers by load shape, name the segments, log to MLflow, register and promote."""
     config = SegmentsConfig(k_min, k_max, method, window_days, min_days, n_boot, strategies)
     result = train_segments(
-        DataSettings(), TrainingSettings(), as_of=pd.Timestamp(as_of) if as_of else None,
+        tenant_settings(tenant, data_dir), TrainingSettings(), as_of=pd.Timestamp(as_of) if as_of else None,
         config=config, promote=not no_promote, force=force,
     )  # fmt: skip
     typer.echo(json.dumps(asdict(result), indent=2, default=str))
@@ -287,10 +290,12 @@ def score_segments_cmd(
     as_of: AsOf = None,
     model: Annotated[str, typer.Option(help="registry version or alias")] = registry.CHAMPION,
     grades: Annotated[Path | None, typer.Option(help="arrears scores with customer_id, grade")] = None,
+    data_dir: DataDir = None,
+    tenant: Tenant = None,
 ) -> None:
-    """Write each customer's segment, distance, value band, grade and strategy to the scores folder."""
+    """Write each customer's segment, distance, value band, grade and strategy to var/scores/<tenant>/segments/."""
     path = score_segments(
-        DataSettings(),
+        tenant_settings(tenant, data_dir),
         TrainingSettings(),
         as_of=pd.Timestamp(as_of) if as_of else None,
         model=model,

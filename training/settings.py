@@ -11,7 +11,11 @@ from features.settings import PROJECT_ROOT
 
 
 class TrainingSettings(BaseSettings):
-    """Where runs and models go. ``MLFLOW_TRACKING_URI`` overrides the local sqlite store."""
+    """Where runs and models go. ``MLFLOW_TRACKING_URI`` overrides the local sqlite store.
+
+    Open a tenant's registry on this store with ``training.registry.open_registry(settings, tenant)``: it
+    holds its own ``MlflowClient`` for :meth:`resolved_tracking_uri`; nothing sets a process-global URI.
+    """
 
     model_config = SettingsConfigDict(env_prefix="METERWISE_", env_file=".env", extra="ignore")
 

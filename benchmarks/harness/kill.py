@@ -23,17 +23,16 @@ ROOT = Path(__file__).resolve().parents[2]
 INSPECT = """
 import json, sys
 import numpy as np, pandas as pd
-from training import registry
+from training.registry import open_registry
 from training.settings import TrainingSettings
-from mlflow.tracking import MlflowClient
 argv = globals().get("ARGV") or sys.argv[1:]
-registry.configure(TrainingSettings(var_dir=argv[0], models_dir=argv[1]))
+registry = open_registry(TrainingSettings(var_dir=argv[0], models_dir=argv[1]), "kill")
 out = {"aliases": {}, "bad": [], "running": 0, "versions": 0}
-client = MlflowClient()
+client = registry.client
 try:
-    rm = client.get_registered_model("meterwise-arrears")
+    rm = client.get_registered_model("meterwise-kill-arrears")
     aliases = dict(rm.aliases)
-    out["versions"] = len(client.search_model_versions("name='meterwise-arrears'"))
+    out["versions"] = len(client.search_model_versions("name='meterwise-kill-arrears'"))
 except Exception:
     aliases = {}
 for alias, version in aliases.items():

@@ -107,15 +107,15 @@ def make_client(settings, store):
     return TestClient(create_app(settings, store), raise_server_exceptions=False)
 
 
-def write_stub_models(models: Path, bundles: dict | None = None) -> None:
-    """``models/<kind>/model.joblib`` + ``meta.json`` (version 1) for a server run without a registry."""
+def write_stub_models(models: Path, bundles: dict | None = None, *, tenant: str = "demo") -> None:
+    """``models/<tenant>/<kind>/model.joblib`` + ``meta.json`` (version 1) for a server run without a registry."""
     import joblib
 
     bundles = bundles or {"arrears": StubArrears(), "segments": StubSegmenter(), "forecast": StubForecaster()}
     for kind, bundle in bundles.items():
-        (models / kind).mkdir(parents=True)
-        joblib.dump(bundle, models / kind / "model.joblib")
-        (models / kind / "meta.json").write_text('{"version": "1"}')
+        (models / tenant / kind).mkdir(parents=True)
+        joblib.dump(bundle, models / tenant / kind / "model.joblib")
+        (models / tenant / kind / "meta.json").write_text('{"version": "1"}')
 
 
 def stub_server_env(root: Path, bundles: dict | None = None) -> dict[str, str]:

@@ -42,9 +42,10 @@ def requests_answered_by(client, version: str, record_property) -> list[str]:
 
 
 def _log(kind: str, bundle, example) -> str:
-    with registry.training_run(TRAINING, kind, tags={}, params={}):
-        uri = registry.log_model(kind, bundle, example)
-    return registry.register(kind, uri)
+    reg = registry.open_registry(TRAINING, "demo")
+    with reg.training_run(kind, tags={}, params={}):
+        uri = reg.log_model(kind, bundle, example)
+    return reg.register(kind, uri)
 
 
 TRAINING: TrainingSettings  # set by the fixture (module scope)
@@ -65,24 +66,24 @@ def _registry_env(tmp_path_factory):
     root = tmp_path_factory.mktemp("adm")
     write_big_var(root / "var")
     TRAINING = TrainingSettings(var_dir=root / "var", models_dir=root / "models")
-    client = registry.configure(TRAINING)
+    reg = registry.open_registry(TRAINING, "demo")
     example = pd.DataFrame({"kwh_mean_28d": [10.0, 12.0], "late_bills_12m": [1.0, 0.0]})
     for version in ("1", "2"):
         assert _log("arrears", StubArrears(bias=int(version) / 10), example) == version
-    registry.promote_if_better("arrears", "1", 0.7, None)
+    reg.promote_if_better("arrears", "1", 0.7, None)
     seg_example = pd.DataFrame({"share_night": [0.1, 0.4], "share_evening": [0.3, 0.2]})
     _log("segments", StubSegmenter(), seg_example)
-    registry.promote_if_better("segments", "1", 0.7, None)
+    reg.promote_if_better("segments", "1", 0.7, None)
     settings = ServingSettings(
         var_dir=root / "var", models_dir=root / "models", api_keys=API_KEYS, rate_limit_per_s=0, kinds=("arrears",)
     )
-    v2 = client.get_model_version("meterwise-arrears", "2").source
+    v2 = reg.client.get_model_version("meterwise-demo-arrears", "2").source
     yield settings, v2
 
 
 def _model_dir(v2_source: str) -> Path:
-    """The local folder of a logged model (``<artifacts>/models/<model id>/artifacts`` holding MLmodel)."""
-    folder = Path(TRAINING.artifact_root) / "models" / str(v2_source).rsplit("/", 1)[-1] / "artifacts"
+    """The local folder of a registered version (its ``file://`` source, the run's ``model`` artifact)."""
+    folder = Path(str(v2_source).removeprefix("file://"))
     assert (folder / "MLmodel").exists(), folder
     return folder
 
@@ -151,7 +152,7 @@ def test_alias_pointing_nowhere_is_refused(registry_env, record_property):
     settings, _ = registry_env
     store = ModelStore(settings)
     store.load_all()
-    with pytest.raises(ModelRejected, match="no meterwise-arrears@challenger"):
+    with pytest.raises(ModelRejected, match="no meterwise-demo-arrears@challenger"):
         store.reload("arrears", "challenger")
     assert store.get("arrears").version == "1"
     assert requests_answered_by(make_client(settings, store), "1", record_property) == []

@@ -16,15 +16,15 @@ from tests.serving.stubs import StubArrears
 
 def test_falls_back_to_models_dir_with_a_clear_log_line(settings, caplog):
     settings = settings.model_copy(update={"use_registry": True, "tracking_uri": None})  # no var/mlflow.db
-    (settings.models_dir / "arrears").mkdir(parents=True)
-    joblib.dump(StubArrears(), settings.models_dir / "arrears" / "model.joblib")
-    (settings.models_dir / "arrears" / "meta.json").write_text('{"kind": "arrears", "version": "12"}')
+    (settings.models_dir / "demo" / "arrears").mkdir(parents=True)
+    joblib.dump(StubArrears(), settings.models_dir / "demo" / "arrears" / "model.joblib")
+    (settings.models_dir / "demo" / "arrears" / "meta.json").write_text('{"kind": "arrears", "version": "12"}')
     load = registry_loader(settings)
     with caplog.at_level(logging.WARNING):
         bundle, version, source = load("arrears", "champion")
     assert (version, source) == ("12", "models_dir") and isinstance(bundle, StubArrears)
     assert "registry unavailable" in caplog.text and "no registry database" in caplog.text
-    assert str(settings.models_dir / "arrears" / "model.joblib") in caplog.text  # the log names the file
+    assert str(settings.models_dir / "demo" / "arrears" / "model.joblib") in caplog.text  # the log names the file
     with pytest.raises(ModelNotReady, match="needs the registry"):
         load("arrears", "3")
     with pytest.raises(ModelNotReady, match="no fallback bundle"):

@@ -44,6 +44,7 @@ def data_settings(tenant_folder: Path, tmp_path: Path) -> DataSettings:
 
 
 def test_train_promote_refuses_worse_then_force_and_score(data_settings, mlflow_settings, monkeypatch):
+    reg = registry.open_registry(mlflow_settings, "t1")
     with pytest.raises(ModelNotReady, match="no registered version"):
         promote_arrears(data_settings, mlflow_settings)
     first = train_arrears(data_settings, mlflow_settings)
@@ -52,9 +53,9 @@ def test_train_promote_refuses_worse_then_force_and_score(data_settings, mlflow_
         first.metrics
     )
     assert first.metrics["roc_auc"] > 0.65
-    info = registry.version_run("arrears", "1")
+    info = reg.version_run("arrears", "1")
     assert info["params"]["data_hash_bills"] and info["tags"]["tenant"] == "t1"
-    assert (mlflow_settings.models_dir / "arrears" / "model.joblib").exists()
+    assert (mlflow_settings.models_dir / "t1" / "arrears" / "model.joblib").exists()
 
     # a model that cannot rank (one constant feature) must not replace the champion
     monkeypatch.setattr(arrears_job, "informative_columns", lambda frame, cols: ["has_bills"])
@@ -63,15 +64,15 @@ def test_train_promote_refuses_worse_then_force_and_score(data_settings, mlflow_
     # the champion was judged on the very same validation rows
     assert second.metrics["champion_roc_auc"] == pytest.approx(first.metrics["roc_auc"])
     assert second.metrics["roc_auc"] < first.metrics["roc_auc"]
-    assert registry.champion_version("arrears") == "1"
+    assert reg.champion_version("arrears") == "1"
     monkeypatch.undo()
 
     assert promote_arrears(data_settings, mlflow_settings, version="2") is False
-    assert registry.champion_version("arrears") == "1"
+    assert reg.champion_version("arrears") == "1"
     assert promote_arrears(data_settings, mlflow_settings, version="2", force=True) is True
-    assert registry.champion_version("arrears") == "2"
+    assert reg.champion_version("arrears") == "2"
     assert promote_arrears(data_settings, mlflow_settings, version="1") is True  # better again
-    assert registry.champion_version("arrears") == "1"
+    assert reg.champion_version("arrears") == "1"
 
     as_of = pd.Timestamp("2024-05-15")
     path = score_arrears(data_settings, mlflow_settings, as_of=as_of)

@@ -23,9 +23,9 @@ def test_train_registers_champion_keeps_names_and_scores(tmp_path: Path, mlflow_
 
     first = train_segments(data, mlflow_settings, config=config)
     assert first.promoted and first.version == "1"
-    assert registry.champion_version("segments") == "1"
+    assert registry.open_registry(mlflow_settings, "t1").champion_version("segments") == "1"
     assert {"silhouette", "davies_bouldin", "stability_ari_mean", "size_0"} <= set(first.metrics)
-    assert (mlflow_settings.models_dir / "segments" / "model.joblib").exists()
+    assert (mlflow_settings.models_dir / "t1" / "segments" / "model.joblib").exists()
 
     # a retrain a month earlier sees slightly different data and keeps the champion's names
     second = train_segments(data, mlflow_settings, as_of=pd.Timestamp("2024-05-04"), config=config, force=True)
