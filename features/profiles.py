@@ -120,6 +120,10 @@ def build_profiles(tables: dict[str, pd.DataFrame], *, as_of: pd.Timestamp, late
             out[col] = out[col].astype(float)
     out["customer_id"] = out["customer_id"].astype(str)
     out = out[["customer_id", *FEATURES]].sort_values("customer_id", kind="stable").reset_index(drop=True)
+    if "work_orders" in tables:  # complaint columns (features/work_orders_profile.py) when the tenant has orders
+        from features.work_orders_profile import add_complaint_features
+
+        out = add_complaint_features(out, tables["work_orders"], as_of=day)
     logger.info(
         "profiles as of %s: %d customers, %d with readings, %d with bills",
         day.date(),

@@ -7,7 +7,9 @@ nothing about real corpora (those are in ``benchmarks/work_orders.py``). What th
 - a background rate of orders per customer, with a few repeat complainers (10 % of customers, 5x the rate);
 - billing complaints more likely in the month after a bill 20 % above the customer's running mean (bill shock);
 - outage reports rising with cold days (daily mean temperature below 3 °C) in the customer's region;
-- a planted emerging topic: complaints about the in-home smart-meter display from :data:`PLANTED_WEEK` on;
+- a planted emerging topic: complaints about the in-home smart-meter display from :data:`PLANTED_WEEK` on
+  (a burst of :data:`PLANTED_BURST` extra orders that week, then 60 % of meter orders);
+- typing errors (:data:`TYPO_RATE` of the words) and misfiled categories (:data:`MISFILED_SHARE`);
 - channels ``phone``, ``app``, ``web``, ``counter``; about 8 % of orders still open at the export date.
 """
 
@@ -20,6 +22,9 @@ SEED = 20241123
 PLANTED_WEEK = pd.Timestamp("2013-10-07", tz="UTC")  # a Monday
 EXPORT_AT = pd.Timestamp("2014-04-30", tz="UTC")
 CHANNELS = ("phone", "app", "web", "counter")
+PLANTED_BURST = 15  # extra orders about the planted topic in its first week
+TYPO_RATE = 0.12  # share of words typed with one character dropped or doubled
+MISFILED_SHARE = 0.05  # share of orders filed under a random category
 
 #: category -> (templates, fillers); {a} and {b} are filled from the two filler lists.
 TEMPLATES: dict[str, tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]] = {
@@ -91,6 +96,18 @@ def _fill(rng: np.random.Generator, spec: tuple[tuple[str, ...], tuple[str, ...]
     return [templates[x].format(a=a[y], b=b[z]) for x, y, z in zip(t, i, j, strict=True)]  # templating only
 
 
+def _typos(rng: np.random.Generator, text: str) -> str:
+    """Drop or double one character in about :data:`TYPO_RATE` of the words (customers type on phones)."""
+    words = text.split(" ")
+    hit = np.flatnonzero(rng.random(len(words)) < TYPO_RATE)
+    for i in hit:
+        w = words[i]
+        if len(w) > 3:
+            j = int(rng.integers(1, len(w) - 1))
+            words[i] = w[:j] + w[j + 1 :] if rng.random() < 0.5 else w[:j] + w[j] + w[j:]
+    return " ".join(words)
+
+
 def _cold_days(weather: pd.DataFrame | None) -> pd.DataFrame:
     if weather is None or weather.empty:
         return pd.DataFrame(columns=["region", "day", "cold"])
@@ -158,7 +175,17 @@ def generate_work_orders(
     created = days[di] + pd.to_timedelta(rng.integers(7 * 3600, 21 * 3600, size=n), unit="s")
     planted = (created >= PLANTED_WEEK) & (category == "meter") & (rng.random(n) < 0.6)
     text[planted] = _fill(rng, PLANTED, int(planted.sum()))
-    closed = created + pd.to_timedelta(rng.gamma(1.5, 3.0, size=n) * 86400, unit="s")
+    # the planted topic's first week: a burst of extra orders from random customers
+    burst = PLANTED_BURST
+    ci = np.concatenate([ci, rng.integers(len(cust), size=burst)])
+    created = created.append(PLANTED_WEEK + pd.to_timedelta(rng.integers(7 * 3600, 6 * 86400, size=burst), unit="s"))
+    category = np.concatenate([category, np.full(burst, "meter", dtype=object)])
+    text = np.concatenate([text, np.array(_fill(rng, PLANTED, burst), dtype=object)])
+    n = len(ci)
+    text = np.array([_typos(rng, t) for t in text], dtype=object)
+    misfiled = rng.random(n) < MISFILED_SHARE  # agents pick the wrong category now and then
+    category = np.where(misfiled, cats[rng.integers(len(cats), size=n)], category)
+    closed = (created + pd.to_timedelta(rng.gamma(1.5, 3.0, size=n) * 86400, unit="s")).floor("s")
     open_ = (closed >= EXPORT_AT) | (rng.random(n) < 0.03)
     orders = pd.DataFrame(
         {
