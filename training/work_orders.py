@@ -42,7 +42,7 @@ from features.work_orders_text import TextConfig, Tokenizer
 logger = logging.getLogger(__name__)
 
 UNSURE = "unsure"
-PREDICTION_COLUMNS = ("category", "probability", "unsure", "keywords")
+PREDICTION_COLUMNS = ("category", "best_guess", "probability", "unsure", "keywords")
 
 
 def _split(doc: str) -> list[str]:
@@ -190,7 +190,10 @@ class ComplaintClassifier(ClassifierMixin, BaseEstimator):
         return self._proba_from_decision(self.decision_tokens(self.tokenize(X)))
 
     def predict_frame(self, frame: pd.DataFrame) -> pd.DataFrame:
-        """Per order: ``category`` (or ``unsure``), ``probability``, ``unsure``, ``keywords`` ("; "-joined)."""
+        """Per order: ``category`` (or ``unsure``), ``best_guess``, ``probability``, ``unsure``, ``keywords``.
+
+        ``keywords`` are "; "-joined; ``best_guess`` is the most likely category even when unsure.
+        """
         if "text" not in frame:
             raise ValueError(f"predict_frame needs a 'text' column; got {list(frame.columns)}")
         docs = self.tokenize(frame["text"])
@@ -203,6 +206,7 @@ class ComplaintClassifier(ClassifierMixin, BaseEstimator):
         return pd.DataFrame(
             {
                 "category": label,
+                "best_guess": self.classes_[codes].astype(object),
                 "probability": proba.astype(float),
                 "unsure": unsure,
                 "keywords": self._keywords(Z, codes),
