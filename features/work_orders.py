@@ -26,7 +26,9 @@ UTC = "datetime64[ns, UTC]"
 COLUMNS = ("order_id", "customer_id", "created_at", "channel", "category", "text", "closed_at", "resolution")
 
 
-def _closed_after_created(d: pd.DataFrame) -> pd.Series:
+def _closed_after_created(d: pd.DataFrame) -> pd.Series | bool:
+    if "closed_at" not in d:  # optional column
+        return True
     return d["closed_at"].isna() | (d["closed_at"] >= d["created_at"])
 
 
@@ -95,7 +97,9 @@ def read_labelled(
         failures = pd.DataFrame(
             {"row": [None] * len(missing), "column": missing, "check": "column_in_file", "value": None}
         )
-        raise ContractViolation(f"labelled export (columns found: {list(raw.columns)[:20]})", failures, source=str(path))
+        raise ContractViolation(
+            f"labelled export (columns found: {list(raw.columns)[:20]})", failures, source=str(path)
+        )
     out = pd.DataFrame(
         {"text": raw[text_col].astype("string").str.strip(), "label": raw[label_col].astype("string").str.strip()}
     )

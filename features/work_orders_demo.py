@@ -169,7 +169,7 @@ def generate_work_orders(
     pick = (rng.random(n)[:, None] > prob.cumsum(axis=1)).sum(axis=1)
     category = cats[np.minimum(pick, len(cats) - 1)]
     text = np.empty(n, dtype=object)
-    for k, name in enumerate(cats):
+    for name in cats:
         m = category == name
         text[m] = _fill(rng, TEMPLATES[name], int(m.sum()))
     created = days[di] + pd.to_timedelta(rng.integers(7 * 3600, 21 * 3600, size=n), unit="s")

@@ -10,7 +10,6 @@ Invariants
 
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 
 from features.asof import as_of_day
@@ -22,7 +21,9 @@ REPEAT_WINDOW_DAYS = 90
 
 def feature_descriptions(windows_days: tuple[int, ...] = WINDOWS_DAYS) -> dict[str, tuple[str, str]]:
     """column -> (unit, description) of :func:`build_complaint_profile`'s output (names derived from windows)."""
-    out = {f"complaints_{w}d": ("orders", f"work orders created in the {w} days up to the cutoff") for w in windows_days}
+    out = {
+        f"complaints_{w}d": ("orders", f"work orders created in the {w} days up to the cutoff") for w in windows_days
+    }
     return {
         **out,
         "complaints_total": ("orders", "work orders created up to the cutoff"),
@@ -66,7 +67,7 @@ def build_complaint_profile(
     known = orders["customer_id"].notna().to_numpy() & (created < end).to_numpy()
     o = orders.loc[known]
     created = created[known]
-    age_days = ((end - created).dt.total_seconds() / 86400.0).to_numpy()
+    age_days = (day - created.dt.normalize()).dt.days.to_numpy()  # 0 = created on the cutoff day
     closed = (
         pd.to_datetime(o["closed_at"], utc=True).dt.tz_convert(None)
         if "closed_at" in o
@@ -81,12 +82,12 @@ def build_complaint_profile(
         }
     )
     for w in windows_days:
-        frame[f"complaints_{w}d"] = frame["age_days"] <= w
-    frame["repeat_window"] = frame["age_days"] <= repeat_window_days
+        frame[f"complaints_{w}d"] = frame["age_days"] < w
+    frame["repeat_window"] = frame["age_days"] < repeat_window_days
     g = frame.groupby("customer_id", sort=True)
     out = pd.DataFrame({f"complaints_{w}d": g[f"complaints_{w}d"].sum() for w in windows_days})
     out["complaints_total"] = g.size()
-    out["days_since_last_complaint"] = np.floor(g["age_days"].min())
+    out["days_since_last_complaint"] = g["age_days"].min().astype(float)
     out["open_orders"] = g["open"].sum()
     longest = max(windows_days)
     recent = frame[frame[f"complaints_{longest}d"] & frame["category"].notna()]

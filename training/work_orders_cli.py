@@ -33,9 +33,7 @@ def evaluate_cmd(
     from training.work_orders_eval import evaluate_corpus
 
     frame = read_labelled(input, text_col=text_col, label_col=label_col, date_col=date_col)
-    result = evaluate_corpus(
-        frame["text"], frame["label"], frame.get("created_at"), folds=folds, random_state=seed
-    )
+    result = evaluate_corpus(frame["text"], frame["label"], frame.get("created_at"), folds=folds, random_state=seed)
     result = {"input": str(input), "text_col": text_col, "label_col": label_col, "date_col": date_col, **result}
     out.mkdir(parents=True, exist_ok=True)
     path = out / "evaluation.json"

@@ -128,7 +128,7 @@ def time_split(docs: list[str], y: np.ndarray, created_at: pd.Series, factory, *
     when = pd.to_datetime(created_at.reset_index(drop=True), utc=True)
     dated = np.flatnonzero(when.notna().to_numpy())
     order = dated[np.argsort(when.iloc[dated].to_numpy(), kind="stable")]
-    cut_pos = int(round(len(order) * (1 - test_share)))
+    cut_pos = round(len(order) * (1 - test_share))
     if cut_pos < 10 or len(order) - cut_pos < 5:
         return {"skipped": f"too few dated orders ({len(order)})"}
     cut = when.iloc[order[cut_pos]]

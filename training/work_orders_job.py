@@ -61,7 +61,7 @@ def load_orders(data: DataSettings) -> pd.DataFrame:
 def holdout_split(labelled: pd.DataFrame, test_share: float) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Oldest orders to train on, the newest `test_share` to score (a time split, never shuffled)."""
     ordered = labelled.sort_values(["created_at", "order_id"], kind="stable").reset_index(drop=True)
-    cut = int(round(len(ordered) * (1 - test_share)))
+    cut = round(len(ordered) * (1 - test_share))
     return ordered.iloc[:cut], ordered.iloc[cut:]
 
 
@@ -116,8 +116,9 @@ def train_work_orders(
     if promoted:
         registry.promote_if_better(KIND, version, score, None, force=True)  # decide() already ruled
         registry.export_bundle(KIND, final, version, training.models_dir, {METRIC: score})
-    logger.info("work-orders v%s: macro-F1 %.4f (baseline %.4f, champion %s) -> %s: %s", version, score, base_score,
-                champion.value if champion else None, "champion" if promoted else "challenger", decision.reason)  # fmt: skip
-    return WorkOrdersTrainResult(
-        version, promoted, decision.reason, score, base_score, champion.value if champion else None
-    )
+    champion_score = champion.value if champion else None
+    logger.info(
+        "work-orders v%s: macro-F1 %.4f (baseline %.4f, champion %s) -> %s: %s",
+        version, score, base_score, champion_score, "champion" if promoted else "challenger", decision.reason,
+    )  # fmt: skip
+    return WorkOrdersTrainResult(version, promoted, decision.reason, score, base_score, champion_score)

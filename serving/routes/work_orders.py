@@ -18,8 +18,8 @@ from pydantic import Field, StringConstraints
 
 from features.errors import ModelNotReady
 from features.work_orders import MAX_TEXT_CHARS
-from serving.errors import InvalidRequest
 from serving.deps import ApiKey, GateDep, SettingsDep, require_scope
+from serving.errors import InvalidRequest
 from serving.responses import json_response
 from serving.routes.common import ERRORS
 from serving.routing import OrjsonRoute
