@@ -12,6 +12,9 @@ Run as ``flock /tmp/meterwise-heavy.lock /work/main/.venv/bin/python benchmarks/
    (:data:`PLANT_TEXT`) is appended to :data:`PLANT_N` messages of :data:`PLANT_WEEK`; it must be flagged that
    week and no other. False alarms: the same test on the messages with their dates shuffled (no trend by
    construction), :data:`NULL_RUNS` times, weekly and monthly; the share of periods with any flag.
+5. informational, no gate: do complaint features help the arrears model? On the demo tenant (whose work orders
+   are generated from templates, see data/demo/SOURCE.md), the per-bill training set with and without the
+   complaint features as of each bill's issue date; gradient boosting, time split (newest 30 % of bills), AUC.
 """
 
 from __future__ import annotations
@@ -141,6 +144,35 @@ def emerging(a3: pd.DataFrame) -> dict:
     }  # fmt: skip
 
 
+def arrears_with_complaints() -> dict:
+    from sklearn.ensemble import HistGradientBoostingClassifier
+    from sklearn.metrics import roc_auc_score
+
+    from features.io import load_tenant
+    from features.settings import DEMO_DIR
+    from features.training_sets import build_arrears_training_set
+    from features.work_orders_profile import complaint_features_at, feature_descriptions
+    from training.arrears import feature_columns
+
+    tables, _ = load_tenant(DEMO_DIR)
+    bills = build_arrears_training_set(tables)
+    bills = bills[bills["label_known"]].reset_index(drop=True)
+    added = [c for c in feature_descriptions() if c != "top_category"]
+    extra = complaint_features_at(tables["work_orders"], bills[["customer_id"]].assign(cutoff=bills["issue_date"]))
+    frame = pd.concat([bills, extra[added]], axis=1)
+    base = [c for c in feature_columns(bills) if c not in ("category", "tariff")]
+    train = (frame["issue_date"] < frame["issue_date"].quantile(0.7)).to_numpy()
+    out = {"data": "demo tenant (generated work orders)", "bills_train": int(train.sum()),
+           "bills_test": int((~train).sum()), "model": "HistGradientBoosting(max_iter=200, lr=0.05)"}  # fmt: skip
+    for name, cols in (("auc_without_complaints", base), ("auc_with_complaints", [*base, *added])):
+        X = frame[cols].astype(float)
+        model = HistGradientBoostingClassifier(max_iter=200, learning_rate=0.05, random_state=SEED)
+        model.fit(X[train], frame.loc[train, "label"])
+        out[name] = float(roc_auc_score(frame.loc[~train, "label"], model.predict_proba(X[~train])[:, 1]))
+    out["complaints_help"] = out["auc_with_complaints"] > out["auc_without_complaints"]
+    return out
+
+
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     t0 = time.perf_counter()
@@ -163,6 +195,7 @@ def main() -> None:
         **cls,
         "throughput": speed,
         "emerging_topics": trends,
+        "arrears_with_complaints": arrears_with_complaints(),
         "seconds": round(time.perf_counter() - t0, 1),
     }
     null = trends["shuffled_dates_null"]

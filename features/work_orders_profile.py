@@ -10,6 +10,7 @@ Invariants
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from features.asof import as_of_day
@@ -62,47 +63,72 @@ def build_complaint_profile(
         ``customer_id`` then the columns of :func:`feature_descriptions`.
     """
     day = as_of_day(as_of)
-    end = day + pd.Timedelta(days=1)  # first instant after the cutoff day
+    ids = pd.Series(orders["customer_id"].dropna().astype(str).unique())
+    cutoffs = pd.DataFrame({"customer_id": ids, "cutoff": day})
+    out = complaint_features_at(orders, cutoffs, windows_days=windows_days, repeat_min_orders=repeat_min_orders,
+                                repeat_window_days=repeat_window_days)  # fmt: skip
+    out = out[out["complaints_total"] > 0].drop(columns="cutoff")
+    return out.sort_values("customer_id", kind="stable").reset_index(drop=True)
+
+
+def complaint_features_at(
+    orders: pd.DataFrame,
+    cutoffs: pd.DataFrame,
+    *,
+    windows_days: tuple[int, ...] = WINDOWS_DAYS,
+    repeat_min_orders: int = REPEAT_MIN_ORDERS,
+    repeat_window_days: int = REPEAT_WINDOW_DAYS,
+) -> pd.DataFrame:
+    """Complaint features of each (``customer_id``, ``cutoff`` day) row of `cutoffs`, in its order.
+
+    The one implementation behind :func:`build_complaint_profile` (one cutoff for all) and per-bill training
+    rows (each bill's issue date). Rows without orders get 0 counts, NaN recency and no top category.
+    """
+    keys = cutoffs[["customer_id", "cutoff"]].reset_index(drop=True)
+    keys = keys.assign(customer_id=keys["customer_id"].astype(str), key=np.arange(len(keys)))
     created = pd.to_datetime(orders["created_at"], utc=True).dt.tz_convert(None)
-    known = orders["customer_id"].notna().to_numpy() & (created < end).to_numpy()
-    o = orders.loc[known]
-    created = created[known]
-    age_days = (day - created.dt.normalize()).dt.days.to_numpy()  # 0 = created on the cutoff day
     closed = (
-        pd.to_datetime(o["closed_at"], utc=True).dt.tz_convert(None)
-        if "closed_at" in o
-        else pd.Series(pd.NaT, index=o.index)
+        pd.to_datetime(orders["closed_at"], utc=True).dt.tz_convert(None)
+        if "closed_at" in orders
+        else pd.Series(pd.NaT, index=orders.index)
     )
-    frame = pd.DataFrame(
+    o = pd.DataFrame(
         {
-            "customer_id": o["customer_id"].astype(str).to_numpy(),
-            "age_days": age_days,
-            "open": (closed.isna() | (closed >= end)).to_numpy(),
-            "category": (o["category"] if "category" in o else pd.Series(None, index=o.index)).to_numpy(),
+            "customer_id": orders["customer_id"].astype("string").to_numpy(),
+            "created_day": created.dt.normalize().to_numpy(),
+            "closed_at": closed.to_numpy(),
+            "category": (
+                orders["category"] if "category" in orders else pd.Series(None, index=orders.index)
+            ).to_numpy(),
         }
-    )
+    ).dropna(subset=["customer_id"])
+    pairs = keys.merge(o.astype({"customer_id": str}), on="customer_id", how="inner")
+    pairs = pairs[pairs["created_day"] <= pairs["cutoff"]]  # created on or before the cutoff day
+    pairs["age_days"] = (pairs["cutoff"] - pairs["created_day"]).dt.days  # 0 = created on the cutoff day
+    end = pairs["cutoff"] + pd.Timedelta(days=1)
+    pairs["open"] = pairs["closed_at"].isna() | (pairs["closed_at"] >= end)
+    longest = max(windows_days)
     for w in windows_days:
-        frame[f"complaints_{w}d"] = frame["age_days"] < w
-    frame["repeat_window"] = frame["age_days"] < repeat_window_days
-    g = frame.groupby("customer_id", sort=True)
-    out = pd.DataFrame({f"complaints_{w}d": g[f"complaints_{w}d"].sum() for w in windows_days})
+        pairs[f"complaints_{w}d"] = pairs["age_days"] < w
+    g = pairs.groupby("key")
+    out = pd.DataFrame(index=pd.RangeIndex(len(keys)))
+    for w in windows_days:
+        out[f"complaints_{w}d"] = g[f"complaints_{w}d"].sum()
     out["complaints_total"] = g.size()
     out["days_since_last_complaint"] = g["age_days"].min().astype(float)
     out["open_orders"] = g["open"].sum()
-    longest = max(windows_days)
-    recent = frame[frame[f"complaints_{longest}d"] & frame["category"].notna()]
-    out[f"categories_{longest}d"] = recent.groupby("customer_id")["category"].nunique().reindex(out.index).fillna(0)
-    labelled = frame[frame["category"].notna()]
-    if len(labelled):
-        tally = labelled.groupby(["customer_id", "category"]).size().rename("n").reset_index()
-        tally = tally.sort_values(["customer_id", "n", "category"], ascending=[True, False, True], kind="stable")
-        out["top_category"] = tally.drop_duplicates("customer_id").set_index("customer_id")["category"]
-    else:
-        out["top_category"] = None
-    out["is_repeat_complainer"] = g["repeat_window"].sum() >= repeat_min_orders
+    recent = pairs[pairs[f"complaints_{longest}d"] & pairs["category"].notna()]
+    out[f"categories_{longest}d"] = recent.groupby("key")["category"].nunique()
+    labelled = pairs[pairs["category"].notna()]
+    tally = labelled.groupby(["key", "category"]).size().rename("n").reset_index()
+    tally = tally.sort_values(["key", "n", "category"], ascending=[True, False, True], kind="stable")
+    out["top_category"] = tally.drop_duplicates("key").set_index("key")["category"]
+    repeat = pairs[pairs["age_days"] < repeat_window_days].groupby("key").size()
+    out["is_repeat_complainer"] = repeat.reindex(out.index).fillna(0).to_numpy() >= repeat_min_orders
     counts = [c for c in out.columns if c.startswith(("complaints_", "open_", "categories_"))]
-    out[counts] = out[counts].astype(float)
-    return out.reset_index()
+    out[counts] = out[counts].fillna(0.0).astype(float)
+    out["top_category"] = out["top_category"].astype(object).where(out["top_category"].notna(), None)
+    return pd.concat([keys[["customer_id", "cutoff"]], out], axis=1)
 
 
 def add_complaint_features(profiles: pd.DataFrame, orders: pd.DataFrame, *, as_of: pd.Timestamp) -> pd.DataFrame:

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from features.profiles import build_profiles
-from features.work_orders_profile import build_complaint_profile, feature_descriptions
+from features.work_orders_profile import build_complaint_profile, complaint_features_at, feature_descriptions
 
 AS_OF = pd.Timestamp("2024-03-31")
 
@@ -110,3 +110,16 @@ def test_build_profiles_adds_complaint_columns_only_with_work_orders(tenant):
     quiet = with_orders.set_index("customer_id").loc["C005"]
     assert quiet["complaints_total"] == 0 and np.isnan(quiet["days_since_last_complaint"])
     assert not quiet["is_repeat_complainer"]
+
+
+def test_per_row_cutoffs_use_the_same_implementation():
+    cutoffs = pd.DataFrame(
+        {"customer_id": ["C000", "C000", "C009"], "cutoff": pd.to_datetime(["2024-01-04", "2024-03-31", "2024-03-31"])}
+    )
+    rows = complaint_features_at(orders(), cutoffs)
+    assert rows["complaints_total"].tolist() == [1.0, 4.0, 0.0]
+    assert np.isnan(rows.loc[2, "days_since_last_complaint"]) and rows.loc[2, "top_category"] is None
+    profile = build_complaint_profile(orders(), as_of=AS_OF).set_index("customer_id").loc["C000"]
+    pd.testing.assert_series_equal(
+        rows.drop(columns=["customer_id", "cutoff"]).iloc[1], profile, check_names=False, check_dtype=False
+    )
