@@ -67,6 +67,22 @@ def with_optional_columns(orders: pd.DataFrame) -> pd.DataFrame:
     return out[list(COLUMNS)]
 
 
+def _read_text_table(path: Path, *, sep: str) -> pd.DataFrame:
+    """A delimited text file as strings: UTF-8 (with or without BOM), else GB18030 (Chinese exports); a file
+    that parses to one column with the expected separator is re-read with the separator sniffed."""
+    for encoding in ("utf-8-sig", "gb18030"):
+        try:
+            raw = pd.read_csv(path, sep=sep, dtype=str, keep_default_na=False, encoding=encoding)
+            if raw.shape[1] == 1:
+                raw = pd.read_csv(path, sep=None, engine="python", dtype=str, keep_default_na=False, encoding=encoding)
+            if encoding != "utf-8-sig":
+                logger.info("%s: read as %s", path, encoding)
+            return raw
+        except UnicodeDecodeError:
+            continue
+    raise ValueError(f"{path}: not UTF-8 or GB18030 text")
+
+
 def read_labelled(
     path: Path, *, text_col: str = "text", label_col: str = "category", date_col: str | None = None
 ) -> pd.DataFrame:
@@ -85,12 +101,12 @@ def read_labelled(
     name = path.name.lower()
     if name.endswith(".parquet"):
         raw = pd.read_parquet(path)
-    elif name.endswith((".csv", ".csv.gz", ".tsv")):
-        raw = pd.read_csv(path, sep="\t" if name.endswith(".tsv") else ",", dtype=str, keep_default_na=False)
+    elif name.endswith((".csv", ".csv.gz", ".tsv", ".txt")):
+        raw = _read_text_table(path, sep="\t" if name.endswith(".tsv") else ",")
     elif name.endswith((".xlsx", ".xls")):
         raw = pd.read_excel(path, dtype=str)
     else:
-        raise ValueError(f"{path}: unsupported file type; expected .csv, .tsv, .parquet or .xlsx")
+        raise ValueError(f"{path}: unsupported file type; expected .csv, .tsv, .txt, .parquet or .xlsx")
     wanted = [c for c in (text_col, label_col, date_col) if c is not None]
     missing = [c for c in wanted if c not in raw.columns]
     if missing:

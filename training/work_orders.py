@@ -144,19 +144,29 @@ class ComplaintClassifier(ClassifierMixin, BaseEstimator):
         return self
 
     def _choose_c(self, Z: sp.csr_matrix, codes: np.ndarray) -> tuple[float, np.ndarray | None, dict]:
-        folds = min(self.inner_folds, int(np.bincount(codes).min()))
-        if folds < 2:
+        counts = np.bincount(codes)
+        folds = min(self.inner_folds, int(counts.max()))
+        if folds < 2 or counts.min() < 2:
             logger.warning("a category has a single order: no inner CV, C=%s and uncalibrated scores", self.Cs[-1])
             return float(self.Cs[-1]), None, {}
         cv = StratifiedKFold(folds, shuffle=True, random_state=self.random_state)
-        splits = list(cv.split(np.zeros(len(codes)), codes))
+        splits = list(cv.split(np.zeros(len(codes)), codes))  # a rare category may miss some training folds
         scores, oofs = {}, {}
         k = len(self.classes_)
         for C in self.Cs:
-            oof = np.zeros((len(codes), k if k > 2 else 1), dtype=np.float64)
+            oof = np.full((len(codes), k if k > 2 else 1), -10.0)
             for tr, te in splits:
                 svm = LinearSVC(C=C, random_state=self.random_state).fit(Z[tr], codes[tr])
-                oof[te] = svm.decision_function(Z[te]).reshape(len(te), -1)
+                d = svm.decision_function(Z[te]).reshape(len(te), -1)
+                if k > 2 and len(svm.classes_) == k:
+                    oof[te] = d
+                elif k > 2:  # categories unseen in this inner fold keep a very low score
+                    d = d if d.shape[1] > 1 else np.hstack([-d, d])  # a two-class SVM gives one column
+                    sub = np.full((len(te), k), -10.0)
+                    sub[:, svm.classes_] = d
+                    oof[te] = sub
+                else:
+                    oof[te] = d
             pred = oof.argmax(axis=1) if k > 2 else (oof[:, 0] > 0).astype(int)
             scores[float(C)] = float(f1_score(codes, pred, average="macro"))
             oofs[float(C)] = oof

@@ -70,7 +70,8 @@ def evaluate_corpus(
     created_at : pandas.Series, optional
         Creation time per order; enables the time split (rows with no date are left out of it).
     folds : int
-        Outer stratified folds (reduced to the rarest category's count, at least 2).
+        Outer stratified folds (at most the largest category's count). Categories with a single order are left
+        out (listed in ``categories_left_out``); rarer categories than `folds` miss some test folds.
     test_share : float
         Share of the most recent orders held out by the time split.
     model_factory : callable, optional
@@ -84,13 +85,11 @@ def evaluate_corpus(
         summed over folds), ``beats_baseline``, ``n_orders``, and ``time_split`` when dates were given.
     """
     factory = model_factory or (lambda: ComplaintClassifier(random_state=random_state))
-    y = np.asarray(pd.Series(labels).astype(str))
-    classes, counts = np.unique(y, return_counts=True)
-    k = min(folds, int(counts.min()))
-    if len(classes) < 2 or k < 2:
-        raise ValueError(
-            f"need >= 2 categories with >= 2 orders each to evaluate; got {dict(zip(classes, counts, strict=True))}"
-        )
+    texts, y, created_at, dropped = _drop_singletons(texts, labels, created_at)
+    classes = np.unique(y)
+    if len(classes) < 2:
+        raise ValueError(f"need >= 2 categories with >= 2 orders each to evaluate; got {len(classes)} (and {dropped})")
+    k = min(folds, int(np.bincount(np.unique(y, return_inverse=True)[1]).max()))
     t0 = time.perf_counter()
     docs = factory().tokenize(texts)
     logger.info("tokenised %d orders in %.1f s", len(docs), time.perf_counter() - t0)
@@ -104,6 +103,7 @@ def evaluate_corpus(
     frame = pd.DataFrame(rows)
     out = {
         "n_orders": len(y),
+        "categories_left_out": dropped,
         "n_categories": len(classes),
         "macro_f1": float(frame["macro_f1"].mean()),
         "macro_f1_std": float(frame["macro_f1"].std(ddof=1)),
@@ -121,6 +121,19 @@ def evaluate_corpus(
     if created_at is not None:
         out["time_split"] = time_split(docs, y, pd.Series(created_at), factory, test_share=test_share)
     return out
+
+
+def _drop_singletons(texts, labels, created_at) -> tuple[pd.Series, np.ndarray, pd.Series | None, dict]:
+    """Leave out categories with a single order (no fold could both train and test on them)."""
+    y = pd.Series(labels).astype(str).reset_index(drop=True)
+    counts = y.value_counts()
+    rare = counts[counts < 2]
+    keep = ~y.isin(rare.index).to_numpy()
+    if len(rare):
+        logger.warning("left out %d categories with a single order: %s", len(rare), list(rare.index)[:10])
+    when = None if created_at is None else pd.Series(created_at).reset_index(drop=True)[keep].reset_index(drop=True)
+    texts = pd.Series(texts).reset_index(drop=True)[keep].reset_index(drop=True)
+    return texts, y[keep].to_numpy(), when, {str(k): int(v) for k, v in rare.items()}
 
 
 def time_split(docs: list[str], y: np.ndarray, created_at: pd.Series, factory, *, test_share: float = 0.2) -> dict:

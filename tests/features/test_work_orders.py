@@ -101,3 +101,10 @@ def test_read_labelled_drops_blank_rows_and_parses_dates(tmp_path):
 def test_unsupported_file_type_is_refused(tmp_path):
     with pytest.raises(ValueError, match="unsupported"):
         read_labelled(tmp_path / "x.json")
+
+
+def test_read_labelled_gb18030_and_semicolons(tmp_path):
+    path = tmp_path / "export.csv"
+    path.write_bytes("内容;类别\n小区停电;停电\n电费太高;电费\n".encode("gb18030"))
+    got = read_labelled(path, text_col="内容", label_col="类别")
+    assert got["text"].tolist() == ["小区停电", "电费太高"] and got["label"].tolist() == ["停电", "电费"]

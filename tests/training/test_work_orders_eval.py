@@ -57,3 +57,12 @@ def test_cli_names_a_missing_column(tmp_path):
     pd.DataFrame({"body": ["a"], "cat": ["x"]}).to_csv(path, index=False)
     result = CliRunner().invoke(app, ["evaluate", "--input", str(path), "--out", str(tmp_path / "o")])
     assert result.exit_code != 0 and "text" in str(result.exception)
+
+
+def test_rare_and_single_order_categories_do_not_break_the_evaluation():
+    texts, labels = corpus(45)
+    texts += ["a rare complaint about the smell of smoke", "another rare smell of smoke", "one of a kind"]
+    labels += ["smell", "smell", "unique"]
+    out = evaluate_corpus(pd.Series(texts), pd.Series(labels), folds=3, model_factory=small)
+    assert out["categories_left_out"] == {"unique": 1} and "smell" in out["labels"]
+    assert out["n_orders"] == 47 and len(out["folds"]) == 3
