@@ -67,6 +67,7 @@ def trends_cmd(
     alpha: Annotated[float, typer.Option(help="false discovery rate per period")] = 0.01,
 ) -> None:
     """HTML report: orders per period and category, emerging terms, keywords, link to weather."""
+    from features.contracts import validate
     from features.io import load_tenant, read_table
     from features.settings import DataSettings
     from training.work_orders_job import tenant_text_config
@@ -75,7 +76,7 @@ def trends_cmd(
     data = DataSettings()
     weather = None
     if input is not None:
-        orders = read_table(input)
+        orders = validate("work_orders", read_table(input), quarantine=True, source=str(input)).accepted
     else:
         tables, _ = load_tenant(data.data_dir, tables=("customers", "work_orders", "weather"))
         orders, weather = tables["work_orders"], tables.get("weather")
