@@ -5,9 +5,9 @@ from __future__ import annotations
 import random
 import signal
 
-from tests.reliability.conftest import isolated_mlflow
-from tests.reliability.kill import inspect, kill_trial, run_to_completion
-from tests.reliability.train_job import write_tenant
+from harness.kill import inspect, kill_trial, run_to_completion
+from harness.service import isolated_mlflow
+from harness.train_job import write_tenant
 
 
 def test_kill_during_training_never_corrupts_the_champion(tmp_path):

@@ -1,10 +1,15 @@
 """Benchmark: whole profile build (usage + payments) on a generated tenant, against a DuckDB floor.
 
+Writes ``benchmarks/results/features_build.json`` (+ .md); ``--customers 2050000`` writes
+``features_build_scale.json``. Gates (from this run's figures; exit 1 when one fails): peak RSS of the
+build under 2 GiB, build time within 2x the DuckDB floor, one profile row per customer.
+
 Default run (no arguments): 100,000 customers x 365 daily readings, 12 monthly bills each, their
 payments. Data is generated once into ``benchmarks/out/`` (not timed). Each measurement then runs in
 a fresh Python subprocess so its peak RSS (``ru_maxrss``) is its own:
 
-- ``build``: read the Parquet files (timed apart as ``load_seconds``), then ``build_profiles``
+- ``build``: read the Parquet files with the product's reader :func:`features.io.read_table` (timed
+  apart as ``load_seconds``), then ``build_profiles``
   (``seconds``; ``rows_per_s`` = daily readings / seconds);
 - ``duckdb``: the 16 bare usage aggregates (mean/median/std/max over 30/90/365 days, zero share,
   weekday/weekend and winter/summer ratios, slope) on the same readings, loaded into a DuckDB table
@@ -12,9 +17,9 @@ a fresh Python subprocess so its peak RSS (``ru_maxrss``) is its own:
 
 ``--customers 2050000`` instead generates Parquet partitions on disk and builds them out of core on a
 local Dask cluster (2 single-threaded worker processes); peak RSS is the sampled sum over the whole
-process tree. Its numbers are merged into the JSON under ``scale``.
+process tree.
 
-Run: ``flock /tmp/meterwise-bench.lock .venv/bin/python benchmarks/features.py``
+Run: ``flock /tmp/meterwise-heavy.lock .venv/bin/python benchmarks/features_build.py``
 """
 
 from __future__ import annotations
@@ -30,14 +35,18 @@ import threading
 import time
 from pathlib import Path
 
+from harness.results import finish
+
+logger = logging.getLogger("features_build")
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
 OUT = ROOT / "benchmarks" / "out"
 RESULTS = ROOT / "benchmarks" / "results"
-JSON_PATH = RESULTS / "features.json"
+NAME = "features_build"
 AS_OF = "2024-12-31"
 DEFAULT_CUSTOMERS = 100_000
 SEED = 0
+PEAK_RSS_MIB_LIMIT = 2048.0  # build incl. reading the Parquet files, 100k customers x 365 days
+FLOOR_RATIO_LIMIT = 2.0  # build seconds / DuckDB floor seconds
 
 DUCKDB_SQL = """
 WITH r AS (
@@ -72,7 +81,7 @@ def _ensure_data(customers: int) -> Path:
         t0 = time.perf_counter()
         write_tenant(generate_tenant(customers, end=__import__("pandas").Timestamp(AS_OF), seed=SEED), folder)
         (folder / "_DONE").write_text("ok\n")
-        print(f"generated {customers} customers in {time.perf_counter() - t0:.1f}s -> {folder}", flush=True)
+        logger.info("generated %d customers in %.1fs -> %s", customers, time.perf_counter() - t0, folder)
     return folder
 
 
@@ -83,12 +92,11 @@ def _peak_self_mib() -> float:
 def child_build(folder: Path) -> dict:
     import pandas as pd
 
+    from features.io import read_table
     from features.profiles import build_profiles
 
     t0 = time.perf_counter()
-    tables = {
-        n: pd.read_parquet(folder / f"{n}.parquet") for n in ("customers", "readings", "bills", "payments", "weather")
-    }
+    tables = {n: read_table(folder / f"{n}.parquet") for n in ("customers", "readings", "bills", "payments", "weather")}
     load_s = time.perf_counter() - t0
     t1 = time.perf_counter()
     profiles = build_profiles(tables, as_of=pd.Timestamp(AS_OF))
@@ -144,14 +152,6 @@ def _run_child(kind: str, folder: Path) -> tuple[dict, float]:
     return json.loads(proc.stdout.strip().splitlines()[-1]), peak
 
 
-def _merge_json(update: dict) -> dict:
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    data = json.loads(JSON_PATH.read_text()) if JSON_PATH.exists() else {}
-    data.update(update)
-    JSON_PATH.write_text(json.dumps(data, indent=2) + "\n")
-    return data
-
-
 def _machine() -> str:
     import os
 
@@ -184,6 +184,7 @@ def run_default(customers: int, repeats: int = 3) -> dict:
     floor = min(floors, key=lambda f: f["duckdb_floor_seconds"])
     result = {
         "customers": customers,
+        "profile_rows": best["profile_rows"],
         "readings": best["readings"],
         "bills": best["bills"],
         "payments": best["payments"],
@@ -213,11 +214,20 @@ def run_default(customers: int, repeats: int = 3) -> dict:
             " best of `repeats` fresh subprocesses; peak_rss_mib = worst ru_maxrss of those subprocesses,"
             " Parquet loading included; duckdb_floor_seconds = best time of the 16 bare usage aggregates on a"
             " DuckDB table already loaded from the same Parquet. The 2-core machine is shared with other jobs."
+            " Usage features are built per block of 25,000 customers (build_profiles' default chunk_customers)."
         ),
     }
-    _merge_json(result)
     _write_table(result)
     return result
+
+
+def default_gates(r: dict) -> dict[str, bool]:
+    """Gates of the default run, from its own figures."""
+    return {
+        "peak_rss_under_2_gib": r["peak_rss_mib"] < PEAK_RSS_MIB_LIMIT,
+        "within_2x_duckdb_floor": r["ratio_to_floor"] <= FLOOR_RATIO_LIMIT,
+        "one_row_per_customer": r["profile_rows"] == r["customers"],
+    }
 
 
 def _write_table(r: dict) -> None:
@@ -242,7 +252,7 @@ def _write_table(r: dict) -> None:
         f"load average (1 min) before/after {r['load_avg_1m_before_after']} on a machine shared with other jobs",
         "",
     ]
-    (RESULTS / "features.md").write_text("\n".join(lines))
+    (RESULTS / f"{NAME}.md").write_text("\n".join(lines))
 
 
 class _TreeSampler:
@@ -290,7 +300,7 @@ def run_scale(customers: int, workers: int = 2, customers_per_partition: int = 5
         t0 = time.perf_counter()
         write_partitioned(root, customers, n_parts, seed=SEED)
         (root / "_DONE").write_text("ok\n")
-        print(f"generated {customers} customers in {n_parts} partitions in {time.perf_counter() - t0:.0f}s", flush=True)
+        logger.info("generated %d customers in %d partitions in %.0fs", customers, n_parts, time.perf_counter() - t0)
     folders = sorted(p for p in root.glob("part-*") if p.is_dir())
     out_dir = OUT / f"features_scale_profiles_{customers}"
     shutil.rmtree(out_dir, ignore_errors=True)
@@ -314,8 +324,11 @@ def run_scale(customers: int, workers: int = 2, customers_per_partition: int = 5
         "workers": workers,
         "machine": _machine(),
     }
-    _merge_json({"scale": scale})
     return scale
+
+
+def scale_gates(r: dict) -> dict[str, bool]:
+    return {"one_row_per_customer": r["profile_rows"] == r["customers"]}
 
 
 def main() -> None:
@@ -328,12 +341,16 @@ def main() -> None:
     args = parser.parse_args()
     if args.child:
         out = child_build(args.folder) if args.child == "build" else child_duckdb(args.folder)
-        print(json.dumps(out))
+        sys.stdout.write(json.dumps(out) + "\n")  # to the parent process (see _run_child)
         return
-    logging.basicConfig(level=logging.WARNING)
-    scale = args.customers > 500_000  # out of core on a local Dask cluster
-    result = run_scale(args.customers, workers=args.workers) if scale else run_default(args.customers, args.repeats)
-    print(json.dumps(result, indent=2))
+    logging.basicConfig(level=logging.INFO, format="[%(name)s] %(message)s")
+    logging.getLogger("distributed").setLevel(logging.WARNING)
+    if args.customers > 500_000:  # out of core on a local Dask cluster
+        result = run_scale(args.customers, workers=args.workers)
+        finish(f"{NAME}_scale", result, scale_gates(result))
+    else:
+        result = run_default(args.customers, args.repeats)
+        finish(NAME, result, default_gates(result))
 
 
 if __name__ == "__main__":

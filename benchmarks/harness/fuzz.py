@@ -14,7 +14,7 @@ from schemathesis.checks import (
     status_code_conformance,
 )
 
-from tests.reliability.conftest import API_KEYS
+from harness.service import API_KEYS
 
 #: a traceback, a server file path or any configured API key in a response body is a leak
 LEAK = re.compile(

@@ -17,6 +17,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from harness.load import python_path
+
 ROOT = Path(__file__).resolve().parents[2]
 INSPECT = """
 import json, sys
@@ -62,7 +64,7 @@ class Trial:
 
 
 def _env() -> dict[str, str]:
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    env = {**os.environ, "PYTHONPATH": python_path()}
     env.pop("MLFLOW_TRACKING_URI", None)
     env.pop("MLFLOW_REGISTRY_URI", None)
     return env
@@ -72,7 +74,7 @@ def train(tenant: Path, var: Path, models: Path, seed: int = 0) -> subprocess.Po
     args = [
         sys.executable,
         "-m",
-        "tests.reliability.train_job",
+        "harness.train_job",
         str(tenant),
         str(var),
         str(models),
@@ -95,7 +97,7 @@ def inspect(var: Path, models: Path, *, in_process: bool = False) -> dict:
         import contextlib
         import io
 
-        from tests.reliability.conftest import isolated_mlflow
+        from harness.service import isolated_mlflow
 
         buf = io.StringIO()
         with isolated_mlflow(), contextlib.redirect_stdout(buf):

@@ -1,24 +1,23 @@
-"""Load tools for ``benchmarks/reliability.py``: a server subprocess on 127.0.0.1, an open-loop load
-generator, process sampling and /metrics parsing. Only loopback, bounded by request counts and time."""
+"""Load tools shared by the benchmarks and the reliability tests: a server subprocess on 127.0.0.1, open-loop
+load generators (httpx streams and the lean :class:`RawConn`) and /metrics parsing. Only loopback, bounded
+by request counts and time. Resource sampling is in :mod:`harness.sampler`."""
 
 from __future__ import annotations
 
 import asyncio
-import json
+import contextlib
 import os
 import re
 import socket
 import subprocess
 import sys
-import threading
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
 import numpy as np
-import psutil
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -29,10 +28,20 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def python_path() -> str:
+    """``PYTHONPATH`` for a subprocess: the repository (the packages) and ``benchmarks/`` (``harness``)."""
+    return os.pathsep.join([str(ROOT), str(ROOT / "benchmarks")])
+
+
 def launch(env: dict[str, str], module: str = "serving.server", ready_s: float = 120) -> tuple[subprocess.Popen, str]:
     """``python -m <module>`` with `env` (METERWISE_*) on a free loopback port; waits for /readyz 200."""
     port = free_port()
-    environ = {**os.environ, "PYTHONPATH": str(ROOT), "METERWISE_HOST": "127.0.0.1", "METERWISE_PORT": str(port)}
+    environ = {
+        **os.environ,
+        "PYTHONPATH": python_path(),
+        "METERWISE_HOST": "127.0.0.1",
+        "METERWISE_PORT": str(port),
+    }
     environ.pop("MLFLOW_TRACKING_URI", None)
     environ.update(env)
     proc = subprocess.Popen(
@@ -50,10 +59,12 @@ def launch(env: dict[str, str], module: str = "serving.server", ready_s: float =
             raise RuntimeError(f"{module} exited with {proc.returncode} before it was ready")
         time.sleep(0.2)
     proc.kill()
+    proc.wait(10)
     raise RuntimeError(f"{module} not ready after {ready_s:.0f}s")
 
 
 def stop(proc: subprocess.Popen) -> None:
+    """SIGTERM, then SIGKILL after 30 s; waits for the exit."""
     if proc.poll() is None:
         proc.terminate()
         try:
@@ -63,46 +74,18 @@ def stop(proc: subprocess.Popen) -> None:
             proc.wait(10)
 
 
-class Sampler(threading.Thread):
-    """RSS (MiB), open fds and threads of a process every `every_s` seconds."""
+@contextlib.contextmanager
+def served(env: dict[str, str], module: str = "serving.server") -> Iterator[tuple[subprocess.Popen, str]]:
+    """:func:`launch` on entry, :func:`stop` on exit: ``with served(env) as (proc, base): ...``.
 
-    def __init__(self, pid: int, every_s: float = 1.0):
-        super().__init__(daemon=True)
-        self.proc, self.every_s = psutil.Process(pid), every_s
-        self.samples: list[tuple[float, float, int, int]] = []
-        self._halt = threading.Event()
-        self.t0 = time.monotonic()
-
-    def run(self) -> None:
-        while not self._halt.is_set():
-            try:
-                with self.proc.oneshot():
-                    rss = self.proc.memory_info().rss / 2**20
-                    self.samples.append((time.monotonic() - self.t0, rss, self.proc.num_fds(), self.proc.num_threads()))
-            except psutil.Error:
-                return
-            self._halt.wait(self.every_s)
-
-    def stop(self) -> None:
-        self._halt.set()
-        self.join(5)
-
-    def growth(self, from_s: float) -> dict[str, float]:
-        """RSS growth % from the first sample after `from_s` to the last; fds/threads at both ends."""
-        later = [s for s in self.samples if s[0] >= from_s] or self.samples
-        first, last = later[0], later[-1]
-        return {
-            "rss_start_mib": round(first[1], 1),
-            "rss_end_mib": round(last[1], 1),
-            "rss_growth_pct": round(100 * (last[1] - first[1]) / first[1], 2),
-            "fds_start": first[2],
-            "fds_end": last[2],
-            "threads_start": first[3],
-            "threads_end": last[3],
-        }
-
-    def peak_mib(self) -> float:
-        return max(s[1] for s in self.samples)
+    Open a :class:`~harness.sampler.Sampler` *inside* this block, so sampling always ends before the
+    server is stopped.
+    """
+    proc, base = launch(env, module=module)
+    try:
+        yield proc, base
+    finally:
+        stop(proc)
 
 
 @dataclass
@@ -177,10 +160,6 @@ def request_counts(base: str) -> dict[tuple[str, str], int]:
         key = (m.group(1), m.group(2))
         out[key] = out.get(key, 0) + int(float(m.group(3)))
     return out
-
-
-def api_keys_env(keys: dict[str, list[str]]) -> dict[str, str]:
-    return {"METERWISE_API_KEYS": json.dumps(keys), "METERWISE_RATE_LIMIT_PER_S": "0"}
 
 
 class RawConn:

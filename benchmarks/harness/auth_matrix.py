@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.reliability.conftest import ADMIN, API_KEYS, BILLING, PLANNER
+from harness.service import ADMIN, API_KEYS, BILLING, PLANNER
 
 POLICY: dict[tuple[str, str], str | None] = {
     ("GET", "/v1/arrears/{customer_id}"): "billing",

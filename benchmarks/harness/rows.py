@@ -9,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 
 from features.io import load_tenant
-from tests.conftest import NOW, make_tenant
+from harness.tenant import NOW, small_tenant
 
 #: (table, column, bad value, what the contract says)
 CORRUPTIONS = [
@@ -30,7 +30,7 @@ CORRUPTIONS = [
 def corrupt_and_load(folder: Path, seed: int, n_bad: int = 12) -> dict:
     """Write a tenant as CSV with `n_bad` seeded corruptions, load it with quarantine, account rows."""
     rng = random.Random(seed)
-    tables = {k: v.astype(object) for k, v in make_tenant(n_customers=8, days=120, seed=seed).items()}
+    tables = {k: v.astype(object) for k, v in small_tenant(8, days=120, seed=seed).items()}
     touched: dict[str, set[int]] = {}
     for _ in range(n_bad):
         table, column, value, _why = rng.choice(CORRUPTIONS)

@@ -1,4 +1,4 @@
-"""``python -m tests.reliability.leaky_server``: the API with a deliberate leak (each request keeps
+"""``python -m harness.leaky_server``: the API with a deliberate leak (each request keeps
 ``METERWISE_LEAK_KB`` KiB alive forever). The soak's leak control must FAIL its RSS gate against it."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""``python -m tests.reliability.train_job <tenant_dir> <var_dir> <models_dir> [--seed N]``: one arrears
+"""``python -m harness.train_job <tenant_dir> <var_dir> <models_dir> [--seed N]``: one arrears
 training run (train, log, register, admit, promote) for the kill tests. Prints ``DONE <version>``."""
 
 from __future__ import annotations
@@ -8,17 +8,17 @@ from pathlib import Path
 
 import pandas as pd
 
-from tests.conftest import make_tenant
+from harness.tenant import small_tenant
 
 
 def write_tenant(folder: Path, seed: int = 1) -> Path:
     """A 40-customer tenant with learnable late payers (small: one training run takes seconds)."""
     import numpy as np
 
-    tables = make_tenant(n_customers=40, days=400, seed=seed)
+    tables = small_tenant(40, days=400, seed=seed)
     bills, pay = tables["bills"], tables["payments"]
     rng = np.random.default_rng(7)
-    risky = {f"C{i:03d}" for i in range(14)}
+    risky = set(sorted(tables["customers"]["customer_id"])[:14])
     due = pay["bill_id"].map(bills.set_index("bill_id")["due_date"])
     late = pay["customer_id"].isin(risky).to_numpy() & (rng.random(len(pay)) < 0.6)
     shifted = (due + pd.to_timedelta(rng.integers(31, 80, len(pay)), unit="D")).dt.tz_localize("UTC")
