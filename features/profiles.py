@@ -20,6 +20,8 @@ import pandas as pd
 from features import payments as pay
 from features import usage
 from features.asof import as_of_day, day_number, require_columns
+from features.work_orders_profile import add_complaint_features
+from features.work_orders_profile import feature_descriptions as complaint_descriptions
 
 logger = logging.getLogger(__name__)
 
@@ -37,6 +39,7 @@ FEATURE_DESCRIPTIONS: dict[str, tuple[str, str]] = {
 }
 """column -> (unit, plain-English description) for every profile column except ``customer_id``."""
 FEATURES: tuple[str, ...] = tuple(FEATURE_DESCRIPTIONS)
+FEATURE_DESCRIPTIONS.update(complaint_descriptions())  # extra columns, only for tenants with work orders
 FEATURE_VERSION = "1"
 
 
@@ -158,6 +161,8 @@ def build_profiles(
             out[col] = out[col].astype(float)
     out["customer_id"] = out["customer_id"].astype(str)
     out = out[["customer_id", *FEATURES]].sort_values("customer_id", kind="stable").reset_index(drop=True)
+    if "work_orders" in tables:  # complaint columns (features/work_orders_profile.py) when the tenant has orders
+        out = add_complaint_features(out, tables["work_orders"], as_of=day)
     logger.info(
         "profiles as of %s: %d customers, %d with readings, %d with bills",
         day.date(),

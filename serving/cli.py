@@ -11,6 +11,7 @@ from features.cli import data_app, features_app
 from serving.server import serve_cmd
 from training.cli import demo_cmd, forecast_cmd, score_app, train_app
 from training.reports import report_cmd
+from training.work_orders_cli import app as work_orders_app
 
 app = typer.Typer(
     help=(
@@ -31,6 +32,7 @@ app.command("forecast")(forecast_cmd)
 app.command("serve")(serve_cmd)
 app.command("demo")(demo_cmd)
 app.command("report")(report_cmd)
+app.add_typer(work_orders_app, name="work-orders")
 
 
 @app.callback()

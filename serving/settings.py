@@ -2,7 +2,7 @@
 
 Dev defaults are for the local demo only. In production set ``METERWISE_API_KEYS`` (a JSON object
 ``{"<key>": ["<scope>", ...]}``) to long random keys; scopes are ``billing`` (arrears + segments),
-``planner`` (forecasts) and ``admin`` (reload).
+``planner`` (forecasts), ``customer_service`` (work-order classification) and ``admin`` (reload).
 """
 
 from __future__ import annotations
@@ -15,14 +15,15 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from features.settings import DEMO_TENANT, PROJECT_ROOT, check_tenant
 
-SCOPES = ("billing", "planner", "admin")
+SCOPES = ("billing", "planner", "admin", "customer_service")
 KINDS = ("arrears", "segments", "forecast")
 
 #: Demo keys, documented in the README; never use them outside a laptop.
 DEV_API_KEYS: dict[str, list[str]] = {
     "billing-key": ["billing"],
     "planner-key": ["planner"],
-    "admin-key": ["admin", "billing", "planner"],
+    "admin-key": ["admin", "billing", "planner", "customer_service"],
+    "service-key": ["customer_service"],  # work-order classification (issue 22)
 }
 
 

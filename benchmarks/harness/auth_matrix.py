@@ -17,6 +17,7 @@ POLICY: dict[tuple[str, str], str | None] = {
     ("GET", "/v1/segments/{customer_id}"): "billing",
     ("POST", "/v1/segments"): "billing",
     ("POST", "/v1/forecasts"): "planner",
+    ("POST", "/v1/work-orders/classify"): "customer_service",
     ("GET", "/v1/models"): "any",
     ("GET", "/v1/models/{kind}"): "any",
     ("POST", "/v1/models/{kind}/reload"): "admin",

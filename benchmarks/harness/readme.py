@@ -67,6 +67,12 @@ HEADLINES: dict[str, list[tuple[str, str]]] = {
         ("pjm.naive_mape", "naive {} %"),
         ("london.mape", "London MAPE {} %"),
     ],
+    "work_orders": [
+        ("cv_macro_f1", "5-fold macro-F1 {}"),
+        ("cv_baseline_macro_f1", "TF-IDF+LinearSVC {}"),
+        ("time_split_macro_f1", "time split {}"),
+        ("classify_orders_per_s", "{} orders/s"),
+    ],
 }
 
 
