@@ -21,6 +21,7 @@ import pandera.pandas as pa
 from pandera.errors import SchemaErrors
 
 from features.errors import ContractViolation
+from features.work_orders import work_orders_schema
 
 CATEGORIES = ("residential", "commercial", "industrial", "agricultural", "public")
 CHANNELS = ("direct_debit", "bank_transfer", "card", "cash", "online", "mobile", "agent", "other")
@@ -136,6 +137,7 @@ def schemas(now: pd.Timestamp | None = None) -> dict[str, pa.DataFrameSchema]:
             unique=["region", "observed_at"],
             report_duplicates="all",
         ),
+        "work_orders": work_orders_schema(ts_ok),  # complaints in free text (issue 22), optional per tenant
     }
 
 
@@ -272,10 +274,10 @@ def check_references(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
             )
 
     if known is not None:
-        for name in ("readings", "interval_readings", "bills", "payments"):
+        for name in ("readings", "interval_readings", "bills", "payments", "work_orders"):
             if name in tables:
                 ids = tables[name]["customer_id"]
-                fail(name, ~ids.isin(known).to_numpy(), "customer_id", "known_customer", ids)
+                fail(name, (ids.notna() & ~ids.isin(known)).to_numpy(), "customer_id", "known_customer", ids)
     if "payments" in tables and "bills" in tables:
         pay, bills = tables["payments"], tables["bills"]
         owner = pd.Series(bills["customer_id"].to_numpy(), index=bills["bill_id"].to_numpy())

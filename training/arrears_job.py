@@ -112,13 +112,13 @@ class _Champion:
     validation_start: pd.Timestamp
 
 
-def _load_champion() -> _Champion | None:
+def _load_champion(reg: registry.Registry) -> _Champion | None:
     """The registered champion with its training cutoff and validation start; None when there is none."""
-    version = registry.champion_version(KIND)
+    version = reg.champion_version(KIND)
     if version is None:
         return None
-    bundle, version = registry.load_version(KIND, version)
-    params = registry.version_run(KIND, version)["params"]
+    bundle, version = reg.load_version(KIND, version)
+    params = reg.version_run(KIND, version)["params"]
     return _Champion(bundle, version, pd.Timestamp(params["as_of"]), pd.Timestamp(params["validation_start"]))
 
 
@@ -190,8 +190,8 @@ def train_arrears(
         calibration=calibration,
         grade_policy=grade_policy,
     )
-    registry.configure(training)
-    champion = _load_champion()
+    reg = registry.open_registry(training, data.tenant)
+    champion = _load_champion(reg)
     challenger, champ, rows = compare(
         tables,
         fit.model,
@@ -228,13 +228,13 @@ def train_arrears(
         **{f"data_hash_{t}": h for t, h in report.hashes.items()},
     }
     tags = {"tenant": data.tenant, "as_of": str(as_of.date()), "feature_version": _feature_version(fit.features)}
-    with registry.training_run(training, KIND, tags=tags, params=params) as run_id:
-        registry.log_metrics({k: v for k, v in metrics.items() if np.isfinite(v)})
-        registry.log_table(fit.model.feature_importance_frame(), "feature_importance.csv")
-        registry.log_table(pd.DataFrame([decision.tags()]), "promotion/decision.csv")
-        _log_report(fit)
-        model_uri = registry.log_model(KIND, fit.model, fit.validation[fit.features].head(20))
-    version = registry.register(
+    with reg.training_run(KIND, tags=tags, params=params) as run_id:
+        reg.log_metrics({k: v for k, v in metrics.items() if np.isfinite(v)})
+        reg.log_table(fit.model.feature_importance_frame(), "feature_importance.csv")
+        reg.log_table(pd.DataFrame([decision.tags()]), "promotion/decision.csv")
+        _log_report(reg, fit)
+        model_uri = reg.log_model(KIND, fit.model, fit.validation[fit.features].head(20))
+    version = reg.register(
         KIND, model_uri, tags={"as_of": tags["as_of"], "validation_start": params["validation_start"]}
     )
     decision = dataclasses.replace(decision, challenger=dataclasses.replace(challenger, version=version))
@@ -250,20 +250,20 @@ def train_arrears(
     )
     promoted = False
     if promote or force:
-        admit_version(version, fit.validation[fit.features].head(CANARY_ROWS))  # raises: champion untouched
+        admit_version(reg, version, fit.validation[fit.features].head(CANARY_ROWS))  # raises: champion untouched
         promoted = apply_decision(
-            KIND, decision, training=training, bundle=fit.model, meta={"promote_metric": PROMOTE_METRIC}
+            reg, KIND, decision, training=training, bundle=fit.model, meta={"promote_metric": PROMOTE_METRIC}
         )
     return ArrearsTrainResult(run_id, version, promoted, metrics, champion.version if champion else None, decision)
 
 
-def admit_version(version: str, canary: pd.DataFrame) -> Any:
+def admit_version(reg: registry.Registry, version: str, canary: pd.DataFrame) -> Any:
     """Load registered `version` back (signature checked) and score `canary`; returns the bundle.
 
     Raises :class:`ModelRejected` when the features differ from the canary's columns or the
     probabilities are not finite values in [0, 1]. Runs before ``champion`` may move.
     """
-    bundle, _ = registry.load_version(KIND, version)
+    bundle, _ = reg.load_version(KIND, version)
     names = list(getattr(bundle, "feature_names_in_", []))
     if names != list(canary.columns):
         raise ModelRejected(KIND, f"v{version} features {names[:5]} differ from the training features")
@@ -273,14 +273,14 @@ def admit_version(version: str, canary: pd.DataFrame) -> Any:
     return bundle
 
 
-def _log_report(fit: ArrearsFit) -> None:
+def _log_report(reg: registry.Registry, fit: ArrearsFit) -> None:
     from training.plots.arrears import write_arrears_report
 
     y = fit.validation["label"].to_numpy()
     grades, _ = fit.model.grade(fit.p_model)
     with tempfile.TemporaryDirectory() as tmp:
         write_arrears_report(Path(tmp), y, fit.p_model, grades, fit.model.grade_policy_.grades, baseline=fit.p_baseline)
-        registry.log_artifacts(Path(tmp), "report")
+        reg.log_artifacts(Path(tmp), "report")
 
 
 def promote_version(data: DataSettings, training: TrainingSettings, version: str, *, force: bool = False) -> Decision:
@@ -295,10 +295,10 @@ def promote_version(data: DataSettings, training: TrainingSettings, version: str
     ModelNotReady
         No such version, or the held-out period has no usable bills.
     """
-    registry.configure(training)
-    params = registry.version_run(KIND, version)["params"]
-    candidate, version = registry.load_version(KIND, version)
-    champion = _load_champion()
+    reg = registry.open_registry(training, data.tenant)
+    params = reg.version_run(KIND, version)["params"]
+    candidate, version = reg.load_version(KIND, version)
+    champion = _load_champion(reg)
     tables, _ = load_tenant(data.data_dir, quarantine_dir=data.quarantine_dir)
     as_of = pd.Timestamp(params.get("as_of") or _latest_day(tables))
     challenger, champ, rows = compare(
@@ -314,6 +314,6 @@ def promote_version(data: DataSettings, training: TrainingSettings, version: str
         return Decision(True, "already champion", None, challenger, None)
     decision = judge(challenger, champ, training=training, has_champion=champion is not None, force=force)
     if decision.promote:
-        admit_version(version, rows[list(candidate.feature_names_in_)].head(CANARY_ROWS))
-    apply_decision(KIND, decision, training=training, bundle=candidate, meta={"promote_metric": PROMOTE_METRIC})
+        admit_version(reg, version, rows[list(candidate.feature_names_in_)].head(CANARY_ROWS))
+    apply_decision(reg, KIND, decision, training=training, bundle=candidate, meta={"promote_metric": PROMOTE_METRIC})
     return decision

@@ -16,6 +16,7 @@ import pandas as pd
 from features.errors import ModelNotReady
 from features.io import load_tenant, write_table
 from features.settings import DataSettings
+from features.snapshots import default_as_of
 from training import registry
 from training.arrears import ArrearsRiskModel, GradePolicy
 from training.settings import TrainingSettings
@@ -25,10 +26,7 @@ KIND = "arrears"
 
 
 def _latest_day(tables: dict[str, pd.DataFrame]) -> pd.Timestamp:
-    days = [tables["bills"]["issue_date"].max()]
-    if len(tables["payments"]):
-        days.append(tables["payments"]["paid_at"].max().tz_convert("UTC").tz_localize(None))
-    return max(pd.Timestamp(d) for d in days).normalize()
+    return default_as_of(tables)  # the one default as_of rule of every command
 
 
 def _next_bill_terms(bills: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
@@ -63,7 +61,7 @@ def score_arrears(
     """
     from features.profiles import build_profiles
 
-    bundle, version = registry.load_or_exported(training, KIND, model)
+    bundle, version = registry.open_registry(training, data.tenant).load_or_exported(KIND, model)
     if grade_policy is not None:  # re-band without retraining (the loaded copy only)
         bundle.grade_policy_ = grade_policy
     tables, _ = load_tenant(data.data_dir, quarantine_dir=data.quarantine_dir)
@@ -77,7 +75,7 @@ def score_arrears(
     if "has_bills" in profiles:
         profiles = profiles[profiles["has_bills"].fillna(False).astype(bool)]
     scores = score_frame(bundle, profiles.reset_index(drop=True), version=version, as_of=as_of)
-    folder = Path(data.var_dir) / "scores" / data.tenant / KIND
+    folder = data.scores_dir(KIND)
     path = write_table(scores, folder / f"{as_of.date()}.parquet")
     tmp = folder / f".latest.{os.getpid()}.parquet"
     shutil.copyfile(path, tmp)

@@ -14,6 +14,7 @@ from typing import Annotated
 
 import typer
 
+from features.cli import AsOf, DataDir, Tenant, tenant_settings
 from training.arrears_cli import score_arrears_cmd, train_arrears_cmd
 from training.forecast_job import forecast_cmd, train_forecast_cmd
 from training.segments_job import score_segments_cmd, train_segments_cmd
@@ -43,6 +44,8 @@ def promote_cmd(
     kind: Annotated[Kind, typer.Argument(help="model kind")],
     version: Annotated[str, typer.Option(help="registered version to promote")],
     force: Annotated[bool, typer.Option("--force", help="move the champion alias regardless")] = False,
+    tenant: Tenant = None,
+    data_dir: DataDir = None,
 ) -> None:
     """Move `champion` to a version only if it beats the champion on the same newest held-out data.
 
@@ -51,7 +54,6 @@ def promote_cmd(
     edge). The decision is tagged on the version in MLflow and printed as JSON.
     """
     from features.errors import MeterwiseError
-    from features.settings import get_data_settings
     from training.settings import TrainingSettings
 
     promote_version = getattr(importlib.import_module(f"training.{kind.value}_job"), "promote_version", None)
@@ -59,7 +61,7 @@ def promote_cmd(
         logger.error("train promote %s: not available yet (training.%s_job has no promote_version)", kind, kind)
         raise typer.Exit(code=2)
     try:
-        decision = promote_version(get_data_settings(), TrainingSettings(), version, force=force)
+        decision = promote_version(tenant_settings(tenant, data_dir), TrainingSettings(), version, force=force)
     except MeterwiseError as err:
         logger.error("%s", err)
         raise typer.Exit(code=2) from None
@@ -72,15 +74,21 @@ score_app.command("segments")(score_segments_cmd)
 
 
 def demo_cmd(
-    as_of: Annotated[str | None, typer.Option(help="cutoff day (default: the latest day in the demo data)")] = None,
+    as_of: AsOf = None,
     quick: Annotated[bool, typer.Option(help="daily forecasts only (skip monthly and hourly)")] = False,
+    tenant: Tenant = None,
+    data_dir: DataDir = None,
 ) -> None:
-    """Run the main job on the embedded demo tenant: validate → features → train all → registry → predictions."""
+    """Run the main job (validate → features → train all → registry → predictions); the embedded demo by default."""
     import pandas as pd
 
     from training.pipeline import run_pipeline
 
-    run_pipeline(as_of=pd.Timestamp(as_of) if as_of else None, freqs=("D",) if quick else ("D", "M", "H"))
+    run_pipeline(
+        tenant_settings(tenant, data_dir),
+        as_of=pd.Timestamp(as_of) if as_of else None,
+        freqs=("D",) if quick else ("D", "M", "H"),
+    )
 
 
 __all__ = ["demo_cmd", "forecast_cmd", "score_app", "train_app"]

@@ -62,17 +62,23 @@ def judge(
 
 
 def apply_decision(
-    kind: str, decision: Decision, *, training: TrainingSettings, bundle: Any, meta: dict[str, Any] | None = None
+    reg: registry.Registry,
+    kind: str,
+    decision: Decision,
+    *,
+    training: TrainingSettings,
+    bundle: Any,
+    meta: dict[str, Any] | None = None,
 ) -> bool:
     """Tag the version with the decision, move ``champion`` (or ``challenger``) and export when promoted."""
     version = str(decision.challenger.version)
     limits = {"max_age_days": str(training.promote_max_age_days), "margin": f"{training.promote_margin}"}
     tags = decision.tags() | limits
-    registry.set_version_tags(kind, version, tags)
+    reg.set_version_tags(kind, version, tags)
     value = decision.challenger.value
     # promote_if_better moves `champion` when the champion score is None, else sets `challenger`
-    registry.promote_if_better(kind, version, value, None if decision.promote else value)
+    reg.promote_if_better(kind, version, value, None if decision.promote else value)
     if decision.promote:
-        registry.export_bundle(kind, bundle, version, training.models_dir, {**(meta or {}), **tags})
+        reg.export_bundle(kind, bundle, version, training.models_dir, {**(meta or {}), **tags})
     logger.info("%s v%s: %s (%s)", kind, version, "champion" if decision.promote else "challenger", decision.reason)
     return decision.promote

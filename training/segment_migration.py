@@ -144,12 +144,12 @@ def write_migration_report(data, training, from_version: str, to_version: str, *
     from training.reports import write_folder_report
     from training.segments_scoring import TABLES, _shapes
 
-    registry.configure(training)
+    reg = registry.open_registry(training, data.tenant)
     tables, _ = load_tenant(data.data_dir, tables=TABLES)
     models, shapes = [], []
     for version in (from_version, to_version):
-        bundle, v = registry.load_version("segments", str(version))
-        as_of = pd.Timestamp(registry.version_run("segments", v)["params"]["as_of"])
+        bundle, v = reg.load_version("segments", str(version))
+        as_of = pd.Timestamp(reg.version_run("segments", v)["params"]["as_of"])
         models.append(bundle)
         shapes.append(_shapes(tables, as_of, int(getattr(bundle, "window_days", 365))))
     migration = migration_frame(

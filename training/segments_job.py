@@ -100,13 +100,13 @@ class _Champion:
     as_of: pd.Timestamp
 
 
-def _load_champion() -> _Champion | None:
+def _load_champion(reg: registry.Registry) -> _Champion | None:
     """The registered champion and its training cutoff; None when there is none."""
-    version = registry.champion_version(KIND)
+    version = reg.champion_version(KIND)
     if version is None:
         return None
-    bundle, version = registry.load_version(KIND, version)
-    return _Champion(bundle, version, pd.Timestamp(registry.version_run(KIND, version)["params"]["as_of"]))
+    bundle, version = reg.load_version(KIND, version)
+    return _Champion(bundle, version, pd.Timestamp(reg.version_run(KIND, version)["params"]["as_of"]))
 
 
 def split_customers(shapes: pd.DataFrame, frac: float) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -193,8 +193,8 @@ def train_segments(
     tables, report = load_tenant(data.data_dir, tables=TABLES)
     as_of = _latest_day(tables) if as_of is None else pd.Timestamp(as_of).tz_localize(None).normalize()
     shapes = _shapes(tables, as_of, config.window_days)
-    registry.configure(training)
-    champion = _load_champion()
+    reg = registry.open_registry(training, data.tenant)
+    champion = _load_champion(reg)
     fit_shapes, heldout = split_customers(shapes, config.heldout_frac)
     model = config.segmenter(training.seed).fit(fit_shapes, previous=champion.bundle if champion else None)
     quality = evaluate_segments(model, fit_shapes, random_state=training.seed)
@@ -218,25 +218,25 @@ def train_segments(
         **{f"data_hash_{t}": h for t, h in report.hashes.items()},
     }
     tags = {"tenant": data.tenant, "as_of": str(as_of.date()), "feature_version": FEATURE_VERSION}
-    with registry.training_run(training, KIND, tags=tags, params=params) as run_id:
-        registry.log_metrics({k: v for k, v in metrics.items() if np.isfinite(v)})
-        registry.log_table(model.centroids_.reset_index(), "centroids.csv")
-        registry.log_table(pd.DataFrame([decision.tags()]), "promotion/decision.csv")
+    with reg.training_run(KIND, tags=tags, params=params) as run_id:
+        reg.log_metrics({k: v for k, v in metrics.items() if np.isfinite(v)})
+        reg.log_table(model.centroids_.reset_index(), "centroids.csv")
+        reg.log_table(pd.DataFrame([decision.tags()]), "promotion/decision.csv")
         assigned = model.assign_strategies(shapes, _read_grades(data, None))
-        registry.log_table(model.matrix_.cells(assigned), "value_credit_matrix.csv")
+        reg.log_table(model.matrix_.cells(assigned), "value_credit_matrix.csv")
         migration = None
         if champion is not None:
             old = shapes if champion.as_of == as_of else _shapes(tables, champion.as_of, config.window_days)
             migration = _migration(champion.bundle, old, model, shapes, champion.version, "new")
-        _log_report(model, tables, shapes, quality, metrics, assigned, as_of, config, migration)
+        _log_report(reg, model, tables, shapes, quality, metrics, assigned, as_of, config, migration)
         example = shapes.reset_index()[["customer_id", "days_observed", "kwh_mean_day", *model.feature_names_in_]]
         example = example.astype({"days_observed": float})  # may be missing in a request
-        model_uri = registry.log_model(KIND, model, example.head(20))
-    version = registry.register(KIND, model_uri, tags={"as_of": tags["as_of"], "k": str(model.n_clusters_)})
+        model_uri = reg.log_model(KIND, model, example.head(20))
+    version = reg.register(KIND, model_uri, tags={"as_of": tags["as_of"], "k": str(model.n_clusters_)})
     decision = dataclasses.replace(decision, challenger=dataclasses.replace(challenger, version=version))
     promoted = False
     if promote or force:
-        promoted = apply_decision(KIND, decision, training=training, bundle=model, meta={"metric": PROMOTE_METRIC})
+        promoted = apply_decision(reg, KIND, decision, training=training, bundle=model, meta={"metric": PROMOTE_METRIC})
     logger.info(
         "segments v%s: k=%d held-out silhouette %.3f (champion %s), OOB ARI %.3f [p10 %.3f]: %s",
         version, model.n_clusters_, challenger.value, None if champ is None else round(champ.value, 3),
@@ -260,10 +260,10 @@ def promote_version(data: DataSettings, training: TrainingSettings, version: str
     ModelNotReady
         No such version.
     """
-    registry.configure(training)
-    params = registry.version_run(KIND, version)["params"]
-    candidate, version = registry.load_version(KIND, version)
-    champion = _load_champion()
+    reg = registry.open_registry(training, data.tenant)
+    params = reg.version_run(KIND, version)["params"]
+    candidate, version = reg.load_version(KIND, version)
+    champion = _load_champion(reg)
     tables, _ = load_tenant(data.data_dir, tables=TABLES)
     same = champion is not None and champion.version == version
     challenger, champ = compare(
@@ -277,7 +277,7 @@ def promote_version(data: DataSettings, training: TrainingSettings, version: str
     if same:
         return Decision(True, "already champion", None, challenger, None)
     decision = judge(challenger, champ, training=training, has_champion=champion is not None, force=force)
-    apply_decision(KIND, decision, training=training, bundle=candidate, meta={"metric": PROMOTE_METRIC})
+    apply_decision(reg, KIND, decision, training=training, bundle=candidate, meta={"metric": PROMOTE_METRIC})
     return decision
 
 
@@ -289,12 +289,12 @@ def _migration(old_model, old_shapes, new_model, new_shapes, old_version: str, n
     )
 
 
-def _log_report(model, tables, shapes, quality, metrics, assigned, as_of, config, migration=None) -> None:
+def _log_report(reg, model, tables, shapes, quality, metrics, assigned, as_of, config, migration=None) -> None:
     from training.plots.segments import write_migration_files, write_report
 
     labels = model.predict_frame(shapes)["segment_name"]
     profiles = segment_profiles(model.centroids_, quality["sizes"], members=shapes.assign(segment_name=labels))
-    registry.log_table(profiles, "segment_profiles.csv")
+    reg.log_table(profiles, "segment_profiles.csv")
     weather = tables.get("weather")
     curve = None
     if weather is not None and len(weather):
@@ -310,7 +310,7 @@ def _log_report(model, tables, shapes, quality, metrics, assigned, as_of, config
         (folder / "strategies.json").write_text(dump_rules(model.matrix_.rules_))
         if migration is not None:
             write_migration_files(folder / "migration", migration)
-        registry.log_artifacts(folder, "report")
+        reg.log_artifacts(folder, "report")
 
 
 # --- typer commands (mounted as `meterwise train segments` / `meterwise score segments`) ----------------

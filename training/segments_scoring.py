@@ -16,6 +16,7 @@ import pandas as pd
 from features.io import load_tenant, write_table
 from features.settings import DataSettings
 from features.shapes import build_shapes
+from features.snapshots import default_as_of
 from training import registry
 from training.segmentation import LoadShapeSegmenter
 from training.settings import TrainingSettings
@@ -30,7 +31,7 @@ SCORE_COLUMNS = (
 
 
 def _latest_day(tables: dict[str, pd.DataFrame]) -> pd.Timestamp:
-    return pd.Timestamp(tables["readings"]["reading_date"].max()).normalize()
+    return default_as_of(tables)  # the one default as_of rule of every command
 
 
 def _shapes(tables: dict[str, pd.DataFrame], as_of: pd.Timestamp, window_days: int) -> pd.DataFrame:
@@ -55,7 +56,7 @@ def score_frame(
 
 
 def _read_grades(data: DataSettings, path: Path | None) -> pd.DataFrame | None:
-    path = path or Path(data.var_dir) / "scores" / data.tenant / "arrears" / "latest.parquet"
+    path = path or data.scores_dir("arrears") / "latest.parquet"
     if not Path(path).exists():
         logger.warning("no arrears scores at %s: every customer's grade is 'unscored'", path)
         return None
@@ -75,14 +76,14 @@ def score_segments(
     Writes ``<var_dir>/scores/<tenant>/segments/<YYYY-MM-DD>.parquet`` and replaces ``latest.parquet``
     atomically. Grades come from `grades_path` (default: the arrears batch scores' ``latest.parquet``).
     """
-    bundle, version = registry.load_or_exported(training, KIND, model)
+    bundle, version = registry.open_registry(training, data.tenant).load_or_exported(KIND, model)
     tables, _ = load_tenant(data.data_dir, tables=TABLES)
     as_of = _latest_day(tables) if as_of is None else pd.Timestamp(as_of).tz_localize(None).normalize()
     window = int(getattr(bundle, "window_days", 365))
     scores = score_frame(
         bundle, _shapes(tables, as_of, window), _read_grades(data, grades_path), version=version, as_of=as_of
     )
-    folder = Path(data.var_dir) / "scores" / data.tenant / KIND
+    folder = data.scores_dir(KIND)
     path = write_table(scores, folder / f"{as_of.date()}.parquet")
     tmp = folder / f".latest.{os.getpid()}.parquet"
     shutil.copyfile(path, tmp)

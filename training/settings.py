@@ -12,7 +12,11 @@ from training.promotion import DEFAULT_MARGIN, DEFAULT_MAX_AGE_DAYS
 
 
 class TrainingSettings(BaseSettings):
-    """Where runs and models go. ``MLFLOW_TRACKING_URI`` overrides the local sqlite store."""
+    """Where runs and models go. ``MLFLOW_TRACKING_URI`` overrides the local sqlite store.
+
+    Open a tenant's registry on this store with ``training.registry.open_registry(settings, tenant)``: it
+    holds its own ``MlflowClient`` for :meth:`resolved_tracking_uri`; nothing sets a process-global URI.
+    """
 
     model_config = SettingsConfigDict(env_prefix="METERWISE_", env_file=".env", extra="ignore")
 

@@ -55,10 +55,10 @@ def test_train_promote_refuses_worse_then_force_and_score(data_settings, mlflow_
         first.metrics
     )
     assert first.metrics["roc_auc"] > 0.65
-    info = registry.version_run("arrears", "1")
+    info = registry.open_registry(mlflow_settings, "t1").version_run("arrears", "1")
     assert info["params"]["data_hash_bills"] and info["tags"]["tenant"] == "t1"
     assert int(info["params"]["n_early_stopping"]) > 0  # early stopping has its own slice
-    assert (mlflow_settings.models_dir / "arrears" / "model.joblib").exists()
+    assert (mlflow_settings.models_dir / "t1" / "arrears" / "model.joblib").exists()
 
     # a model that cannot rank (one constant feature) must not replace the champion
     monkeypatch.setattr(arrears_fit, "informative_columns", lambda frame, cols: ["has_bills"])
@@ -68,18 +68,22 @@ def test_train_promote_refuses_worse_then_force_and_score(data_settings, mlflow_
     assert second.decision.champion.data_id == second.decision.challenger.data_id
     assert second.metrics["champion_roc_auc"] == pytest.approx(first.metrics["heldout_roc_auc"])
     assert second.metrics["heldout_roc_auc"] < first.metrics["heldout_roc_auc"]
-    assert registry.champion_version("arrears") == "1"
-    tags = registry.MlflowClient().get_model_version("meterwise-arrears", "2").tags
+    assert registry.open_registry(mlflow_settings, "t1").champion_version("arrears") == "1"
+    tags = (
+        registry.open_registry(mlflow_settings, "t1")
+        .client.get_model_version(registry.open_registry(mlflow_settings, "t1").model_name("arrears"), "2")
+        .tags
+    )
     assert tags["promotion"] == "challenger" and tags["champion_version"] == "1"
     assert "margin" in tags["promotion_reason"]
     monkeypatch.undo()
 
     assert promote_version(data_settings, mlflow_settings, "2").promote is False
-    assert registry.champion_version("arrears") == "1"
+    assert registry.open_registry(mlflow_settings, "t1").champion_version("arrears") == "1"
     assert promote_version(data_settings, mlflow_settings, "2", force=True).promote is True
-    assert registry.champion_version("arrears") == "2"
+    assert registry.open_registry(mlflow_settings, "t1").champion_version("arrears") == "2"
     assert promote_version(data_settings, mlflow_settings, "1").promote is True  # better again
-    assert registry.champion_version("arrears") == "1"
+    assert registry.open_registry(mlflow_settings, "t1").champion_version("arrears") == "1"
 
     as_of = pd.Timestamp("2024-05-15")
     path = score_arrears(data_settings, mlflow_settings, as_of=as_of)
@@ -114,7 +118,10 @@ def test_a_champion_trained_on_newer_data_is_not_replaced_by_a_worse_challenger(
     assert newer.promoted
     monkeypatch.setattr(arrears_fit, "informative_columns", lambda frame, cols: ["bills_total", "has_bills"])
     older = train_arrears(data_settings, mlflow_settings, as_of=pd.Timestamp("2024-05-01"))
-    assert not older.promoted and registry.champion_version("arrears") == newer.version
+    assert (
+        not older.promoted
+        and registry.open_registry(mlflow_settings, "t1").champion_version("arrears") == newer.version
+    )
     # both were scored on the champion's newer held-out bills (the later validation start), not the challenger's
     d = older.decision
     assert d.champion.version == newer.version and d.champion.data_id == d.challenger.data_id
@@ -126,15 +133,15 @@ def test_a_champion_trained_on_newer_data_is_not_replaced_by_a_worse_challenger(
 def test_refused_when_the_champion_cannot_be_rescored(data_settings, mlflow_settings, monkeypatch):
     first = train_arrears(data_settings, mlflow_settings)
     second = train_arrears(data_settings, mlflow_settings, promote=False)
-    champion = arrears_job._load_champion()
+    champion = arrears_job._load_champion(registry.open_registry(mlflow_settings, "t1"))
 
     class Blind:  # a champion needing a feature today's pipeline no longer builds
         feature_names_in_ = ("feature_dropped_since",)
 
-    monkeypatch.setattr(arrears_job, "_load_champion", lambda: dataclasses.replace(champion, bundle=Blind()))
+    monkeypatch.setattr(arrears_job, "_load_champion", lambda reg: dataclasses.replace(champion, bundle=Blind()))
     decision = promote_version(data_settings, mlflow_settings, second.version)
     assert decision.promote is False and "not scored" in decision.reason
-    assert registry.champion_version("arrears") == first.version
+    assert registry.open_registry(mlflow_settings, "t1").champion_version("arrears") == first.version
     assert promote_version(data_settings, mlflow_settings, second.version, force=True).promote is True
 
 
