@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 import typer
 
+from features.cli import AsOf, DataDir, Tenant, tenant_settings
 from features.errors import ModelNotReady
 from features.io import load_tenant
 from features.settings import DataSettings
@@ -314,7 +315,6 @@ def _log_report(reg, model, tables, shapes, quality, metrics, assigned, as_of, c
 
 
 # --- typer commands (mounted as `meterwise train segments` / `meterwise score segments`) ----------------
-AsOf = Annotated[str | None, typer.Option(help="cutoff day YYYY-MM-DD (default: latest reading day)")]
 
 
 def train_segments_cmd(
@@ -328,11 +328,13 @@ def train_segments_cmd(
     strategies: Annotated[Path | None, typer.Option(help="JSON strategy rules (default: built-in rules)")] = None,
     no_promote: Annotated[bool, typer.Option("--no-promote", help="register without moving champion")] = False,
     force: Annotated[bool, typer.Option("--force", help="promote even if not better")] = False,
+    data_dir: DataDir = None,
+    tenant: Tenant = None,
 ) -> None:
     """Cluster customers by load shape, name the segments, log to MLflow, register and promote."""
     config = SegmentsConfig(k_min, k_max, method, window_days, min_days, n_boot, strategies)
     result = train_segments(
-        DataSettings(), TrainingSettings(), as_of=pd.Timestamp(as_of) if as_of else None,
+        tenant_settings(tenant, data_dir), TrainingSettings(), as_of=pd.Timestamp(as_of) if as_of else None,
         config=config, promote=not no_promote, force=force,
     )  # fmt: skip
     typer.echo(json.dumps(asdict(result), indent=2, default=str))
@@ -342,10 +344,12 @@ def score_segments_cmd(
     as_of: AsOf = None,
     model: Annotated[str, typer.Option(help="registry version or alias")] = registry.CHAMPION,
     grades: Annotated[Path | None, typer.Option(help="arrears scores with customer_id, grade")] = None,
+    data_dir: DataDir = None,
+    tenant: Tenant = None,
 ) -> None:
-    """Write each customer's segment, distance, value band, grade and strategy to the scores folder."""
+    """Write each customer's segment, distance, value band, grade and strategy to var/scores/<tenant>/segments/."""
     path = score_segments(
-        DataSettings(),
+        tenant_settings(tenant, data_dir),
         TrainingSettings(),
         as_of=pd.Timestamp(as_of) if as_of else None,
         model=model,

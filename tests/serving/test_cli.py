@@ -66,7 +66,10 @@ COMMANDS = {
         ],
     ),
     "train arrears": (["train", "arrears"], [("training.arrears_job", "train_arrears", _data)]),
-    "train promote arrears": (["train", "promote", "arrears"], [("training.arrears_job", "promote_arrears", _data)]),
+    "train promote arrears": (
+        ["train", "promote", "arrears", "--version", "1"],
+        [("training.arrears_job", "promote_version", _data)],
+    ),
     "score arrears": (["score", "arrears"], [("training.arrears_job", "score_arrears", _data)]),
     "train segments": (["train", "segments"], [("training.segments_job", "train_segments", _data)]),
     "score segments": (["score", "segments"], [("training.segments_job", "score_segments", _data)]),
