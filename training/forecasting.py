@@ -11,8 +11,13 @@ scaled residual ``(y - p50) / scale``, made monotone in the horizon (lower quant
 upper cumulative-max), so the P10-P90 width never shrinks with the horizon. The final model is refitted
 on every origin. ``interval="quantile"`` instead fits LightGBM quantile models (no monotone guarantee).
 
+Exogenous observations (temperature) are read as known at each row's origin: issued weather forecasts
+when the panel carries them, else the climatology fitted at :meth:`fit` on observations up to the fit
+cut-off (``climates_``), in training and in prediction alike (see :mod:`features.exog`).
+
 Invariants: training targets of the calibration model end before the first calibration target;
-``predict`` at origin ``o`` reads nothing after ``o`` except exogenous/calendar columns.
+``predict`` at origin ``o`` of a model fitted with ``end <= o`` reads nothing dated after ``o`` except
+calendar fields and ``known`` columns (unless ``actual_exog=True``, the labelled 'perfect weather' mode).
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator
 
+from features.exog import IssueTimeExog, fit_climates
 from features.series import FeatureBuilder, FeatureSpec, Panel, default_spec
 
 logger = logging.getLogger(__name__)
@@ -49,6 +55,9 @@ class LoadForecaster(BaseEstimator):
         Share of the latest training origins held out for conformal calibration.
     group_col : str, optional
         Column of ``panel.series`` whose groups get their own residual quantiles (e.g. ``level``).
+    actual_exog : bool
+        Read observed exogenous inputs at the target ('perfect weather'): for labelled comparisons only,
+        never a headline or served figure.
     """
 
     def __init__(
@@ -70,13 +79,14 @@ class LoadForecaster(BaseEstimator):
         min_child_samples: int = 20,
         random_state: int = 0,
         n_jobs: int = 1,
+        actual_exog: bool = False,
     ):
         self.spec, self.horizon, self.quantiles = spec, horizon, quantiles
         self.origin_step, self.origin_phase, self.min_history = origin_step, origin_phase, min_history
         self.max_rows, self.interval, self.calibration_fraction = max_rows, interval, calibration_fraction
         self.group_col, self.n_estimators, self.learning_rate = group_col, n_estimators, learning_rate
         self.num_leaves, self.min_child_samples = num_leaves, min_child_samples
-        self.random_state, self.n_jobs = random_state, n_jobs
+        self.random_state, self.n_jobs, self.actual_exog = random_state, n_jobs, actual_exog
 
     # ---------------------------------------------------------------- training
     def _origins(self, panel: Panel, end: int) -> np.ndarray:
@@ -141,8 +151,10 @@ class LoadForecaster(BaseEstimator):
             raise ValueError(f"horizon={self.horizon}; expected >= 1")
         self.spec_ = self.spec or default_spec(panel.freq, exog=tuple(panel.exog))
         rng = np.random.default_rng(self.random_state)
-        builder = FeatureBuilder(panel, self.spec_)
         last = panel.last_observed() if end is None else int(end)
+        self.climates_ = fit_climates(panel.index, {k: panel.exog[k] for k in self.spec_.exog if k in panel.exog}, last)
+        self.fit_end_ = panel.index[last]
+        builder = self._builder(panel)
         origins = self._origins(panel, last)
         if len(origins) == 0:
             raise ValueError(f"{last + 1} periods of history; need more than min_history={self.min_history}")
@@ -167,6 +179,10 @@ class LoadForecaster(BaseEstimator):
             hi_q,
         )
         return self
+
+    def _builder(self, panel: Panel) -> FeatureBuilder:
+        source = IssueTimeExog(panel.index, self.climates_, panel.issued)
+        return FeatureBuilder(panel, self.spec_, source, actual_exog=self.actual_exog)
 
     def _groups(self, panel: Panel) -> np.ndarray:
         if self.group_col and self.group_col in panel.series:
@@ -229,7 +245,7 @@ class LoadForecaster(BaseEstimator):
         horizon = self.horizon if horizon is None else int(horizon)
         if horizon > self.horizon:
             raise ValueError(f"horizon={horizon} exceeds the fitted maximum of {self.horizon}")
-        builder = FeatureBuilder(panel, self.spec_)
+        builder = self._builder(panel)
         series_rows = np.arange(len(panel.y)) if rows is None else np.asarray(rows)
         origins = np.atleast_1d(np.asarray(origins, dtype=np.int64))
         rr, oo, hh = (a.ravel() for a in np.meshgrid(series_rows, origins, np.arange(1, horizon + 1), indexing="ij"))
