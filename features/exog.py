@@ -86,9 +86,7 @@ class IssueTimeExog:
     issued : optional output of :func:`issued_per_period`.
     """
 
-    def __init__(
-        self, index: pd.DatetimeIndex, climates: dict[str, Climatology], issued: pd.DataFrame | None = None
-    ):
+    def __init__(self, index: pd.DatetimeIndex, climates: dict[str, Climatology], issued: pd.DataFrame | None = None):
         self.index, self.climates, self.issued = index, climates, issued
         self._clim = {name: c.at(index) for name, c in climates.items()}
 
@@ -101,9 +99,7 @@ class IssueTimeExog:
             {"pos": np.arange(len(origins)), "origin_at": self.index[origins], "valid_at": self.index[targets]}
         ).sort_values("origin_at")
         right = self.issued[["issued_at", "valid_at", name]].dropna().sort_values("issued_at")
-        hit = pd.merge_asof(
-            left, right, left_on="origin_at", right_on="issued_at", by="valid_at", direction="backward"
-        )
+        hit = pd.merge_asof(left, right, left_on="origin_at", right_on="issued_at", by="valid_at", direction="backward")
         found = np.full(len(origins), np.nan)
         found[hit["pos"].to_numpy()] = hit[name].to_numpy(dtype=float)
         return np.where(np.isnan(found), out, found)

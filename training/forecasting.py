@@ -55,6 +55,8 @@ class LoadForecaster(BaseEstimator):
         Share of the latest training origins held out for conformal calibration.
     group_col : str, optional
         Column of ``panel.series`` whose groups get their own residual quantiles (e.g. ``level``).
+    train_window : int, optional
+        Only origins within this many periods before the fit cut-off train the model (recent behaviour).
     actual_exog : bool
         Read observed exogenous inputs at the target ('perfect weather'): for labelled comparisons only,
         never a headline or served figure.
@@ -80,6 +82,7 @@ class LoadForecaster(BaseEstimator):
         random_state: int = 0,
         n_jobs: int = 1,
         actual_exog: bool = False,
+        train_window: int | None = None,
     ):
         self.spec, self.horizon, self.quantiles = spec, horizon, quantiles
         self.origin_step, self.origin_phase, self.min_history = origin_step, origin_phase, min_history
@@ -87,11 +90,14 @@ class LoadForecaster(BaseEstimator):
         self.group_col, self.n_estimators, self.learning_rate = group_col, n_estimators, learning_rate
         self.num_leaves, self.min_child_samples = num_leaves, min_child_samples
         self.random_state, self.n_jobs, self.actual_exog = random_state, n_jobs, actual_exog
+        self.train_window = train_window
 
     # ---------------------------------------------------------------- training
     def _origins(self, panel: Panel, end: int) -> np.ndarray:
         """Training origins in [min_history - 1, end) on the step/phase grid."""
         start = max(self.min_history - 1, 0)
+        if self.train_window is not None:
+            start = max(start, end - int(self.train_window))
         o = np.arange(start, end)
         if self.origin_phase is not None:
             o = o[(o % self.origin_step) == self.origin_phase % self.origin_step]

@@ -141,7 +141,9 @@ def test_weather_forecasts_contract_accepts_issued_forecasts():
     ("column", "value", "check"),
     [
         pytest.param("temperature_c", 99.0, "plausible_temperature", id="implausible_temperature"),
-        pytest.param("valid_at", pd.Timestamp("2023-04-30", tz="UTC"), "valid_at >= issued_at", id="valid_before_issue"),
+        pytest.param(
+            "valid_at", pd.Timestamp("2023-04-30", tz="UTC"), "valid_at >= issued_at", id="valid_before_issue"
+        ),
     ],
 )
 def test_weather_forecasts_contract_names_the_bad_field(column, value, check):
