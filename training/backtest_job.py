@@ -60,21 +60,26 @@ def run_backtest(
     country: str | None = None,
     refit_days: int = 91,
     seed: int = 0,
+    known: tuple[str, ...] = (),
     overrides: dict[str, Any] | None = None,
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
-    """Rolling-origin backtest of the engine and the naive baselines; returns (forecasts, summary)."""
+    """Rolling-origin backtest of the engine and the naive baselines; returns (forecasts, summary).
+
+    `known` names panel columns that are forecasts or schedules available at the issue time (read at the
+    target); every other panel column is an observation, read through the issue-time climatology.
+    """
     if freq not in PER_DAY:
         raise ValueError(f"freq={freq!r}; meterwise backtest supports H, Q and D")
     t0 = time.perf_counter()
     origins = issue_origins(panel, freq, horizon, days)
     if len(origins) == 0:
         raise ValueError(f"no issue time leaves {horizon} periods inside the data; need more than {days} days")
-    exog = tuple(panel.exog)
+    exog = tuple(k for k in panel.exog if k not in known)
     phase = int(origins[0]) % SEASONS[freq] if freq in {"H", "Q"} else None
     history = int(origins[0]) + 1
 
     def make(window: int):
-        spec = engine_spec(freq, exog=exog, country=country, scale_window=window)
+        spec = engine_spec(freq, exog=exog, known=known, country=country, scale_window=window)
         return engine_forecaster(
             freq, horizon, spec=spec, seed=seed, issue_phase=phase, group_col=None, history=history,
             **(overrides or {}),
@@ -105,7 +110,7 @@ def run_backtest(
             name: {"mape": float(table.loc[name, "mape"]), "mae": float(table.loc[name, "mae"])}
             for name in ("naive_1d", "naive_7d")
         },
-        "weather": "climatology (known at the issue time)" if exog else "none",
+        "weather": "climatology (known at the issue time)" if exog else ("issued" if known else "none"),
         "holidays": country or "none",
         "scale_window": int(window),
         "refit_every_days": refit_days,

@@ -21,6 +21,7 @@ Outputs: ``<out>/<name>.csv``, ``.parquet`` and ``.png`` with ``timestamp, p10, 
 
 from __future__ import annotations
 
+import json
 import logging
 import tempfile
 from pathlib import Path
@@ -68,7 +69,7 @@ def train_forecast(
     customers = tables["customers"].set_index("customer_id")
     attrs = customers[[c for c in ("region", "category", "socio_group") if c in customers]].astype(str)
     plots = Path(tempfile.mkdtemp(prefix="forecast_plots_"))
-    issued, histories, candidates, served = [], [], [], []
+    issued, histories, candidates, served, engines = [], [], [], [], {}
     meta: dict[str, Any] = {"issued_at": {}, "data_cutoff": {}, "methods": {}, "coverage": {}, "weather": {}}
     for freq in freqs:
         panel = tenant_panel(tables, freq)
@@ -86,7 +87,9 @@ def train_forecast(
         plot_backtest(held_out.assign(model="served"), total, plots / f"backtest_total_{freq}.png")
         by_h = score(held_out.assign(model="served"), by=["model", "horizon"])
         plot_error_by_horizon(by_h, plots / f"error_by_horizon_{freq}.png", metric="mape")
-        issued.append(issue_freq(panel, freq, HORIZONS[freq], sel, training.seed, params, attrs, country))
+        served_fc, model = issue_freq(panel, freq, HORIZONS[freq], sel, training.seed, params, attrs, country)
+        issued.append(served_fc)
+        engines[freq] = {"model": model, "selection": sel, "country": country}
         last = panel.index[panel.last_observed()]
         meta["data_cutoff"][freq] = str(last + pd.tseries.frequencies.to_offset(FREQS[freq]))
         meta["issued_at"][freq] = meta["data_cutoff"][freq]
@@ -118,6 +121,7 @@ def train_forecast(
     )
     issued_df = pd.concat(issued, ignore_index=True)
     bundle = ForecastBundle(issued_df, pd.concat(histories, ignore_index=True), meta)
+    bundle.engines_ = engines  # fitted models and choices: re-issue from newer data without retraining
     example = pd.DataFrame({"level": ["total"], "key": ["all"], "horizon": [3], "freq": [main_freq]})
     with registry.training_run(
         training,
@@ -231,6 +235,44 @@ def promote_version(data: DataSettings, training: TrainingSettings, version: str
     return _decide(registry, training, data, version, bundle, None, force=force)
 
 
+def refresh_bundle(bundle: ForecastBundle, data: DataSettings) -> ForecastBundle:
+    """The bundle re-issued at the last observed period of the tenant's current data, without retraining.
+
+    The fitted models, the methods chosen per level and the interval tables stay those of the bundle's
+    version; only the data moves. Returns `bundle` itself when it has no engines (an old or CSV bundle)
+    or the data holds nothing newer; the result is cached on the bundle per data fingerprint.
+    """
+    engines = getattr(bundle, "engines_", None)
+    if not engines:
+        return bundle
+    stamp = tuple(
+        (p.name, p.stat().st_mtime_ns, p.stat().st_size) for p in sorted(Path(data.data_dir).glob("*")) if p.is_file()
+    )
+    cached = getattr(bundle, "_refreshed", None)
+    if cached is not None and cached[0] == stamp:
+        return cached[1]
+    wanted = ("customers", "readings", "interval_readings", "weather", "weather_forecasts")
+    tables, _ = load_tenant(data.data_dir, tables=wanted)
+    customers = tables["customers"].set_index("customer_id")
+    attrs = customers[[c for c in ("region", "category", "socio_group") if c in customers]].astype(str)
+    issued, histories, meta = [], [], {**bundle.meta_, "issued_at": {}, "data_cutoff": {}}
+    for freq, engine in engines.items():
+        panel = tenant_panel(tables, freq)
+        if panel is None:
+            continue
+        fc, _ = issue_freq(panel, freq, bundle.max_horizon_[freq], engine["selection"], 0, None, attrs,
+                           engine["country"], model=engine["model"])  # fmt: skip
+        issued.append(fc)
+        histories.append(history_frame(panel, freq))
+        cutoff = str(panel.index[panel.last_observed()] + pd.tseries.frequencies.to_offset(FREQS[freq]))
+        meta["issued_at"][freq] = meta["data_cutoff"][freq] = cutoff
+    fresh = ForecastBundle(pd.concat(issued, ignore_index=True), pd.concat(histories, ignore_index=True), meta)
+    fresh.engines_ = engines
+    bundle._refreshed = (stamp, fresh)
+    logger.info("forecasts re-issued from data up to %s (no retraining)", meta["data_cutoff"])
+    return fresh
+
+
 def load_bundle(training: TrainingSettings) -> tuple[ForecastBundle, str]:
     """The champion bundle from the registry, else the exported fallback ``models/forecast/model.joblib``."""
     from training import registry
@@ -277,6 +319,7 @@ def forecast(
     input_csv: Path | None = None,
     fmt: str = "both",
     country: str | None = None,
+    data: DataSettings | None = None,
 ) -> dict[str, Path]:
     """Write one forecast as CSV and/or Parquet plus a PNG chart; returns the written paths."""
     from training.plots.forecast import plot_forecast
@@ -286,6 +329,7 @@ def forecast(
         level, key = "input", "series"
     else:
         bundle, version = load_bundle(training)
+        bundle = refresh_bundle(bundle, data or DataSettings())
     fc = bundle.forecast(level, key, horizon, freq)
     name = f"forecast_{level}_{key}_{freq}{horizon}".replace("/", "_").replace(":", "_")
     out_dir = Path(out_dir)
@@ -294,6 +338,17 @@ def forecast(
         paths["csv"] = write_table(fc, out_dir / f"{name}.csv")
     if fmt in {"parquet", "both"}:
         paths["parquet"] = write_table(fc, out_dir / f"{name}.parquet")
+    info = {
+        "level": level,
+        "key": key,
+        "freq": freq,
+        "model_version": version,
+        **bundle.issue_info(freq),
+        "method": bundle.meta_.get("methods", {}).get(freq, {}).get("picks", {}).get(level),
+    }
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths["json"] = out_dir / f"{name}.json"
+    paths["json"].write_text(json.dumps(info, indent=2))
     hist = bundle.history(level, key, freq, periods=max(3 * horizon, 14))
     paths["png"] = plot_forecast(
         hist, fc, out_dir / f"{name}.png", title=f"{level} {key}: {horizon} {freq} ahead (v{version})"
@@ -337,6 +392,11 @@ def forecast_cmd(
     """Write a P10/P50/P90 forecast (CSV/Parquet) and a PNG chart for planners."""
     paths = forecast(
         level, key, horizon, freq, out_dir=out, training=TrainingSettings(), input_csv=input, fmt=fmt, country=country
+    )
+    info = json.loads(paths["json"].read_text())
+    typer.echo(
+        f"issued at {info['issued_at']} from data up to {info['data_cutoff']} (exclusive), "
+        f"model {info['model_version']}, method {info['method']}"
     )
     for kind, path in paths.items():
         typer.echo(f"{kind}: {path}")

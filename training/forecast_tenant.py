@@ -158,14 +158,21 @@ def issue_freq(
     params: dict | None,
     attrs: pd.DataFrame | None,
     country: str | None = None,
-) -> pd.DataFrame:
-    """Fit on all data, issue `horizon` periods from the last observed one with the chosen methods, in kWh."""
+    model=None,
+) -> tuple[pd.DataFrame, object | None]:
+    """Issue `horizon` periods from the last observed one with the chosen methods, in kWh.
+
+    Fits the LightGBM on all data unless a fitted `model` is given (a refresh: the latest data, no
+    retraining). Returns the served frame and the LightGBM used (None when no level uses it).
+    """
     last = panel.last_observed()
     future = panel.extend(last + horizon + 1 - len(panel.index))
     parts = []
     wanted = set(sel.picks.values())
     if "lightgbm" in wanted:
-        model = _lgbm_factory(panel, freq, horizon, seed, params, country)().fit(panel)
+        if model is None:
+            model = _lgbm_factory(panel, freq, horizon, seed, params, country)().fit(panel)
+            model.calibration_ = None  # residual rows are not needed to forecast; keep the bundle small
         parts.append(model.predict(future, last).assign(model="lightgbm"))
     parts.append(SeasonalNaive(SEASONS[freq]).predict(future, last, horizon=horizon).assign(model="seasonal_naive"))
     if "ets" in wanted:
@@ -180,7 +187,7 @@ def issue_freq(
             [reconcile_p50(base, projection(S, "wls_struct"), ids), base[~base["series_id"].isin(ids)]],
             ignore_index=True,
         )
-    return apply_intervals(base, sel.quantiles, freq, BACKTEST[freq][0]).assign(freq=freq)
+    return apply_intervals(base, sel.quantiles, freq, BACKTEST[freq][0]).assign(freq=freq), model
 
 
 def history_frame(panel: Panel, freq: str) -> pd.DataFrame:

@@ -21,7 +21,7 @@ def trained(tenant_dir, mlflow_settings, tmp_path):
 
 @pytest.mark.slow
 def test_train_forecast_registers_a_coherent_champion(trained, mlflow_settings, tmp_path):
-    _, summary = trained
+    data, summary = trained
     assert summary["promoted"] and summary["version"] == "1"
     assert summary["max_horizon"] == {"D": 90}  # 13 months are too few for a monthly backtest: skipped
     assert set(summary["levels"]) >= {"total", "region", "customer"}
@@ -37,7 +37,7 @@ def test_train_forecast_registers_a_coherent_champion(trained, mlflow_settings, 
             assert (p["p10"] <= p["p50"]).all() and (p["p50"] <= p["p90"]).all()
         # P10/P90 are marginals of coherent sample paths: the total's band is no wider than its parts' summed
         assert ((total["p90"] - total["p10"]) <= sum((p["p90"] - p["p10"]).to_numpy() for p in parts) + 1e-9).all()
-    paths = forecast("region", "north", 28, "D", out_dir=tmp_path / "out", training=mlflow_settings)
+    paths = forecast("region", "north", 28, "D", out_dir=tmp_path / "out", training=mlflow_settings, data=data)
     assert len(pd.read_csv(paths["csv"])) == 28 and paths["png"].stat().st_size > 1000
 
 
@@ -78,3 +78,25 @@ def test_blank_loads_are_gaps_and_non_numeric_loads_are_errors(tmp_path):
     pd.DataFrame({"timestamp": stamps, "load": ["1", "2", "n/a?", "4", "5", "6"]}).to_csv(path, index=False)
     with pytest.raises(BadLoadFile, match=r"line 4: load='n/a\?'"):
         read_load_csv(path, "H")
+
+
+@pytest.mark.slow
+def test_forecasts_are_reissued_from_newer_data_without_retraining(trained, tenant_dir, mlflow_settings):
+    from training import registry
+    from training.forecast_job import load_bundle, refresh_bundle
+
+    data, summary = trained
+    bundle, version = load_bundle(mlflow_settings)
+    before = bundle.issue_info("D")
+    readings = pd.read_parquet(tenant_dir / "readings.parquet")
+    last = readings["reading_date"].max()
+    week = readings[readings["reading_date"] > last - pd.Timedelta(days=7)].assign(
+        reading_date=lambda d: d["reading_date"] + pd.Timedelta(days=7)
+    )
+    pd.concat([readings, week]).to_parquet(tenant_dir / "readings.parquet", index=False)
+    fresh = refresh_bundle(bundle, data)
+    after = fresh.issue_info("D")
+    assert pd.Timestamp(after["data_cutoff"]) == pd.Timestamp(before["data_cutoff"]) + pd.Timedelta(days=7)
+    assert fresh.forecast("total", "all", 1)["timestamp"].iloc[0] == pd.Timestamp(after["data_cutoff"])
+    assert registry.latest_version("forecast") == version  # nothing was retrained or registered
+    assert refresh_bundle(bundle, data) is fresh  # cached until the data changes
