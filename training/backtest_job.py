@@ -78,17 +78,17 @@ def run_backtest(
     phase = int(origins[0]) % SEASONS[freq] if freq in {"H", "Q"} else None
     history = int(origins[0]) + 1
 
-    def make(window: int):
+    def make(window: int, target: str = "level"):
         spec = engine_spec(freq, exog=exog, known=known, country=country, scale_window=window)
         return engine_forecaster(
             freq, horizon, spec=spec, seed=seed, issue_phase=phase, group_col=None, history=history,
-            **(overrides or {}),
+            target=target, **(overrides or {}),
         )  # fmt: skip
 
-    window = choose_scale_window(panel, freq, horizon, make, end=int(origins[0]))
+    window, target = choose_scale_window(panel, freq, horizon, make, end=int(origins[0]))
     per_day = PER_DAY[freq]
     models = {
-        "lightgbm": lambda: make(window),
+        "lightgbm": lambda: make(window, target),
         "naive_1d": lambda: SeasonalNaive(per_day, error_window=per_day * 28),
         "naive_7d": lambda: SeasonalNaive(7 * per_day, error_window=per_day * 28),
     }
@@ -113,6 +113,7 @@ def run_backtest(
         "weather": "climatology (known at the issue time)" if exog else ("issued" if known else "none"),
         "holidays": country or "none",
         "scale_window": int(window),
+        "target": target,
         "refit_every_days": refit_days,
         "seconds": round(time.perf_counter() - t0, 1),
     }

@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 
 import numpy as np
+import pandas as pd
 
 from features.series import FeatureSpec, Panel
 from training.forecasting import LoadForecaster
@@ -25,7 +26,7 @@ logger = logging.getLogger(__name__)
 #: seasonal period per frequency (naive baselines, MASE)
 SEASONS = {"H": 24, "D": 7, "M": 12, "Q": 96}
 #: years of issues that train a model (older behaviour is less relevant; bounds the fit time)
-TRAIN_YEARS = 5
+TRAIN_YEARS = 10
 #: candidate target scale windows per frequency, chosen by inner validation
 SCALE_WINDOWS = {"H": (24, 168), "D": (7, 28), "M": (3, 12), "Q": (96, 672)}
 
@@ -130,33 +131,36 @@ def engine_forecaster(
     return LoadForecaster(**{**kw, **overrides})
 
 
-def choose_scale_window(panel: Panel, freq: str, horizon: int, make, *, end: int | None = None) -> int:
-    """Pick the target scale window by validation on the last origins inside the training window.
+def choose_scale_window(panel: Panel, freq: str, horizon: int, make, *, end: int | None = None) -> tuple[int, str]:
+    """Pick the target scale window and target form by validation on the last origins inside the training window.
 
-    `make(scale_window)` returns an unfitted forecaster; each candidate is fitted on data up to a
-    validation cut-off (``end - 4 * horizon_span``) and scored by MAE on the origins after it, up to
-    `end`. Returns the window with the lower MAE (the first on a tie).
+    `make(scale_window, target)` returns an unfitted forecaster; each candidate (every window of
+    :data:`SCALE_WINDOWS` with ``target="level"``, and the shortest with ``target="season"``: seasonal
+    differencing) is fitted on data up to a validation cut-off (``end - 4 * max(horizon, season)``) and
+    scored by MAE on the origins after it, up to `end`. Returns the best ``(window, target)``.
     """
-    candidates = SCALE_WINDOWS[freq]
+    windows = SCALE_WINDOWS[freq]
+    candidates = [(w, "level") for w in windows] + [(windows[0], "season")]
+    default = (windows[-1], "level")
     last = panel.last_observed() if end is None else int(end)
     span = max(horizon, SEASONS[freq]) * 4
     cut = last - span
-    if cut < 3 * max(candidates) + horizon:
-        return candidates[-1]
-    best, best_mae = candidates[-1], np.inf
-    for window in candidates:
-        model = make(window).fit(panel, end=cut)
+    if cut < 3 * max(windows) + horizon:
+        return default
+    best, best_mae = default, np.inf
+    for window, target in candidates:
+        model = make(window, target).fit(panel, end=cut)
         step = SEASONS[freq] if model.origin_phase is not None else max(horizon // 2, 1)
         origins = np.arange(cut, last - horizon + 1, step)
         if model.origin_phase is not None:
             origins = origins[origins % model.origin_step == model.origin_phase % model.origin_step]
         if len(origins) == 0:
-            return candidates[-1]
+            return default
         fc = model.predict(panel, origins, horizon=horizon)
-        rows = panel.series["series_id"].reset_index().set_index("series_id")["index"]
-        y = panel.y[rows.loc[fc["series_id"]].to_numpy(), panel.index.get_indexer(fc["timestamp"])]
+        rows = pd.Index(panel.series["series_id"]).get_indexer(fc["series_id"])
+        y = panel.y[rows, panel.index.get_indexer(fc["timestamp"])]
         mae = float(np.nanmean(np.abs(y - fc["p50"].to_numpy())))
-        logger.info("scale window %d: inner-validation MAE %.4g", window, mae)
+        logger.info("inner validation: scale window %d, target %s: MAE %.4g", window, target, mae)
         if mae < best_mae - 1e-12:
-            best, best_mae = window, mae
+            best, best_mae = (window, target), mae
     return best

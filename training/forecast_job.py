@@ -291,11 +291,13 @@ def csv_bundle(df: pd.DataFrame, freq: str, horizon: int, seed: int = 0, country
     last = panel.last_observed()
     phase = last % SEASONS[freq] if freq in {"H", "Q"} else None
 
-    def make(window: int):
+    def make(window: int, target: str = "level"):
         spec = engine_spec(freq, exog=tuple(panel.exog), country=country, scale_window=window)
-        return engine_forecaster(freq, horizon, spec=spec, seed=seed, issue_phase=phase, group_col=None, history=n)
+        return engine_forecaster(
+            freq, horizon, spec=spec, seed=seed, issue_phase=phase, group_col=None, history=n, target=target
+        )
 
-    model = make(choose_scale_window(panel, freq, horizon, make)).fit(panel)
+    model = make(*choose_scale_window(panel, freq, horizon, make)).fit(panel)
     out = model.predict(panel.extend(last + horizon + 1 - len(panel.index)), last).assign(
         level="input", key="series", freq=freq
     )

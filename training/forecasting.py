@@ -55,6 +55,11 @@ class LoadForecaster(BaseEstimator):
         Share of the latest training origins held out for conformal calibration.
     group_col : str, optional
         Column of ``panel.series`` whose groups get their own residual quantiles (e.g. ``level``).
+    target : {"level", "season"}
+        What the model learns, in units of the series' scale: the value itself, or its change from the
+        latest same-phase value known at the origin (seasonal differencing).
+    objective : str
+        LightGBM objective of the P50 model (``l1``: the median; ``l2``, ``huber``).
     train_window : int, optional
         Only origins within this many periods before the fit cut-off train the model (recent behaviour).
     actual_exog : bool
@@ -83,6 +88,8 @@ class LoadForecaster(BaseEstimator):
         n_jobs: int = 1,
         actual_exog: bool = False,
         train_window: int | None = None,
+        objective: str = "l1",
+        target: str = "level",
     ):
         self.spec, self.horizon, self.quantiles = spec, horizon, quantiles
         self.origin_step, self.origin_phase, self.min_history = origin_step, origin_phase, min_history
@@ -90,7 +97,7 @@ class LoadForecaster(BaseEstimator):
         self.group_col, self.n_estimators, self.learning_rate = group_col, n_estimators, learning_rate
         self.num_leaves, self.min_child_samples = num_leaves, min_child_samples
         self.random_state, self.n_jobs, self.actual_exog = random_state, n_jobs, actual_exog
-        self.train_window = train_window
+        self.train_window, self.objective, self.target = train_window, objective, target
 
     # ---------------------------------------------------------------- training
     def _origins(self, panel: Panel, end: int) -> np.ndarray:
@@ -142,7 +149,7 @@ class LoadForecaster(BaseEstimator):
         )
 
     def _fit_models(self, X: pd.DataFrame, target: np.ndarray) -> dict[str, lgb.LGBMRegressor]:
-        models = {"p50": self._booster("l1").fit(X, target)}
+        models = {"p50": self._booster(self.objective).fit(X, target)}
         if self.interval == "quantile":
             lo, hi = self.quantiles
             models["lo"] = self._booster("quantile", lo).fit(X, target)
@@ -151,6 +158,8 @@ class LoadForecaster(BaseEstimator):
 
     def fit(self, panel: Panel, *, end: int | None = None) -> LoadForecaster:
         """Fit on targets up to position `end` (inclusive; default the last observation)."""
+        if self.target not in {"level", "season"}:
+            raise ValueError(f"target={self.target!r}; expected 'level' or 'season'")
         if self.interval not in {"conformal", "quantile"}:
             raise ValueError(f"interval={self.interval!r}; expected 'conformal' or 'quantile'")
         if self.horizon < 1:
@@ -172,7 +181,7 @@ class LoadForecaster(BaseEstimator):
             self.resid_q_ = self._calibrate(builder, origins, last, groups, rng)
         rows, oo, hh = self._triples(builder, origins, last, rng)
         X, scale = builder.build(rows, oo, hh)
-        self.models_ = self._fit_models(X, panel.y[rows, oo + hh] / scale)
+        self.models_ = self._fit_models(X, panel.y[rows, oo + hh] / scale - self._offset(X))
         self.feature_names_in_ = list(X.columns)
         self.n_train_rows_ = len(X)
         logger.info(
@@ -185,6 +194,14 @@ class LoadForecaster(BaseEstimator):
             hi_q,
         )
         return self
+
+    def _offset(self, X: pd.DataFrame) -> np.ndarray:
+        """Scaled base the model corrects: 0 (``target="level"``) or the latest same-phase value
+        (``target="season"``: the model learns the change from the same hour one season back)."""
+        if self.target == "level":
+            return np.zeros(len(X))
+        column = f"y_season_{self.spec_.seasons[0]}"
+        return X[column].fillna(X["y_last"]).fillna(0.0).to_numpy()
 
     def _builder(self, panel: Panel) -> FeatureBuilder:
         source = IssueTimeExog(panel.index, self.climates_, panel.issued)
@@ -207,10 +224,10 @@ class LoadForecaster(BaseEstimator):
             raise ValueError(f"{len(origins)} training origins leave none before calibration; add history")
         rows, oo, hh = self._triples(builder, fit_origins, first_cal_target - 1, rng)
         X, scale = builder.build(rows, oo, hh)
-        model = self._fit_models(X, builder.panel.y[rows, oo + hh] / scale)["p50"]
+        model = self._fit_models(X, builder.panel.y[rows, oo + hh] / scale - self._offset(X))["p50"]
         rows, oo, hh = self._triples(builder, cal_origins, last, rng)
         Xc, sc = builder.build(rows, oo, hh)
-        resid = builder.panel.y[rows, oo + hh] / sc - model.predict(Xc)
+        resid = builder.panel.y[rows, oo + hh] / sc - model.predict(Xc) - self._offset(Xc)
         self.calibration_ = pd.DataFrame({"row": rows, "origin": oo, "horizon": hh, "resid": resid, "scale": sc})
         lo_q, hi_q = self.quantiles
         out = np.zeros((len(self.group_names_), self.horizon, 2))
@@ -257,10 +274,11 @@ class LoadForecaster(BaseEstimator):
         rr, oo, hh = (a.ravel() for a in np.meshgrid(series_rows, origins, np.arange(1, horizon + 1), indexing="ij"))
         X, scale = builder.build(rr, oo, hh)
         scale = np.where(np.isnan(scale), 0.0, scale)
-        p50 = self.models_["p50"].predict(X) * scale
+        offset = self._offset(X)
+        p50 = (self.models_["p50"].predict(X) + offset) * scale
         if self.interval == "quantile":
-            lo = np.minimum(self.models_["lo"].predict(X) * scale, p50)
-            hi = np.maximum(self.models_["hi"].predict(X) * scale, p50)
+            lo = np.minimum((self.models_["lo"].predict(X) + offset) * scale, p50)
+            hi = np.maximum((self.models_["hi"].predict(X) + offset) * scale, p50)
         else:
             groups = self._groups(panel)[rr]
             gi = pd.Index(self.group_names_).get_indexer(groups)

@@ -85,7 +85,7 @@ def test_forecasts_are_reissued_from_newer_data_without_retraining(trained, tena
     from training import registry
     from training.forecast_job import load_bundle, refresh_bundle
 
-    data, summary = trained
+    data, _ = trained
     bundle, version = load_bundle(mlflow_settings)
     before = bundle.issue_info("D")
     readings = pd.read_parquet(tenant_dir / "readings.parquet")
