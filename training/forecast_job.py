@@ -41,6 +41,7 @@ from training.forecast_engine import SEASONS, choose_scale_window, engine_foreca
 from training.forecast_tenant import HORIZONS, evaluate_freq, history_frame, issue_freq, tenant_panel
 from training.promotion import Decision, Scored, decide
 from training.settings import TrainingSettings
+from training.temporal import align
 
 logger = logging.getLogger(__name__)
 KIND = "forecast"
@@ -94,8 +95,11 @@ def train_forecast(
         meta["data_cutoff"][freq] = str(last + pd.tseries.frequencies.to_offset(FREQS[freq]))
         meta["issued_at"][freq] = meta["data_cutoff"][freq]
         meta["methods"][freq] = {"picks": sel.picks, "coherent": sel.coherent, "fallbacks": sel.fallbacks}
-        meta["coverage"][freq] = panel.series.drop_duplicates("level").set_index("level")["customers"].to_dict()
-        meta["coverage"][freq]["total_series"] = total
+        groups = panel.series[panel.series["level"] != "customer"]
+        meta["coverage"][freq] = {  # customers each aggregate covers (H: those with interval meters)
+            lvl: dict(zip(g["key"].astype(str), g["customers"].astype(int), strict=True))
+            for lvl, g in groups.groupby("level")
+        }
         observed = "climatology" if "temperature_c" in panel.exog else "none"
         meta["weather"][freq] = "issued" if panel.issued is not None else observed
         histories.append(history_frame(panel, freq))
@@ -119,8 +123,9 @@ def train_forecast(
             "served": served_df.to_dict("records"),
         }
     )
-    issued_df = pd.concat(issued, ignore_index=True)
-    bundle = ForecastBundle(issued_df, pd.concat(histories, ignore_index=True), meta)
+    history = pd.concat(histories, ignore_index=True)
+    issued_df = align(pd.concat(issued, ignore_index=True), history)  # H, D and M totals agree
+    bundle = ForecastBundle(issued_df, history, meta)
     bundle.engines_ = engines  # fitted models and choices: re-issue from newer data without retraining
     example = pd.DataFrame({"level": ["total"], "key": ["all"], "horizon": [3], "freq": [main_freq]})
     with registry.training_run(
@@ -266,7 +271,8 @@ def refresh_bundle(bundle: ForecastBundle, data: DataSettings) -> ForecastBundle
         histories.append(history_frame(panel, freq))
         cutoff = str(panel.index[panel.last_observed()] + pd.tseries.frequencies.to_offset(FREQS[freq]))
         meta["issued_at"][freq] = meta["data_cutoff"][freq] = cutoff
-    fresh = ForecastBundle(pd.concat(issued, ignore_index=True), pd.concat(histories, ignore_index=True), meta)
+    history = pd.concat(histories, ignore_index=True)
+    fresh = ForecastBundle(align(pd.concat(issued, ignore_index=True), history), history, meta)
     fresh.engines_ = engines
     bundle._refreshed = (stamp, fresh)
     logger.info("forecasts re-issued from data up to %s (no retraining)", meta["data_cutoff"])

@@ -113,7 +113,10 @@ def _lgbm_factory(panel: Panel, freq: str, horizon: int, seed: int, params: dict
     exog = tuple(k for k in panel.exog if k != "n_meters")
     spec = engine_spec(freq, exog=exog, country=country)
     history = panel.last_observed() + 1
-    return lambda: engine_forecaster(freq, horizon, spec=spec, seed=seed, history=history, **(params or {}))
+    # intervals of what is served come from the reconciled backtest residuals (forecast_select), so the
+    # model's own conformal calibration fit is skipped
+    kw = {"calibration_fraction": 0.0, **(params or {})}
+    return lambda: engine_forecaster(freq, horizon, spec=spec, seed=seed, history=history, **kw)
 
 
 def evaluate_freq(

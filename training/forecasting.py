@@ -52,6 +52,8 @@ class LoadForecaster(BaseEstimator):
         Random subsample of training rows above this.
     interval : {"conformal", "quantile"}
     calibration_fraction : float
+        0 skips the calibration fit (P10 = P90 = P50): for callers that calibrate the served forecast
+        themselves (the tenant job calibrates the reconciled forecasts per level).
         Share of the latest training origins held out for conformal calibration.
     group_col : str, optional
         Column of ``panel.series`` whose groups get their own residual quantiles (e.g. ``level``).
@@ -177,7 +179,8 @@ class LoadForecaster(BaseEstimator):
         self.group_names_ = sorted(set(groups))
         lo_q, hi_q = self.quantiles
         self.resid_q_ = np.zeros((len(self.group_names_), self.horizon, 2))
-        if self.interval == "conformal":
+        self.calibration_ = None
+        if self.interval == "conformal" and self.calibration_fraction > 0:
             self.resid_q_ = self._calibrate(builder, origins, last, groups, rng)
         rows, oo, hh = self._triples(builder, origins, last, rng)
         X, scale = builder.build(rows, oo, hh)
