@@ -39,7 +39,7 @@ from training.csv_series import csv_panel, read_load_csv
 from training.forecast_bundle import ForecastBundle
 from training.forecast_engine import SEASONS, choose_scale_window, engine_forecaster, engine_spec
 from training.forecast_tenant import HORIZONS, evaluate_freq, history_frame, issue_freq, tenant_panel
-from training.promotion import Decision, Scored, decide
+from training.promotion import DEFAULT_MARGIN, Decision, Scored, decide
 from training.settings import TrainingSettings
 from training.temporal import align
 
@@ -168,9 +168,9 @@ def train_forecast(
     }
 
 
-def _windows_id(data_hash: str, served: pd.DataFrame) -> str:
+def _windows_id(data_hash: str, feature_version: str = FEATURE_VERSION) -> str:
     """Identifies the held-out windows: the data and the backtest protocol (feature version)."""
-    return f"{data_hash}|{FEATURE_VERSION}"
+    return f"{data_hash}|{feature_version}"
 
 
 def _scored(bundle: ForecastBundle, version: str | None) -> Scored:
@@ -180,7 +180,7 @@ def _scored(bundle: ForecastBundle, version: str | None) -> Scored:
         str(meta.get("score_metric", "relmae_vs_naive")),
         float(meta.get("score", np.inf)),
         False,
-        _windows_id(str(meta.get("data_hash", "")), pd.DataFrame()),
+        _windows_id(str(meta.get("data_hash", "")), str(meta.get("feature_version", "unknown"))),
         pd.Timestamp(min(meta.get("data_cutoff", {"": "1970-01-01"}).values())),
     )
 
@@ -195,7 +195,7 @@ def rescore(bundle: ForecastBundle, data: DataSettings, training: TrainingSettin
     tables, report = load_tenant(data.data_dir, tables=wanted)
     data_hash = "-".join(report.hashes.get(t, "") for t in wanted)
     mine = _scored(bundle, None)
-    if mine.data_id == _windows_id(data_hash, pd.DataFrame()) and np.isfinite(mine.value):
+    if mine.data_id == _windows_id(data_hash) and np.isfinite(mine.value):
         return mine
     config = bundle.meta_.get("config", {})
     freq = str(bundle.meta_.get("score_freq", "D"))
@@ -205,7 +205,7 @@ def rescore(bundle: ForecastBundle, data: DataSettings, training: TrainingSettin
                            config.get("country"))  # fmt: skip
     main = sel.served[sel.served["level"] != "customer"]
     value = float((main["mae"] / main["naive_mae"]).mean())
-    return Scored(None, "relmae_vs_naive", value, False, _windows_id(data_hash, pd.DataFrame()), mine.as_of)
+    return Scored(None, "relmae_vs_naive", value, False, _windows_id(data_hash), mine.as_of)
 
 
 def _decide(registry, training, data, version: str, bundle: ForecastBundle, tables, *, force: bool) -> Decision:
@@ -218,7 +218,7 @@ def _decide(registry, training, data, version: str, bundle: ForecastBundle, tabl
         champion = Scored(**{**rescore(old, data, training).__dict__, "version": current})
     baseline = Scored("seasonal_naive", challenger.metric, 1.0, False, challenger.data_id)
     decision = decide(
-        challenger, champion, margin=training.promote_margin or 0.01, baseline=baseline, force=force,
+        challenger, champion, margin=training.promote_margin or DEFAULT_MARGIN, baseline=baseline, force=force,
         has_champion=current is not None,
     )  # fmt: skip
     registry.promote_if_better(KIND, version, 0.0, None if decision.promote else 1.0)

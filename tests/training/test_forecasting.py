@@ -187,3 +187,24 @@ def test_beats_same_hour_yesterday_on_real_pjm_load():
     ours = score(attach_actuals(model.predict(panel, origins), panel))["mape"].iloc[0]
     naive = score(attach_actuals(SeasonalNaive(24).predict(panel, origins, horizon=24), panel))["mape"].iloc[0]
     assert ours < naive
+
+
+def test_seasonal_difference_target_and_unknown_target_is_refused(panel):
+    model = LoadForecaster(spec=SPEC, horizon=7, n_estimators=30, num_leaves=7, target="season").fit(panel, end=259)
+    fc = attach_actuals(model.predict(panel, np.arange(260, 280, 3)), panel)
+    naive = attach_actuals(SeasonalNaive(7).predict(panel, np.arange(260, 280, 3), horizon=7), panel)
+    assert score(fc)["mape"].iloc[0] < score(naive)["mape"].iloc[0]
+    with pytest.raises(ValueError, match="target='diff'"):
+        LoadForecaster(spec=SPEC, horizon=7, target="diff").fit(panel, end=259)
+
+
+def test_no_holidays_unless_a_country_is_asked():
+    assert "holiday_target" not in FeatureSpec(calendar=("dayofweek", "holiday")).names
+    assert "holiday_target" in FeatureSpec(calendar=("dayofweek", "holiday"), holiday_country="US").names
+
+
+def test_bundle_states_issue_time_and_cutoff():
+    b = _bundle()
+    assert b.issue_info("D") == {"issued_at": None, "data_cutoff": None}  # an old bundle says it does not know
+    b.meta_.update({"issued_at": {"D": "2024-01-01"}, "data_cutoff": {"D": "2024-01-01"}, "methods": {"D": {}}})
+    assert b.issue_info("D")["data_cutoff"] == "2024-01-01" and "methods" in b.summary()
