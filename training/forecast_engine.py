@@ -118,7 +118,7 @@ def engine_forecaster(
         "origin_step": season if daily_issue else 1,
         "origin_phase": issue_phase if daily_issue else None,
         "min_history": min_history,
-        "max_rows": 250_000,
+        "max_rows": 100_000,  # a compute budget; binds only on many-series panels (tenants)
         "n_estimators": 600,
         "learning_rate": 0.05,
         "num_leaves": 63 if freq in {"H", "Q"} else 31,
