@@ -103,7 +103,7 @@ def backtest_origins(panel: Panel, freq: str) -> np.ndarray:
     horizon, n_origins, spacing = BACKTEST[freq]
     last = panel.last_observed()
     origins = np.arange(last - horizon - spacing * (n_origins - 1), last - horizon + 1, spacing)
-    origins = origins[origins >= 3 * SEASONS[freq] + 2]
+    origins = origins[origins >= SEASONS[freq] + 2]  # a season of history for the naive and season lags
     if len(origins) < 2:
         raise ValueError(f"{last + 1} {freq} periods are too few for a {horizon}-step backtest")
     return origins
