@@ -1,22 +1,23 @@
-"""Forecast jobs (all I/O here): ``meterwise train forecast`` and ``meterwise forecast``.
+"""Forecast jobs (all I/O here): ``meterwise train forecast``, ``meterwise forecast`` and promotion.
 
 ``train_forecast`` loads the tenant, aggregates readings to total / region / category / socio_group /
-customer series (daily and monthly from ``readings``, hourly from ``interval_readings``), runs a
-rolling-origin backtest of LoadForecaster against seasonal naive (and ETS on the daily total), fits on all
-data, issues forecasts at the end of the data, reconciles them (MinT-shrink; see
-:mod:`training.reconcile`), logs everything to MLflow, registers ``meterwise-forecast`` and moves the
-``champion`` alias when the new version's daily MASE beats the champion's on the same data.
+customer series (daily and monthly from ``readings``, hourly from ``interval_readings``), backtests every
+candidate and serves, per level and frequency, the one whose reconciled, calibrated forecasts win
+(:mod:`training.forecast_tenant`, :mod:`training.forecast_select`), aligns H/D/M totals
+(:mod:`training.temporal`), logs every candidate's scores and the choice to MLflow, registers
+``meterwise-forecast`` and promotes it through :func:`training.promotion.decide`, the champion re-scored
+on the challenger's backtest windows (:func:`promote_version` does the same for a registered version).
 
-``forecast`` answers a planner's question from the champion bundle, or trains on a CSV it has never
-seen. Generic CSV format (``--input my.csv``)::
+``forecast`` answers a planner's question from the champion, re-issued at the last observed period of the
+tenant's current data without retraining (:func:`refresh_bundle`), or trains the one engine on a CSV it has
+never seen. Generic CSV format (``--input my.csv``, see :mod:`training.csv_series`)::
 
     timestamp,load[,temperature]
     2024-01-01 00:00,123.4,5.1
 
-``timestamp`` is parsed by pandas (a UTC offset is converted to UTC and dropped); ``load`` is any
-additive quantity (kWh, MWh; values are summed to the requested freq, temperature averaged);
-``temperature`` (°C) is optional and continued into the future by its day-of-year climatology.
-Outputs: ``<out>/<name>.csv``, ``.parquet`` and ``.png`` with ``timestamp, p10, p50, p90``.
+``temperature`` (°C) is optional and enters through its climatology known at the issue time. Outputs:
+``<out>/<name>.csv``, ``.parquet``, ``.png`` with ``timestamp, p10, p50, p90`` and ``.json`` with the issue
+time, data cut-off, model version and method.
 """
 
 from __future__ import annotations
@@ -35,9 +36,9 @@ from features.io import load_tenant, write_table
 from features.series import FREQS
 from features.settings import DataSettings
 from training.backtest import score
-from training.csv_series import csv_panel, read_load_csv
+from training.csv_series import read_load_csv
 from training.forecast_bundle import ForecastBundle
-from training.forecast_engine import SEASONS, choose_scale_window, engine_forecaster, engine_spec
+from training.forecast_issue import csv_bundle, refresh_bundle
 from training.forecast_tenant import HORIZONS, evaluate_freq, history_frame, issue_freq, tenant_panel
 from training.promotion import DEFAULT_MARGIN, Decision, Scored, decide
 from training.settings import TrainingSettings
@@ -240,80 +241,11 @@ def promote_version(data: DataSettings, training: TrainingSettings, version: str
     return _decide(registry, training, data, version, bundle, None, force=force)
 
 
-def refresh_bundle(bundle: ForecastBundle, data: DataSettings) -> ForecastBundle:
-    """The bundle re-issued at the last observed period of the tenant's current data, without retraining.
-
-    The fitted models, the methods chosen per level and the interval tables stay those of the bundle's
-    version; only the data moves. Returns `bundle` itself when it has no engines (an old or CSV bundle)
-    or the data holds nothing newer; the result is cached on the bundle per data fingerprint.
-    """
-    engines = getattr(bundle, "engines_", None)
-    if not engines:
-        return bundle
-    stamp = tuple(
-        (p.name, p.stat().st_mtime_ns, p.stat().st_size) for p in sorted(Path(data.data_dir).glob("*")) if p.is_file()
-    )
-    cached = getattr(bundle, "_refreshed", None)
-    if cached is not None and cached[0] == stamp:
-        return cached[1]
-    wanted = ("customers", "readings", "interval_readings", "weather", "weather_forecasts")
-    tables, _ = load_tenant(data.data_dir, tables=wanted)
-    customers = tables["customers"].set_index("customer_id")
-    attrs = customers[[c for c in ("region", "category", "socio_group") if c in customers]].astype(str)
-    issued, histories, meta = [], [], {**bundle.meta_, "issued_at": {}, "data_cutoff": {}}
-    for freq, engine in engines.items():
-        panel = tenant_panel(tables, freq)
-        if panel is None:
-            continue
-        fc, _ = issue_freq(panel, freq, bundle.max_horizon_[freq], engine["selection"], 0, None, attrs,
-                           engine["country"], model=engine["model"])  # fmt: skip
-        issued.append(fc)
-        histories.append(history_frame(panel, freq))
-        cutoff = str(panel.index[panel.last_observed()] + pd.tseries.frequencies.to_offset(FREQS[freq]))
-        meta["issued_at"][freq] = meta["data_cutoff"][freq] = cutoff
-    history = pd.concat(histories, ignore_index=True)
-    fresh = ForecastBundle(align(pd.concat(issued, ignore_index=True), history), history, meta)
-    fresh.engines_ = engines
-    bundle._refreshed = (stamp, fresh)
-    logger.info("forecasts re-issued from data up to %s (no retraining)", meta["data_cutoff"])
-    return fresh
-
-
 def load_bundle(training: TrainingSettings) -> tuple[ForecastBundle, str]:
     """The champion bundle from the registry, else the exported fallback ``models/forecast/model.joblib``."""
     from training import registry
 
     return registry.load_or_exported(training, KIND)
-
-
-def csv_bundle(df: pd.DataFrame, freq: str, horizon: int, seed: int = 0, country: str | None = None) -> ForecastBundle:
-    """Train the engine on one CSV series and issue `horizon` periods (level ``input``, key ``series``)."""
-    panel = csv_panel(df, freq)
-    n = panel.last_observed() + 1
-    if n < 3 * SEASONS[freq] + horizon:
-        raise ValueError(
-            f"{n} {freq} periods of history; need at least {3 * SEASONS[freq] + horizon} for horizon {horizon}"
-        )
-    last = panel.last_observed()
-    phase = last % SEASONS[freq] if freq in {"H", "Q"} else None
-
-    def make(window: int, target: str = "level"):
-        spec = engine_spec(freq, exog=tuple(panel.exog), country=country, scale_window=window)
-        return engine_forecaster(
-            freq, horizon, spec=spec, seed=seed, issue_phase=phase, group_col=None, history=n, target=target
-        )
-
-    model = make(*choose_scale_window(panel, freq, horizon, make)).fit(panel)
-    out = model.predict(panel.extend(last + horizon + 1 - len(panel.index)), last).assign(
-        level="input", key="series", freq=freq
-    )
-    hist = pd.DataFrame({"timestamp": panel.index[: last + 1], "y": panel.y[0, : last + 1]}).tail(4 * horizon)
-    cutoff = str(panel.index[last] + pd.tseries.frequencies.to_offset(FREQS[freq]))
-    return ForecastBundle(
-        out,
-        hist.assign(level="input", key="series", freq=freq),
-        {"source": "csv", "data_cutoff": {freq: cutoff}, "issued_at": {freq: cutoff}, "holidays": country or "none"},
-    )
 
 
 def forecast(
