@@ -149,7 +149,7 @@ def choose_scale_window(panel: Panel, freq: str, horizon: int, make, *, end: int
         return default
     best, best_mae = default, np.inf
     for window, target in candidates:
-        model = make(window, target).fit(panel, end=cut)
+        model = make(window, target).set_params(calibration_fraction=0.0).fit(panel, end=cut)  # P50 only
         step = SEASONS[freq] if model.origin_phase is not None else max(horizon // 2, 1)
         origins = np.arange(cut, last - horizon + 1, step)
         if model.origin_phase is not None:
