@@ -30,8 +30,8 @@ from features.errors import (
     UnknownCustomer,
     UnknownSeries,
 )
-from serving.deps import KeyRing
-from serving.errors import Forbidden, InvalidRequest, Overloaded, RateLimited, Unauthenticated
+from serving.deps import KeyRing, Service
+from serving.errors import Forbidden, InvalidRequest, Overloaded, RateLimited, ReasonsPending, Unauthenticated
 from serving.limits import BatchGate, deadline_for
 from serving.metrics import Metrics
 from serving.model_store import ModelStore, fail_orphaned_runs
@@ -52,6 +52,7 @@ HTTP_STATUS: dict[type[MeterwiseError], int] = {
     ModelRejected: 409,
     RateLimited: 429,
     Overloaded: 503,
+    ReasonsPending: 503,
     ModelNotReady: 503,
     SnapshotNotFound: 503,
 }
@@ -281,6 +282,7 @@ def create_app(settings: ServingSettings | None = None, store: ModelStore | None
     app.state.gate = BatchGate(settings.max_inflight_rows)
     app.state.draining = False  # set on SIGTERM (serving/server.py): /readyz answers 503 from then on
     app.state.metrics = metrics = Metrics(store.describe)
+    app.state.service = Service(settings, store, metrics, app.state.gate)
     _install_error_handlers(app, settings)
     for module in (arrears, segments, forecasts, models, health):  # routers carry their full /v1 prefix
         app.include_router(module.router)

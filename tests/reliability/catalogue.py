@@ -34,10 +34,13 @@ def _check_mixed(body: dict[str, Any]) -> list[str]:
     res, problems = body["results"], []
     if res["customer_id"] != ids:
         problems.append("results not in request order")
-    expected = ["unknown_customer" if i in UNKNOWN else "stale" if i in STALE else "ok" for i in ids]
+    expected = ["unknown_customer" if i in UNKNOWN else "ok" for i in ids]  # by id = live on the snapshot
     if res["status"] != expected:
         problems.append("wrong per-item statuses")
-    if body["status_counts"] != {"ok": 958, "unknown_customer": 37, "stale": 5} or body["count"] != 1000:
+    if (
+        body["status_counts"] != {"ok": 963, "unknown_customer": 37, "insufficient_features": 0}
+        or body["count"] != 1000
+    ):
         problems.append(f"counts {body['status_counts']} / {body['count']}")
     if sorted(body["unknown_customer_ids"]) != sorted(UNKNOWN):
         problems.append("unknown_customer_ids differ")

@@ -16,6 +16,10 @@ class StubArrears:
     def __init__(self, bias: float = 0.0, broken: bool = False):
         self.feature_names_in_ = list(FEATURES)
         self.bias, self.broken = bias, broken
+        self.feature_descriptions = {  # declared units, as ArrearsRiskModel carries them
+            "kwh_mean_28d": ("kWh/day", "mean daily kWh over 28 days"),
+            "late_bills_12m": ("count", "bills paid more than 30 days late in 12 months"),
+        }
 
     def predict_proba(self, X) -> np.ndarray:
         x = np.asarray(X, dtype=float)
@@ -55,6 +59,15 @@ class StubSegmenter:
                 "distance": np.abs(x[:, 1] - x[:, 0]),
             }
         )
+
+    def assign_strategies(self, X: pd.DataFrame, grades: pd.DataFrame | None = None) -> pd.DataFrame:
+        """Strategy per customer: by segment, 'collect first' for grade E (shows the arrears grades flow in)."""
+        seg = self.predict_frame(X.drop(columns="customer_id"))["segment_id"].to_numpy()
+        strategy = np.array(["night tariff", "peak alerts"], dtype=object)[np.clip(seg, 0, 1)]
+        if grades is not None:
+            grade = X["customer_id"].map(grades.set_index("customer_id")["grade"]).to_numpy()
+            strategy = np.where(grade == "E", "collect first", strategy)
+        return pd.DataFrame({"customer_id": X["customer_id"].to_numpy(), "strategy": strategy})
 
 
 class StubForecaster:
