@@ -2,23 +2,34 @@
 
 Run (one benchmark at a time on the shared machine)::
 
-    flock /tmp/meterwise-bench.lock .venv/bin/python benchmarks/forecast_real.py [--only pjm,openstef,london]
+    flock /tmp/meterwise-heavy.lock .venv/bin/python benchmarks/forecast_real.py [--only pjm,openstef,london]
 
-(a) PJM East: last 365 days, a forecast issued every day at 00:00 (local, hour-ending stamps) for the next
-    24 hours from data up to the issue time; LoadForecaster vs seasonal naive (same hour yesterday).
-(b) OpenSTEF: per node, issued daily at 00:00 UTC for the next 96 quarter-hours over the last 30 days;
-    weather forecasts/price/profile columns are known ahead; MAE vs the one-day-back naive.
-(c) London: the full shared daily dataset (5,566 households, full days only) aggregated to total and the
-    ACORN groups; target kWh per reporting household; London daily temperature (actuals); 28 days ahead,
-    weekly origins over the last 12 months; P10-P90 coverage, MAPE, vs seasonal naive and ETS.
+Every figure uses only what was known at each issue time, through the one engine
+(:mod:`training.forecast_engine`) that tenant jobs and ``meterwise backtest`` use:
 
-Writes ``benchmarks/results/forecast_real.json``, CSV tables and small PNG charts.
+(a) PJM East: ``meterwise backtest``'s own code path (:func:`training.backtest_job.run_backtest`) on the
+    shared CSV read by :func:`training.csv_series.read_load_csv`: a forecast issued every day at 00:00 over
+    the last 365 days for the next 24 hours from data strictly before the issue time, US holidays; no
+    weather (the file has none). Reproduce with
+    ``meterwise backtest --input ../shared/data/pjm_hourly/PJME_hourly.csv --freq H --horizon 24 --days 365
+    --country US``.
+(b) OpenSTEF: per node, the same protocol at 15 minutes (96 ahead, issued daily at 00:00 UTC, last 30 days).
+    The files' weather columns are *forecasts*, as are the day-ahead price (APX, published the day before) and
+    the standard load profiles (a calendar table): each is read at the target timestamp as the value the file
+    holds for that valid time, i.e. assumed issued before the 00:00 issue time (OpenSTEF's own day-ahead
+    training inputs). Measured loads enter only through lags at or before the issue time.
+(c) London: the full shared daily dataset aggregated to total and the ACORN groups, kWh per reporting
+    household; 28 days ahead, weekly origins over the last 12 months; temperature read through the
+    day-of-year climatology fitted on data before each refit (the issue-time rule; no actual future weather);
+    P10-P90 coverage and mean width.
+
+Writes ``benchmarks/results/forecast_real.json`` (with gates, via ``harness.results.finish``), CSV tables and
+small PNG charts.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import os
 import sys
@@ -32,88 +43,42 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # shared cores: idle OpenMP
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from features.series import FeatureSpec, Panel, aggregate_series, panel_from_long  # noqa: E402
-from training.backtest import attach_actuals, naive_scale, rolling_origin, score  # noqa: E402
-from training.baselines import ETSBaseline, SARIMAXBaseline, SeasonalNaive  # noqa: E402
-from training.forecasting import LoadForecaster  # noqa: E402
+from harness.results import finish  # noqa: E402
+
+from features.series import Panel, aggregate_series, panel_from_long  # noqa: E402
+from training.backtest import naive_scale, rolling_origin, score  # noqa: E402
+from training.backtest_job import run_backtest  # noqa: E402
+from training.baselines import ETSBaseline, SeasonalNaive  # noqa: E402
+from training.csv_series import csv_panel, read_load_csv  # noqa: E402
+from training.forecast_engine import engine_forecaster, engine_spec  # noqa: E402
 from training.plots.forecast import plot_backtest, plot_error_by_horizon  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data"
 OUT = ROOT / "benchmarks" / "results"
 logger = logging.getLogger("forecast_real")
-
-
-def load_pjm() -> Panel:
-    df = pd.read_csv(DATA / "pjm_hourly" / "PJME_hourly.csv", parse_dates=["ds"])
-    s = df.groupby("ds")["y"].mean().sort_index()  # 4 duplicated DST hours -> mean
-    s = s.reindex(pd.date_range(s.index.min(), s.index.max(), freq="h")).interpolate(limit=6)
-    s = s[s.index >= s.index.max() - pd.Timedelta(days=365 * 12)]
-    series = pd.DataFrame({"series_id": ["pjm:east"], "level": ["total"]})
-    return Panel(pd.DatetimeIndex(s.index), s.to_numpy()[None, :], series, "H")
+PJM_CSV = DATA / "pjm_hourly" / "PJME_hourly.csv"
 
 
 def bench_pjm(results: dict) -> None:
     t0 = time.perf_counter()
-    panel = load_pjm()
-    idx = panel.index
-    end = len(idx) - 1
-    test_start = idx[-1] - pd.Timedelta(days=365)
-    origins = np.flatnonzero((idx.hour == 0) & (idx >= test_start) & (np.arange(len(idx)) + 24 <= end))
-    spec = FeatureSpec(
-        freq="H",
-        lags=(1, 2, 3, 24, 48, 72, 168, 336),
-        seasons=(24, 168),
-        origin_lags=(1, 2, 3, 4, 6, 9, 12, 18, 24, 25, 36, 48, 72, 168),
-        windows=(3, 24, 72, 168, 336),
-        scale_window=168,
-        exog=(),
-        calendar=("hour", "dayofweek", "dayofyear", "holiday"),
-        holiday_country="US",
-        holiday_subdiv=None,
-    )
-
-    def lgbm():
-        return LoadForecaster(
-            spec=spec,
-            horizon=24,
-            origin_step=24,
-            origin_phase=int(np.flatnonzero(idx.hour == 0)[0]) % 24,  # train on 00:00 issues, like the test
-            min_history=400,
-            max_rows=250_000,
-            n_estimators=800,
-            learning_rate=0.05,
-            num_leaves=63,
-            calibration_fraction=0.15,
-        )
-
-    fc = rolling_origin(
-        panel,
-        origins,
-        horizon=24,
-        refit_every=183,
-        models={"lightgbm": lgbm, "seasonal_naive": lambda: SeasonalNaive(24, error_window=24 * 60)},
-    )
-    scale = naive_scale(panel, int(origins[0]), 24)
-    table = score(fc, by=["model"], scale=scale)
-    by_h = score(fc, by=["model", "horizon"], scale=scale)
-    table.to_csv(OUT / "pjm_scores.csv", index=False)
+    panel = csv_panel(read_load_csv(PJM_CSV, "H"), "H")
+    fc, summary = run_backtest(panel, "H", horizon=24, days=365, country="US")
+    by_h = score(fc, by=["model", "horizon"])
+    score(fc, by=["model"]).to_csv(OUT / "pjm_scores.csv", index=False)
     by_h.to_csv(OUT / "pjm_scores_by_horizon.csv", index=False)
-    m = table.set_index("model")
     results["pjm"] = {
-        "mape": float(m.loc["lightgbm", "mape"]),
-        "naive_mape": float(m.loc["seasonal_naive", "mape"]),
-        "mase": float(m.loc["lightgbm", "mase"]),
-        "naive_mase": float(m.loc["seasonal_naive", "mase"]),
-        "coverage_p10_p90": float(m.loc["lightgbm", "coverage_p10_p90"]),
-        "n_origins": len(origins),
+        **summary,
+        "naive_mape": summary["baselines"]["naive_1d"]["mape"],
+        "weather": "none (the PJM file has no temperature)",
+        "command": "meterwise backtest --input PJME_hourly.csv --freq H --horizon 24 --days 365 --country US",
         "seconds": round(time.perf_counter() - t0, 1),
     }
-    plot_backtest(fc, "pjm:east", OUT / "pjm_forecast_vs_actual.png", last=24 * 14)
+    plot_backtest(fc, "input:series", OUT / "pjm_forecast_vs_actual.png", model="lightgbm", last=24 * 14)
     plot_error_by_horizon(by_h, OUT / "pjm_error_by_horizon.png", metric="mape")
     logger.info("pjm: %s", results["pjm"])
 
 
-OPENSTEF_EXOG = (
+OPENSTEF_KNOWN = (
     "APX",
     "clouds",
     "radiation",
@@ -133,92 +98,40 @@ OPENSTEF_EXOG = (
 )
 
 
+def _openstef_panel(path: Path) -> Panel:
+    df = pd.read_csv(path, usecols=["index", "load", *OPENSTEF_KNOWN])
+    ts = pd.to_datetime(df["index"], utc=True).dt.tz_localize(None)
+    long = df.drop(columns="index").assign(timestamp=ts, series_id="input:series", level="input", key="series")
+    long[list(OPENSTEF_KNOWN)] = long[list(OPENSTEF_KNOWN)].ffill().bfill()  # leading NaN rows only
+    return panel_from_long(long, freq="Q", value="load", exog=OPENSTEF_KNOWN, attrs=("level", "key"))
+
+
 def bench_openstef(results: dict) -> None:
     t0 = time.perf_counter()
-    frames = []
+    out, frames = {}, []
     for path in sorted((DATA / "openstef_alliander").glob("get_model_input_pid_*.csv.gz")):
         node = path.name.removeprefix("get_model_input_pid_").removesuffix(".csv.gz")
-        df = pd.read_csv(path, usecols=["index", "load", *OPENSTEF_EXOG])
-        df["timestamp"] = pd.to_datetime(df["index"], utc=True).dt.tz_localize(None)
-        frames.append(df.drop(columns="index").assign(series_id=f"node:{node}", level="node"))
-    long = pd.concat(frames, ignore_index=True)
-    long[list(OPENSTEF_EXOG)] = long.groupby("series_id")[list(OPENSTEF_EXOG)].transform(lambda c: c.ffill().bfill())
-    panel = _panel_15min(long)
-    idx = panel.index
-    test_start = idx[-1].normalize() - pd.Timedelta(days=30)
-    origins = np.flatnonzero(
-        (idx.hour == 0) & (idx.minute == 0) & (idx >= test_start) & (np.arange(len(idx)) + 96 < len(idx))
-    )
-    midnight = int(np.flatnonzero((idx.hour == 0) & (idx.minute == 0))[0]) % 96
-    spec = FeatureSpec(
-        freq="Q",
-        lags=(1, 2, 4, 96, 192, 672),
-        seasons=(96, 672),
-        windows=(4, 96, 672),
-        scale_window=672,
-        exog=OPENSTEF_EXOG,
-        calendar=("hour", "minute", "dayofweek"),
-        holiday_country="NL",
-        holiday_subdiv=None,
-    )
-
-    def lgbm():
-        return LoadForecaster(
-            spec=spec,
-            horizon=96,
-            origin_step=96,
-            origin_phase=midnight,  # train on 00:00 issues, like the test
-            min_history=96 * 7,
-            max_rows=300_000,
-            n_estimators=500,
-            num_leaves=63,
-            group_col="series_id",  # residual quantiles per node
-        )
-
-    fc = rolling_origin(
-        panel,
-        origins,
-        horizon=96,
-        refit_every=15,
-        models={"lightgbm": lgbm, "naive_1d": lambda: SeasonalNaive(96, error_window=96 * 14)},
-    )
-    # the same model fitted per node (reported beside the global one, not picked by test score)
-    local = [
-        rolling_origin(panel.subset([i]), origins, horizon=96, refit_every=15, models={"lightgbm_per_node": lgbm})
-        for i in range(len(panel.ids))
-    ]
-    fc = pd.concat([fc, *local], ignore_index=True)
-    table = score(fc, by=["series_id", "model"])
-    table.to_csv(OUT / "openstef_scores.csv", index=False)
-    out = {}
-    for node, g in table.groupby("series_id"):
-        m = g.set_index("model")
-        name = node.split(":")[1]
-        out[name] = {
-            "mae": float(m.loc["lightgbm", "mae"]),
-            "naive_mae": float(m.loc["naive_1d", "mae"]),
-            "improvement": float(1 - m.loc["lightgbm", "mae"] / m.loc["naive_1d", "mae"]),
-            "coverage_p10_p90": float(m.loc["lightgbm", "coverage_p10_p90"]),
-            "per_node_model_mae": float(m.loc["lightgbm_per_node", "mae"]),
-            "per_node_model_improvement": float(1 - m.loc["lightgbm_per_node", "mae"] / m.loc["naive_1d", "mae"]),
+        fc, summary = run_backtest(_openstef_panel(path), "Q", horizon=96, days=30, refit_days=15, known=OPENSTEF_KNOWN)
+        frames.append(fc.assign(series_id=f"node:{node}"))
+        naive = summary["baselines"]["naive_1d"]["mae"]
+        out[node] = {
+            "mae": summary["mae"],
+            "naive_mae": naive,
+            "naive_7d_mae": summary["baselines"]["naive_7d"]["mae"],
+            "improvement": 1 - summary["mae"] / naive,
+            "coverage_p10_p90": summary["coverage_p10_p90"],
+            "mean_width_pct": summary["mean_width_pct"],
+            "windows": summary["windows"],
         }
-    results["openstef"] = {**out, "seconds": round(time.perf_counter() - t0, 1)}
-    plot_backtest(fc, panel.ids[0], OUT / "openstef_forecast_vs_actual.png", last=96 * 7)
+    fc = pd.concat(frames, ignore_index=True)
+    score(fc, by=["series_id", "model"]).to_csv(OUT / "openstef_scores.csv", index=False)
+    results["openstef"] = {
+        **out,
+        "weather": "issued forecasts (the files' weather columns, read at their valid time)",
+        "seconds": round(time.perf_counter() - t0, 1),
+    }
+    plot_backtest(fc, fc["series_id"].iloc[0], OUT / "openstef_forecast_vs_actual.png", model="lightgbm", last=96 * 7)
     logger.info("openstef: %s", results["openstef"])
-
-
-def _panel_15min(long: pd.DataFrame) -> Panel:
-    index = pd.date_range(long["timestamp"].min(), long["timestamp"].max(), freq="15min")
-    series = long.drop_duplicates("series_id")[["series_id", "level"]].reset_index(drop=True)
-    row = pd.Index(series["series_id"]).get_indexer(long["series_id"])
-    col = index.get_indexer(long["timestamp"])
-
-    def grid(c):
-        g = np.full((len(series), len(index)), np.nan)
-        g[row, col] = long[c].to_numpy(dtype=float)
-        return g
-
-    return Panel(index, grid("load"), series, "Q", {c: grid(c) for c in OPENSTEF_EXOG})
 
 
 def load_london() -> pd.DataFrame:
@@ -261,27 +174,20 @@ def bench_london(results: dict) -> None:
     last = len(idx) - 1
     origins = np.arange(last - 28 - 7 * 51, last - 28 + 1, 7)
 
-    def lgbm():
-        return LoadForecaster(
-            horizon=28,
-            origin_step=1,
-            min_history=28,
-            n_estimators=300,
-            num_leaves=15,
-            min_child_samples=30,
-            calibration_fraction=0.25,
-            group_col="series_id",
-        )
+    spec = engine_spec("D", exog=("temperature_c",))
+
+    def lgbm():  # the engine's daily configuration; residual quantiles per series
+        return engine_forecaster("D", 28, spec=spec, group_col="series_id", history=int(origins[0]) + 1)
 
     fc = rolling_origin(
         panel,
         origins,
         horizon=28,
-        refit_every=4,
+        refit_every=13,
         models={
             "lightgbm": lgbm,
             "seasonal_naive": lambda: SeasonalNaive(7, error_window=180),
-            "ets": lambda: ETSBaseline(7, max_history=365),
+            "ets": lambda: ETSBaseline(7, max_history=365, rows=np.array([panel.ids.index("total:all")])),
         },
     )
     scale = naive_scale(panel, int(origins[0]), 7)
@@ -297,11 +203,15 @@ def bench_london(results: dict) -> None:
     m = table.set_index("model")
     results["london"] = {
         "coverage_p10_p90": float(m.loc["lightgbm", "coverage_p10_p90"]),
+        "mean_width_pct": float(m.loc["lightgbm", "width_rel"] * 100),
+        "weather": "climatology",
         "mape": float(m.loc["lightgbm", "mape"]),
         "mase": float(m.loc["lightgbm", "mase"]),
         "naive_mape": float(m.loc["seasonal_naive", "mape"]),
-        "ets_mape": float(m.loc["ets", "mape"]),
-        "ets_coverage_p10_p90": float(m.loc["ets", "coverage_p10_p90"]),
+        "total": {  # the total series alone, where ETS runs (one statsmodels fit per origin)
+            name: {"mape": float(r.mape), "coverage_p10_p90": float(r.coverage_p10_p90)}
+            for name, r in per_series[per_series["series_id"] == "total:all"].set_index("model").iterrows()
+        },
         "households": int(df["customer_id"].nunique()),
         "series": panel.ids,
         "n_origins": len(origins),
@@ -311,20 +221,26 @@ def bench_london(results: dict) -> None:
         },
         "seconds": round(time.perf_counter() - t0, 1),
     }
-    # SARIMAX "where it fits": the total series, every 4th origin (one statsmodels fit each)
-    total = np.array([panel.ids.index("total:all")])
-    sub = origins[::4]
-    sar = attach_actuals(SARIMAXBaseline(7, rows=total).predict(panel, sub, horizon=28), panel)
-    ours = fc[(fc["model"] == "lightgbm") & (fc["series_id"] == "total:all") & fc["origin"].isin(panel.index[sub])]
-    results["london"]["sarimax_total_subset"] = {
-        "n_origins": len(sub),
-        "sarimax_mape": float(score(sar)["mape"].iloc[0]),
-        "lightgbm_mape": float(score(ours)["mape"].iloc[0]),
-        "sarimax_coverage_p10_p90": float(score(sar)["coverage_p10_p90"].iloc[0]),
-    }
     plot_backtest(fc, "total:all", OUT / "london_forecast_vs_actual.png", last=None)
     plot_error_by_horizon(by_h, OUT / "london_error_by_horizon.png", metric="mape")
     logger.info("london: %s", {k: v for k, v in results["london"].items() if k != "per_series"})
+
+
+def gates(results: dict) -> dict[str, bool]:
+    """The issue's targets, from this run's figures (a section not run is not gated)."""
+    out = {}
+    if "pjm" in results:
+        out["pjm_mape_below_3.5"] = results["pjm"]["mape"] < 3.5
+        out["pjm_beats_both_naives"] = all(
+            results["pjm"]["mape"] < b["mape"] for b in results["pjm"]["baselines"].values()
+        )
+    for node, r in results.get("openstef", {}).items():
+        if isinstance(r, dict):
+            out[f"openstef_{node}_20pct_below_naive"] = r["mae"] <= 0.8 * r["naive_mae"]
+    if "london" in results:
+        out["london_coverage_0.75_0.85"] = 0.75 <= results["london"]["coverage_p10_p90"] <= 0.85
+        out["london_no_actual_weather"] = results["london"]["weather"] in {"climatology", "issued"}
+    return out
 
 
 def main() -> None:
@@ -333,12 +249,10 @@ def main() -> None:
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     OUT.mkdir(parents=True, exist_ok=True)
-    path = OUT / "forecast_real.json"
-    results = json.loads(path.read_text()) if path.exists() else {}
+    results: dict = {}  # live figures only: a section not run this time is not carried over
     for name in args.only.split(","):
         {"pjm": bench_pjm, "openstef": bench_openstef, "london": bench_london}[name](results)
-        path.write_text(json.dumps(results, indent=2, default=float))
-    print(json.dumps(results, indent=2, default=float))
+    finish("forecast_real", results, gates(results))
 
 
 if __name__ == "__main__":

@@ -1,7 +1,8 @@
 """Data contracts for what a utility exports, checked at the boundary.
 
 Five tables (``customers``, ``readings`` (daily), ``interval_readings``, ``bills``, ``payments``,
-``weather``) are declared once here as pandera schemas. :func:`validate` checks one table and
+``weather``, and the optional ``weather_forecasts``: region, issued_at, valid_at, temperature_c[, humidity])
+are declared once here as pandera schemas. :func:`validate` checks one table and
 either raises :class:`~features.errors.ContractViolation` naming every bad row and field, or, with
 ``quarantine=True``, splits the input into accepted rows and rejected rows with their reasons.
 :func:`check_references` checks the links between tables (payments for unknown bills, readings of
@@ -138,6 +139,29 @@ def schemas(now: pd.Timestamp | None = None) -> dict[str, pa.DataFrameSchema]:
             report_duplicates="all",
         ),
         "work_orders": work_orders_schema(ts_ok),  # complaints in free text (issue 22), optional per tenant
+        # issued weather forecasts: what a planner knew at `issued_at` about `valid_at` (optional table)
+        "weather_forecasts": pa.DataFrameSchema(
+            {
+                "region": pa.Column(str, coerce=True),
+                "issued_at": pa.Column(UTC, coerce=True, checks=[ts_ok]),
+                "valid_at": pa.Column(UTC, coerce=True),
+                "temperature_c": pa.Column(
+                    "float64",
+                    coerce=True,
+                    checks=pa.Check.in_range(-60, 60, error="plausible_temperature (-60..60 °C)"),
+                ),
+                "humidity": pa.Column(
+                    "float64",
+                    nullable=True,
+                    coerce=True,
+                    required=False,
+                    checks=pa.Check.in_range(0, 1, error="humidity in 0..1"),
+                ),
+            },
+            checks=[pa.Check(lambda d: d["valid_at"] >= d["issued_at"], name="valid_at >= issued_at")],
+            unique=["region", "issued_at", "valid_at"],
+            report_duplicates="all",
+        ),
     }
 
 

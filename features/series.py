@@ -14,19 +14,24 @@ Invariants (no leakage; tested by perturbing values after the origin)
 * a lag ``k`` feature reads ``y[t - k]`` only when ``k >= h`` (so ``t - k <= o``); otherwise it is NaN;
 * a season ``s`` feature reads ``y[t - s * ceil(h / s)]``, the latest same-phase value at or before ``o``;
 * window means, the last value and the scale read ``y[o - w + 1 .. o]`` only;
-* exogenous columns (temperature) are read at ``t``: actuals in backtests, a weather forecast or the
-  day-of-year climatology (:func:`climatology`) for the future.
+* observed exogenous columns (``exog``, e.g. temperature) are read *as known at the origin*
+  (:class:`features.exog.IssueTimeExog`): the latest issued weather forecast for ``t`` with
+  ``issued_at <= o``, else a day-of-year/hour climatology fitted on observations up to the fit cut-off.
+  Their actual value at ``t`` is read only by the labelled 'perfect weather' mode (``actual_exog``);
+* ``known`` columns (forecasts or schedules that exist before the issue time) are read at ``t``.
 """
 
 from __future__ import annotations
 
 import logging
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
 from features.calendar import is_holiday
+from features.exog import Climatology, IssueTimeExog, fit_climates
 
 logger = logging.getLogger(__name__)
 
@@ -45,23 +50,32 @@ class FeatureSpec:
     lags : target-relative lags in periods, NaN unless ``lag >= horizon``.
     seasons : season lengths; latest same-phase value available at the origin.
     origin_lags : lags counted back from the origin (``y[o - k]``), always known.
+    season_means : ``(s, n)`` pairs: mean of the latest `n` same-phase values known at the origin
+        (``(24, 7)``: the same hour over the last 7 days), named ``y_season_{s}_mean_{n}``.
     windows : lengths of the means over the windows ending at the origin.
     scale_window : periods in the mean |y| each row is divided by (scale-free global model).
-    exog : exogenous columns read at the target period.
+    exog : observed exogenous columns, read as known at the origin (issued forecast or climatology).
+    known : columns known ahead of the issue time (issued forecasts, schedules), read at the target.
     calendar : calendar fields of the target period (``hour``, ``dayofweek``, ``dayofyear``, ``month``,
-        ``holiday``).
+        ``holiday``; ``holiday`` only when `holiday_country` is set: no holidays unless asked).
     """
 
     freq: str = "D"
     lags: tuple[int, ...] = (1, 2, 7, 14)
     seasons: tuple[int, ...] = (7,)
     origin_lags: tuple[int, ...] = ()
+    season_means: tuple[tuple[int, int], ...] = ()
     windows: tuple[int, ...] = (7, 28)
     scale_window: int = 28
     exog: tuple[str, ...] = ("temperature_c",)
     calendar: tuple[str, ...] = ("dayofweek", "dayofyear", "holiday")
-    holiday_country: str = "GB"
-    holiday_subdiv: str | None = "ENG"
+    holiday_country: str | None = None
+    holiday_subdiv: str | None = None
+    known: tuple[str, ...] = ()
+
+    @property
+    def calendar_fields(self) -> tuple[str, ...]:
+        return tuple(c for c in self.calendar if c != "holiday" or self.holiday_country)
 
     @property
     def names(self) -> list[str]:
@@ -71,16 +85,19 @@ class FeatureSpec:
             *(f"y_lag_{k}" for k in self.lags),
             *(f"y_season_{s}" for s in self.seasons),
             *(f"y_origin_lag_{k}" for k in self.origin_lags),
+            *(f"y_season_{s}_mean_{n}" for s, n in self.season_means),
             *(f"y_mean_{w}" for w in self.windows),
             *self.exog,
-            *(f"{c}_target" for c in self.calendar),
+            *self.known,
+            *(f"{c}_target" for c in self.calendar_fields),
         ]
 
 
 def default_spec(
-    freq: str, *, exog: tuple[str, ...] = ("temperature_c",), country: str = "GB", subdiv: str | None = "ENG"
+    freq: str, *, exog: tuple[str, ...] = ("temperature_c",), country: str | None = None, subdiv: str | None = None
 ) -> FeatureSpec:
-    """Sensible declarations per frequency (hourly: day and week seasons; monthly: year)."""
+    """Sensible declarations per frequency (hourly: day and week seasons; monthly: year); holidays only
+    when `country` is given."""
     common = {"exog": exog, "holiday_country": country, "holiday_subdiv": subdiv}
     if freq == "H":
         return FeatureSpec(
@@ -105,8 +122,9 @@ def default_spec(
 class Panel:
     """Many series on one regular grid: ``y`` is (n_series, T) with NaN for missing periods.
 
-    ``index`` may run past the last observation (``y`` NaN there) so that exogenous values for the
-    future can be stored; ``series`` holds one row of attributes per series (``series_id`` first).
+    ``index`` may run past the last observation (``y`` NaN there); ``series`` holds one row of attributes
+    per series (``series_id`` first); ``exog`` holds observed inputs and ``known`` columns on the same grid;
+    ``issued`` optional issued weather forecasts (:func:`features.exog.issued_per_period`).
     """
 
     index: pd.DatetimeIndex
@@ -114,6 +132,7 @@ class Panel:
     series: pd.DataFrame
     freq: str = "D"
     exog: dict[str, np.ndarray] = field(default_factory=dict)
+    issued: pd.DataFrame | None = None
 
     @property
     def ids(self) -> list[str]:
@@ -132,10 +151,11 @@ class Panel:
             self.series.iloc[rows].reset_index(drop=True),
             self.freq,
             {k: v[rows] for k, v in self.exog.items()},
+            self.issued,
         )
 
     def extend(self, periods: int, exog_future: dict[str, np.ndarray] | None = None) -> Panel:
-        """Append `periods` future periods (y NaN); exog from `exog_future` or the climatology."""
+        """Append `periods` future periods (y NaN; exog from `exog_future`, else NaN: never read as observed)."""
         if periods <= 0:
             return self
         future = pd.date_range(self.index[-1], periods=periods + 1, freq=FREQS[self.freq])[1:]
@@ -145,9 +165,9 @@ class Panel:
         for name, values in self.exog.items():
             ahead = None if exog_future is None else exog_future.get(name)
             if ahead is None:
-                ahead = np.vstack([climatology(self.index, row, future) for row in values])
+                ahead = np.full((len(values), periods), np.nan)
             exog[name] = np.hstack([values, ahead])
-        return Panel(index, y, self.series, self.freq, exog)
+        return Panel(index, y, self.series, self.freq, exog, self.issued)
 
 
 def panel_from_long(
@@ -181,17 +201,8 @@ def panel_from_long(
 
 
 def climatology(index: pd.DatetimeIndex, values: np.ndarray, future: pd.DatetimeIndex) -> np.ndarray:
-    """Mean of `values` by (day of year, hour) over the history, read at `future` (NaN-aware).
-
-    Falls back to day of year, then month, then the overall mean when a slot has no history.
-    """
-    ok = ~np.isnan(values)
-    out = np.full(len(future), np.nanmean(values) if ok.any() else np.nan)
-    for keys in (lambda ix: ix.month, lambda ix: ix.day_of_year, lambda ix: ix.day_of_year * 24 + ix.hour):
-        means = pd.Series(values[ok]).groupby(np.asarray(keys(index))[ok]).mean()
-        found = means.reindex(np.asarray(keys(future))).to_numpy()
-        out = np.where(np.isnan(found), out, found)
-    return out
+    """Mean of `values` by (day of year, hour) over the history, read at `future` (see :class:`Climatology`)."""
+    return Climatology.fit(index, values).at(future)
 
 
 def aggregate_series(
@@ -222,7 +233,7 @@ def aggregate_series(
     if ts.tz is not None:
         ts = ts.tz_convert("UTC").tz_localize(None)
     period = ts.to_period({"H": "h", "D": "D", "M": "M"}[freq]).to_timestamp()
-    per_day = {"H": 2.0, "D": 1.0, "M": None}[freq]  # readings per meter per period (half-hours per hour)
+    step = reading_step(ts)  # readings per meter per period = period length / step (2 per hour for half-hours)
     base = pd.DataFrame(
         {
             "customer_id": readings["customer_id"].to_numpy(),
@@ -247,10 +258,10 @@ def aggregate_series(
         parts.append(g.reset_index().assign(level=level))
     out = pd.concat(parts, ignore_index=True).rename(columns={"sum": "kwh", "count": "n_readings"})
     if freq == "M":
-        out["n_meters"] = out["n_readings"] / out["timestamp"].dt.days_in_month
+        out["n_meters"] = out["n_readings"] / (out["timestamp"].dt.days_in_month * (pd.Timedelta(days=1) / step))
     else:
-        out["n_meters"] = out["n_readings"] / per_day
-    out = out[out["timestamp"] <= _last_complete(ts, freq)]
+        out["n_meters"] = out["n_readings"] / (pd.Timedelta({"H": "1h", "D": "1D", "Q": "15min"}[freq]) / step)
+    out = out[out["timestamp"] <= last_complete(ts, freq)]
     out["kwh_per_meter"] = out["kwh"] / out["n_meters"]
     out["series_id"] = out["level"] + ":" + out["key"].astype(str)
     out = out[["series_id", "level", "key", "timestamp", "kwh", "n_meters", "kwh_per_meter"]]
@@ -259,12 +270,27 @@ def aggregate_series(
     return out.reset_index(drop=True)
 
 
-def _last_complete(ts: pd.DatetimeIndex, freq: str) -> pd.Timestamp:
-    last = ts.max()
+def reading_step(ts: pd.DatetimeIndex) -> pd.Timedelta:
+    """The readings' resolution: the most common gap between distinct timestamps (1 day for dates)."""
+    uniq = np.unique(ts.to_numpy())
+    if len(uniq) < 2:
+        return pd.Timedelta(days=1)
+    values, counts = np.unique(np.diff(uniq), return_counts=True)
+    return pd.Timedelta(values[np.argmax(counts)])
+
+
+def last_complete(ts: pd.DatetimeIndex, freq: str) -> pd.Timestamp:
+    """Start of the last period fully covered by readings (a reading at t covers ``[t, t + step)``).
+
+    Half-hourly readings ending at 00:00 cover up to 00:30, so the last complete hour is 23:00 of the
+    previous day (the 00:00 hour holds one of its two half-hours and is left out); daily readings up to
+    the 27th of a month leave that month incomplete.
+    """
+    end = ts.max() + reading_step(ts)  # exclusive end of what was read
     if freq == "M":
-        start = last.to_period("M").to_timestamp()
-        return start if last.normalize() == (start + pd.offsets.MonthEnd(0)) else start - pd.offsets.MonthBegin(1)
-    return last.floor({"H": "h", "D": "D"}[freq])
+        return end.to_period("M").to_timestamp() - pd.offsets.MonthBegin(1)
+    alias = {"H": "h", "D": "D", "Q": "15min"}[freq]
+    return end.floor(alias) - pd.tseries.frequencies.to_offset(alias)
 
 
 def weather_per_period(weather: pd.DataFrame, freq: str) -> pd.DataFrame:
@@ -300,13 +326,36 @@ def _calendar(index: pd.DatetimeIndex, names: tuple[str, ...], spec: FeatureSpec
 
 
 class FeatureBuilder:
-    """Builds origin-anchored feature rows for a :class:`Panel` (precomputes window means once)."""
+    """Builds origin-anchored feature rows for a :class:`Panel` (precomputes window means once).
 
-    def __init__(self, panel: Panel, spec: FeatureSpec):
+    Parameters
+    ----------
+    exog_source : how observed inputs are read at the issue time; default: a climatology fitted on
+        observations up to the earliest origin of each :meth:`build` call.
+    actual_exog : read observed inputs at the target ('perfect weather'; for labelled comparisons only).
+    """
+
+    def __init__(
+        self, panel: Panel, spec: FeatureSpec, exog_source: IssueTimeExog | None = None, *, actual_exog: bool = False
+    ):
         self.panel, self.spec = panel, spec
+        self.exog_source, self.actual_exog = exog_source, actual_exog
         self._means = {w: _window_means(panel.y, w) for w in {*spec.windows, spec.scale_window}}
         self._abs_scale = _window_means(np.abs(panel.y), spec.scale_window)
-        self._cal = _calendar(panel.index, spec.calendar, spec)
+        self._cal = _calendar(panel.index, spec.calendar_fields, spec)
+
+    def _exog(self, name: str, rows: np.ndarray, origins: np.ndarray, target: np.ndarray) -> np.ndarray:
+        values = self.panel.exog.get(name)
+        if values is None or not len(origins):
+            return np.full(len(origins), np.nan)
+        if self.actual_exog:
+            return values[rows, target]
+        source = self.exog_source
+        if source is None:  # nothing given: what was observed up to the earliest origin
+            source = IssueTimeExog(
+                self.panel.index, fit_climates(self.panel.index, {name: values}, int(origins.min())), self.panel.issued
+            )
+        return source.values(name, origins, target)
 
     def scale(self, rows: np.ndarray, origins: np.ndarray) -> np.ndarray:
         """Mean |y| over the scale window ending at each origin (NaN when unknown or ~0)."""
@@ -316,7 +365,8 @@ class FeatureBuilder:
     def build(self, rows: np.ndarray, origins: np.ndarray, horizons: np.ndarray) -> tuple[pd.DataFrame, np.ndarray]:
         """Feature frame (scaled by each row's scale) and the scale, for (series row, origin, horizon) triples.
 
-        Targets past the end of the index are not allowed; exogenous values are read at ``o + h``.
+        Targets past the end of the index are not allowed; observed exogenous values are read as known at
+        ``o`` (see :class:`features.exog.IssueTimeExog`), ``known`` columns at ``o + h``.
         """
         y, spec = self.panel.y, self.spec
         rows, origins, horizons = (np.asarray(a, dtype=np.int64) for a in (rows, origins, horizons))
@@ -334,9 +384,18 @@ class FeatureBuilder:
         for k in spec.origin_lags:
             src = origins - k
             cols[f"y_origin_lag_{k}"] = np.where(src >= 0, y[rows, np.clip(src, 0, None)], np.nan) / scale
+        for s, n in spec.season_means:
+            first = target - s * np.ceil(horizons / s).astype(np.int64)
+            srcs = first[None, :] - s * np.arange(n)[:, None]  # (n, rows)
+            vals = np.where(srcs >= 0, y[rows[None, :], np.clip(srcs, 0, None)], np.nan)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)
+                cols[f"y_season_{s}_mean_{n}"] = np.nanmean(vals, axis=0) / scale
         for w in spec.windows:
             cols[f"y_mean_{w}"] = self._means[w][rows, origins] / scale
         for name in spec.exog:
+            cols[name] = self._exog(name, rows, origins, target)
+        for name in spec.known:
             values = self.panel.exog.get(name)
             cols[name] = values[rows, target] if values is not None else np.full(len(rows), np.nan)
         for name, values in self._cal.items():

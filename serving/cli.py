@@ -9,6 +9,7 @@ import typer
 
 from features.cli import data_app, features_app
 from serving.server import serve_cmd
+from training.backtest_job import backtest_cmd
 from training.cli import demo_cmd, forecast_cmd, score_app, train_app
 from training.reports import report_cmd
 from training.segment_migration import report_migration_cmd
@@ -30,6 +31,7 @@ app.add_typer(features_app, name="features")
 app.add_typer(train_app, name="train")
 app.add_typer(score_app, name="score")
 app.command("forecast")(forecast_cmd)
+app.command("backtest")(backtest_cmd)
 app.command("serve")(serve_cmd)
 app.command("demo")(demo_cmd)
 app.command("report")(report_cmd)

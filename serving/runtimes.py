@@ -340,6 +340,8 @@ class ForecastRuntime(Runtime):
         out = super().describe()
         out["levels"] = {k: len(v) for k, v in self.bundle.levels_.items()}
         out["max_horizon"] = dict(self.bundle.max_horizon_)
+        if hasattr(self.bundle, "summary"):  # served method per level and frequency, and its backtest scores
+            out["forecast"] = self.bundle.summary()
         return out
 
 

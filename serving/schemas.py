@@ -6,7 +6,7 @@ serialize straight from numpy columns without building a Python object per row.
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
@@ -223,6 +223,9 @@ class ForecastResponse(Strict):
     freq: str
     horizon: int
     model_version: str
+    issued_at: str | None = Field(None, description="issue time: the start of the first forecast period")
+    data_cutoff: str | None = Field(None, description="end (exclusive) of the data the forecast was issued from")
+    method: str | None = Field(None, description="served method for this level (chosen by backtest)")
     points: list[ForecastPoint]
 
 
@@ -244,6 +247,9 @@ class ModelInfo(BaseModel):
     )
     levels: dict[str, int] | None = None
     max_horizon: dict[str, int] | None = None
+    forecast: dict[str, Any] | None = Field(
+        None, description="forecast only: issue time, data cut-off, served method per level and its backtest scores"
+    )
 
 
 class ModelsResponse(Strict):

@@ -61,6 +61,12 @@ class SeasonalNaive:
             rows, hh = (a.ravel() for a in np.meshgrid(np.arange(n), h, indexing="ij"))
             bb = s * np.ceil(hh / s).astype(np.int64)
             mid = y[rows, o + hh - bb]
+            for k in range(1, 5):  # a missing same-phase value: the one a season earlier
+                gap = np.isnan(mid) & (o + hh - bb - k * s >= 0)
+                mid[gap] = y[rows[gap], (o + hh - bb - k * s)[gap]]
+            if np.isnan(mid).any():  # still missing: the last value observed by the origin
+                filled = pd.DataFrame(y[:, : o + 1].T).ffill().iloc[-1].to_numpy()
+                mid = np.where(np.isnan(mid), filled[rows], mid)
             # h-step errors of the same rule over the error window ending at o
             t = np.arange(max(o - self.error_window + 1, int(back.max())), o + 1)
             err = y[:, t[None, :]] - y[:, (t[None, :] - back[:, None])]  # (n, H, len(t))

@@ -72,6 +72,16 @@ class ForecastBundle:
             raise ValueError(f"horizon={horizon} for freq={freq!r}; expected 1..{limit} (the maximum for {freq!r})")
         return table.iloc[: int(horizon)].copy()
 
+    def summary(self) -> dict[str, Any]:
+        """What planners and ``GET /v1/models`` show: issue time, data cut-off, methods and backtest scores."""
+        keys = ("issued_at", "data_cutoff", "methods", "served", "candidates", "coverage", "weather", "score")
+        return {k: self.meta_[k] for k in keys if k in self.meta_}
+
+    def issue_info(self, freq: str) -> dict[str, str | None]:
+        """Issue time and data cut-off of the forecasts at `freq` (None when unknown, e.g. an old bundle)."""
+        issued, cutoff = self.meta_.get("issued_at", {}), self.meta_.get("data_cutoff", {})
+        return {"issued_at": issued.get(freq), "data_cutoff": cutoff.get(freq)}
+
     def history(self, level: str, key: str, freq: str = "D", periods: int | None = None) -> pd.DataFrame:
         """Recent actuals (``timestamp``, ``y``) stored for charts; empty when none."""
         h = self._history.get((str(level), str(key), str(freq)), pd.DataFrame({"timestamp": [], "y": []}))

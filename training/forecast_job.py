@@ -1,26 +1,28 @@
-"""Forecast jobs (all I/O here): ``meterwise train forecast`` and ``meterwise forecast``.
+"""Forecast jobs (all I/O here): ``meterwise train forecast``, ``meterwise forecast`` and promotion.
 
 ``train_forecast`` loads the tenant, aggregates readings to total / region / category / socio_group /
-customer series (daily and monthly from ``readings``, hourly from ``interval_readings``), runs a
-rolling-origin backtest of LoadForecaster against seasonal naive (and ETS on the daily total), fits on all
-data, issues forecasts at the end of the data, reconciles them (MinT-shrink; see
-:mod:`training.reconcile`), logs everything to MLflow, registers ``meterwise-forecast`` and moves the
-``champion`` alias when the new version's daily MASE beats the champion's on the same data.
+customer series (daily and monthly from ``readings``, hourly from ``interval_readings``), backtests every
+candidate and serves, per level and frequency, the one whose reconciled, calibrated forecasts win
+(:mod:`training.forecast_tenant`, :mod:`training.forecast_select`), aligns H/D/M totals
+(:mod:`training.temporal`), logs every candidate's scores and the choice to MLflow, registers
+``meterwise-forecast`` and promotes it through :func:`training.promotion.decide`, the champion re-scored
+on the challenger's backtest windows (:func:`promote_version` does the same for a registered version).
 
-``forecast`` answers a planner's question from the champion bundle, or trains on a CSV it has never
-seen. Generic CSV format (``--input my.csv``)::
+``forecast`` answers a planner's question from the champion, re-issued at the last observed period of the
+tenant's current data without retraining (:func:`refresh_bundle`), or trains the one engine on a CSV it has
+never seen. Generic CSV format (``--input my.csv``, see :mod:`training.csv_series`)::
 
     timestamp,load[,temperature]
     2024-01-01 00:00,123.4,5.1
 
-``timestamp`` is parsed by pandas (a UTC offset is converted to UTC and dropped); ``load`` is any
-additive quantity (kWh, MWh; values are summed to the requested freq, temperature averaged);
-``temperature`` (°C) is optional and continued into the future by its day-of-year climatology.
-Outputs: ``<out>/<name>.csv``, ``.parquet`` and ``.png`` with ``timestamp, p10, p50, p90``.
+``temperature`` (°C) is optional and enters through its climatology known at the issue time. Outputs:
+``<out>/<name>.csv``, ``.parquet``, ``.png`` with ``timestamp, p10, p50, p90`` and ``.json`` with the issue
+time, data cut-off, model version and method.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import tempfile
 from pathlib import Path
@@ -32,132 +34,21 @@ import typer
 
 from features.cli import DataDir, Tenant, tenant_settings
 from features.io import load_tenant, write_table
-from features.series import Panel, aggregate_series, panel_from_long
+from features.series import FREQS
 from features.settings import DataSettings
-from training.backtest import horizon_bucket, naive_scale, rolling_origin, score
-from training.baselines import ETSBaseline, SeasonalNaive
+from training.backtest import score
+from training.csv_series import read_load_csv
 from training.forecast_bundle import ForecastBundle
-from training.forecasting import LoadForecaster
-from training.reconcile import reconcile, summing_matrix
+from training.forecast_issue import csv_bundle, refresh_bundle
+from training.forecast_tenant import HORIZONS, evaluate_freq, history_frame, issue_freq, tenant_panel
+from training.lifecycle import apply_decision, judge
+from training.promotion import Decision, Scored
 from training.settings import TrainingSettings
+from training.temporal import align
 
 logger = logging.getLogger(__name__)
 KIND = "forecast"
-HORIZONS = {"H": 48, "D": 90, "M": 12}
-SEASONS = {"H": 24, "D": 7, "M": 12}
-BACKTEST = {  # freq -> (backtest horizon, number of origins, spacing in periods)
-    "H": (48, 6, 24),
-    "D": (28, 6, 14),
-    "M": (3, 3, 1),
-}
-FEATURE_VERSION = "series-v1"
-
-
-def tenant_panel(tables: dict[str, pd.DataFrame], freq: str) -> Panel | None:
-    """Panel of kWh-per-meter series for one freq; None when the tenant has no data for it."""
-    source = tables.get("interval_readings") if freq == "H" else tables.get("readings")
-    if source is None or source.empty:
-        return None
-    agg = aggregate_series(source, tables.get("customers"), freq=freq, weather=tables.get("weather"))
-    last = agg.groupby("series_id")["timestamp"].transform("max")
-    meters = agg[agg["timestamp"] == last].set_index("series_id")["n_meters"]
-    exog = ("temperature_c",) if "temperature_c" in agg else ()
-    panel = panel_from_long(agg, freq=freq, exog=exog, attrs=("level", "key"))
-    # keep series still reporting at the end (customers who left have no future)
-    end = agg["timestamp"].max()
-    active = panel.series["series_id"].map(agg.groupby("series_id")["timestamp"].max()).eq(end).to_numpy()
-    panel = panel.subset(np.flatnonzero(active))
-    panel.series["n_meters"] = panel.series["series_id"].map(meters).to_numpy()
-    return panel
-
-
-def _kwh(frame: pd.DataFrame, panel: Panel) -> pd.DataFrame:
-    """Per-meter forecasts -> kWh with the meter count at the end of the data."""
-    meters = frame["series_id"].map(panel.series.set_index("series_id")["n_meters"])
-    return frame.assign(
-        **{c: frame[c] * meters for c in ("p10", "p50", "p90") if c in frame},
-        **({"y": frame["y"] * meters} if "y" in frame else {}),
-    )
-
-
-def _forecaster(freq: str, horizon: int, seed: int, params: dict | None = None, **fixed) -> LoadForecaster:
-    """LoadForecaster with meterwise defaults; `params` (e.g. ``n_estimators``) override them."""
-    kw = {
-        "horizon": horizon,
-        "min_history": min(28, SEASONS[freq] + 1),
-        "random_state": seed,
-        "n_estimators": 200,
-        "max_rows": 100_000,
-    }
-    return LoadForecaster(**{**kw, **fixed, **(params or {})})
-
-
-def backtest_panel(panel: Panel, freq: str, seed: int, params: dict | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Rolling-origin backtest; returns (forecasts with actuals, scores per model/level/horizon bucket)."""
-    horizon, n_origins, spacing = BACKTEST[freq]
-    last = panel.last_observed()
-    origins = np.arange(last - horizon - spacing * (n_origins - 1), last - horizon + 1, spacing)
-    origins = origins[origins >= min(28, SEASONS[freq] + 1) + 2]
-    if len(origins) == 0:
-        raise ValueError(f"{last + 1} {freq} periods are too few for a {horizon}-step backtest")
-    models = {
-        "lightgbm": lambda: _forecaster(freq, horizon, seed, params),
-        "seasonal_naive": lambda: SeasonalNaive(SEASONS[freq], error_window=max(8 * SEASONS[freq], 60)),
-    }
-    if freq == "D":  # ETS on the total only (one statsmodels fit per series and origin)
-        total = np.flatnonzero(panel.series["level"].to_numpy() == "total")
-        models["ets"] = lambda: ETSBaseline(7, max_history=365, rows=total)
-    fc = rolling_origin(panel, origins, horizon=horizon, models=models, refit_every=len(origins))
-    fc = fc.merge(panel.series[["series_id", "level"]], on="series_id")
-    edges = tuple(sorted({1, min(7, horizon), horizon}))
-    fc["horizon_bucket"] = horizon_bucket(fc["horizon"], edges)
-    scale = naive_scale(panel, int(origins[0]), SEASONS[freq])
-    scores = score(fc, by=["model", "level", "horizon_bucket"], scale=scale).assign(freq=freq)
-    return fc, scores
-
-
-def fit_and_issue(
-    panel: Panel,
-    freq: str,
-    horizon: int,
-    seed: int,
-    method: str = "mint_shrink",
-    customer_attrs: pd.DataFrame | None = None,
-    params: dict | None = None,
-) -> tuple[pd.DataFrame, str]:
-    """Fit on all data, forecast `horizon` periods from the last one, reconcile in kWh.
-
-    `customer_attrs` (index customer id, one column per grouping level) defines the hierarchy; MinT
-    uses the calibration residuals at horizon 1 (falls back to ``wls_struct`` with fewer than 10).
-    """
-    model = _forecaster(freq, horizon, seed, params).fit(panel)
-    last = panel.last_observed()
-    future = panel.extend(last + horizon + 1 - len(panel.index))
-    base = _kwh(model.predict(future, last), panel).merge(panel.series[["series_id", "level", "key"]], on="series_id")
-    bottom = panel.series[panel.series["level"] == "customer"]
-    if bottom.empty or customer_attrs is None or method == "none":
-        return base, "none"
-    attrs = customer_attrs.reindex(bottom["key"].to_numpy())
-    S, ids = summing_matrix(attrs.rename_axis("key").reset_index(), levels=tuple(attrs.columns), key_col="key")
-    keep = [i for i in ids if i in set(base["series_id"])]
-    if len(keep) < len(ids):  # a group with no series of its own (never happens with aggregate_series)
-        S = S[[ids.index(i) for i in keep]]
-        ids = keep
-    cal = model.calibration_
-    h1 = cal[cal["horizon"] == 1]
-    meters = panel.series["n_meters"].to_numpy()[h1["row"]]
-    resid = pd.DataFrame(
-        {
-            "sid": panel.series["series_id"].to_numpy()[h1["row"]],
-            "o": h1["origin"],
-            "r": h1["resid"] * h1["scale"] * meters,
-        }
-    )
-    R = resid.pivot_table(index="o", columns="sid", values="r").reindex(columns=ids).to_numpy()
-    used = "wls_struct" if method == "mint_shrink" and len(R) < 10 else method
-    rec = reconcile(base, S, ids, method=used, residuals=R)
-    others = base[~base["series_id"].isin(ids)]
-    return pd.concat([rec, others], ignore_index=True), used
+FEATURE_VERSION = "series-v2"
 
 
 def train_forecast(
@@ -165,107 +56,186 @@ def train_forecast(
     training: TrainingSettings,
     *,
     freqs: tuple[str, ...] = ("D", "M", "H"),
-    method: str = "mint_shrink",
     force: bool = False,
     params: dict | None = None,
+    country: str | None = None,
 ) -> dict[str, Any]:
-    """Backtest, fit, reconcile, log to MLflow, register and maybe promote; returns a summary.
+    """Backtest, choose, fit, reconcile, log to MLflow, register and maybe promote; returns a summary.
 
-    `params` override LoadForecaster settings (e.g. ``{"n_estimators": 50}`` for a quick run).
+    `params` override LoadForecaster settings (e.g. ``{"n_estimators": 50}`` for a quick run);
+    `country` adds its holidays (none unless asked).
     """
     from training.plots.forecast import plot_backtest, plot_error_by_horizon
     from training.registry import open_registry
 
-    wanted = ("customers", "readings", "interval_readings", "weather")
+    wanted = ("customers", "readings", "interval_readings", "weather", "weather_forecasts")
     tables, report = load_tenant(data.data_dir, tables=wanted)
     customers = tables["customers"].set_index("customer_id")
-    attrs = customers[[c for c in ("region", "category", "socio_group") if c in customers]]
-    attrs = attrs.astype(str)
+    attrs = customers[[c for c in ("region", "category", "socio_group") if c in customers]].astype(str)
     plots = Path(tempfile.mkdtemp(prefix="forecast_plots_"))
-    issued, histories, all_scores, meta = [], [], [], {"as_of": {}, "reconciliation": {}}
+    issued, histories, candidates, served, engines = [], [], [], [], {}
+    meta: dict[str, Any] = {"issued_at": {}, "data_cutoff": {}, "methods": {}, "coverage": {}, "weather": {}}
     for freq in freqs:
         panel = tenant_panel(tables, freq)
         if panel is None:
             logger.warning("no data for freq %s; skipped", freq)
             continue
         try:
-            fc, scores = backtest_panel(panel, freq, training.seed, params)
+            sel, held_out = evaluate_freq(panel, freq, training.seed, params, attrs, country)
         except ValueError as err:  # too little history for this freq: skip it, keep the others
             logger.warning("freq %s skipped: %s", freq, err)
             continue
-        all_scores.append(scores)
-        plot_backtest(_kwh(fc, panel), "total:all", plots / f"backtest_total_{freq}.png")
-        plot_error_by_horizon(score(fc, by=["model", "horizon"]), plots / f"error_by_horizon_{freq}.png", metric="mape")
-        out, used = fit_and_issue(panel, freq, HORIZONS[freq], training.seed, method, attrs, params)
-        issued.append(out.assign(freq=freq))
-        meta["as_of"][freq] = str(panel.index[panel.last_observed()])
-        meta["reconciliation"][freq] = used
-        tail = panel.y[:, max(0, panel.last_observed() - 3 * HORIZONS[freq]) : panel.last_observed() + 1]
-        stamps = panel.index[max(0, panel.last_observed() - 3 * HORIZONS[freq]) : panel.last_observed() + 1]
-        hist = pd.DataFrame(tail * panel.series["n_meters"].to_numpy()[:, None], columns=stamps)
-        hist = (
-            hist.assign(level=panel.series["level"], key=panel.series["key"])
-            .melt(id_vars=["level", "key"], var_name="timestamp", value_name="y")
-            .assign(freq=freq)
-        )
-        histories.append(hist)
+        candidates.append(sel.candidates.assign(freq=freq))
+        served.append(sel.served.assign(freq=freq))
+        total = str(panel.series.loc[panel.series["level"] == "total", "series_id"].iloc[0])
+        plot_backtest(held_out.assign(model="served"), total, plots / f"backtest_total_{freq}.png")
+        by_h = score(held_out.assign(model="served"), by=["model", "horizon"])
+        plot_error_by_horizon(by_h, plots / f"error_by_horizon_{freq}.png", metric="mape")
+        served_fc, model = issue_freq(panel, freq, HORIZONS[freq], sel, training.seed, params, attrs, country)
+        issued.append(served_fc)
+        engines[freq] = {"model": model, "selection": sel, "country": country}
+        last = panel.index[panel.last_observed()]
+        meta["data_cutoff"][freq] = str(last + pd.tseries.frequencies.to_offset(FREQS[freq]))
+        meta["issued_at"][freq] = meta["data_cutoff"][freq]
+        meta["methods"][freq] = {"picks": sel.picks, "coherent": sel.coherent, "fallbacks": sel.fallbacks}
+        groups = panel.series[panel.series["level"] != "customer"]
+        meta["coverage"][freq] = {  # customers each aggregate covers (H: those with interval meters)
+            lvl: dict(zip(g["key"].astype(str), g["customers"].astype(int), strict=True))
+            for lvl, g in groups.groupby("level")
+        }
+        observed = "climatology" if "temperature_c" in panel.exog else "none"
+        meta["weather"][freq] = "issued" if panel.issued is not None else observed
+        histories.append(history_frame(panel, freq))
     if not issued:
         raise ValueError(f"{data.data_dir}: no readings for any of freqs {freqs}")
-    scores = pd.concat(all_scores, ignore_index=True)
-    main_freq = "D" if "D" in set(scores["freq"]) else str(scores["freq"].iloc[0])
-    daily = scores[(scores["model"] == "lightgbm") & (scores["level"] != "customer") & (scores["freq"] == main_freq)]
-    mase = float(daily["mase"].mean())
+    candidates_df, served_df = pd.concat(candidates, ignore_index=True), pd.concat(served, ignore_index=True)
+    main_freq = "D" if "D" in set(served_df["freq"]) else str(served_df["freq"].iloc[0])
+    main = served_df[(served_df["freq"] == main_freq) & (served_df["level"] != "customer")]
+    score_value = float((main["mae"] / main["naive_mae"]).mean())  # relative MAE vs seasonal naive, served
     meta.update(
         {
             "data_hash": "-".join(report.hashes.get(t, "") for t in wanted),
-            "backtest_mase": mase,
+            "score_metric": "relmae_vs_naive",
+            "score": score_value,
             "score_freq": main_freq,
             "feature_version": FEATURE_VERSION,
+            "config": {"params": params or {}, "country": country, "reconciliation": "wls_struct"},
+            "candidates": candidates_df[["freq", "model", "level", "mape", "mase", "coverage_p10_p90"]].to_dict(
+                "records"
+            ),
+            "served": served_df.to_dict("records"),
         }
     )
-    bundle = ForecastBundle(pd.concat(issued, ignore_index=True), pd.concat(histories, ignore_index=True), meta)
+    history = pd.concat(histories, ignore_index=True)
+    issued_df = align(pd.concat(issued, ignore_index=True), history)  # H, D and M totals agree
+    bundle = ForecastBundle(issued_df, history, meta)
+    bundle.engines_ = engines  # fitted models and choices: re-issue from newer data without retraining
     example = pd.DataFrame({"level": ["total"], "key": ["all"], "horizon": [3], "freq": [main_freq]})
     registry = open_registry(training, data.tenant)
     with registry.training_run(
         KIND,
-        tags={"tenant": data.tenant, "as_of": str(meta["as_of"]), "feature_version": FEATURE_VERSION},
-        params={"freqs": ",".join(freqs), "reconciliation": method, "horizons": str({f: HORIZONS[f] for f in freqs})},
-    ) as run_id:
+        tags={"tenant": data.tenant, "as_of": str(meta["data_cutoff"]), "feature_version": FEATURE_VERSION},
+        params={"freqs": ",".join(freqs), "reconciliation": "wls_struct", "country": str(country),
+                "horizons": str({f: HORIZONS[f] for f in freqs}),
+                **{f"method.{f}.{lvl}": m for f, v in meta["methods"].items() for lvl, m in v["picks"].items()}},
+    ) as run_id:  # fmt: skip
         flat = {
-            f"{r.freq}.{r.model}.{r.level}.h{r.horizon_bucket}.{m}": getattr(r, m)
-            for r in scores.itertuples()
-            for m in ("mape", "smape", "mase", "pinball", "coverage_p10_p90")
+            f"{r.freq}.{r.model}.{r.level}.{m}": getattr(r, m)
+            for r in candidates_df.itertuples()
+            for m in ("mape", "mase", "coverage_p10_p90")
             if pd.notna(getattr(r, m))
         }
-        registry.log_metrics({**{k.replace(":", "_"): v for k, v in flat.items()}, "backtest_mase": mase})
-        registry.log_table(scores, "backtest_scores.csv")
+        flat.update({
+            f"{r.freq}.served.{r.level}.{m}": getattr(r, m)
+            for r in served_df.itertuples()
+            for m in ("mape", "mae", "coverage_p10_p90", "mean_width_pct")
+            if pd.notna(getattr(r, m))
+        })  # fmt: skip
+        registry.log_metrics({**{k.replace(":", "_"): float(v) for k, v in flat.items()}, "score": score_value})
+        registry.log_table(candidates_df, "backtest_candidates.csv")
+        registry.log_table(served_df, "backtest_served.csv")
         registry.log_artifacts(plots, "plots")
         uri = registry.log_model(KIND, bundle, example)
         version = registry.register(KIND, uri)
-        champion = _champion_score(registry, meta["data_hash"])
-        promoted = registry.promote_if_better(
-            KIND, version, -mase, champion, margin=training.promote_margin, force=force
-        )
-        if promoted:
-            registry.export_bundle(KIND, bundle, version, training.models_dir, meta)
+        decision = _decide(registry, training, data, version, bundle, tables, force=force)
     return {
         "run_id": run_id,
         "version": version,
-        "promoted": promoted,
-        "backtest_mase": mase,
+        "promoted": decision.promote,
+        "reason": decision.reason,
+        "score": score_value,
+        "served": served_df,
         "levels": bundle.levels_,
         "max_horizon": bundle.max_horizon_,
-        "reconciliation": meta["reconciliation"],
+        "methods": meta["methods"],
     }
 
 
-def _champion_score(registry, data_hash: str) -> float | None:
-    """The champion's score when it was backtested on the same data (same period); else None."""
-    if registry.champion_version(KIND) is None:
-        return None
-    champion, _ = registry.load_version(KIND)
-    meta = getattr(champion, "meta_", {})
-    return -float(meta["backtest_mase"]) if meta.get("data_hash") == data_hash else None
+def _windows_id(data_hash: str, feature_version: str = FEATURE_VERSION) -> str:
+    """Identifies the held-out windows: the data and the backtest protocol (feature version)."""
+    return f"{data_hash}|{feature_version}"
+
+
+def _scored(bundle: ForecastBundle, version: str | None) -> Scored:
+    meta = bundle.meta_
+    return Scored(
+        version,
+        str(meta.get("score_metric", "relmae_vs_naive")),
+        float(meta.get("score", np.inf)),
+        False,
+        _windows_id(str(meta.get("data_hash", "")), str(meta.get("feature_version", "unknown"))),
+        pd.Timestamp(min(meta.get("data_cutoff", {"": "1970-01-01"}).values())),
+    )
+
+
+def rescore(bundle: ForecastBundle, data: DataSettings, training: TrainingSettings) -> Scored:
+    """Score a bundle's configuration on the current data's backtest windows (refitted before each window).
+
+    A bundle whose score came from the same data and protocol keeps it; otherwise its configuration
+    (``meta['config']``: params, holidays) is backtested again on the current tenant data.
+    """
+    wanted = ("customers", "readings", "interval_readings", "weather", "weather_forecasts")
+    tables, report = load_tenant(data.data_dir, tables=wanted)
+    data_hash = "-".join(report.hashes.get(t, "") for t in wanted)
+    mine = _scored(bundle, None)
+    if mine.data_id == _windows_id(data_hash) and np.isfinite(mine.value):
+        return mine
+    config = bundle.meta_.get("config", {})
+    freq = str(bundle.meta_.get("score_freq", "D"))
+    customers = tables["customers"].set_index("customer_id")
+    attrs = customers[[c for c in ("region", "category", "socio_group") if c in customers]].astype(str)
+    sel, _ = evaluate_freq(tenant_panel(tables, freq), freq, training.seed, config.get("params"), attrs,
+                           config.get("country"))  # fmt: skip
+    main = sel.served[sel.served["level"] != "customer"]
+    value = float((main["mae"] / main["naive_mae"]).mean())
+    return Scored(None, "relmae_vs_naive", value, False, _windows_id(data_hash), mine.as_of)
+
+
+def _decide(registry, training, data, version: str, bundle: ForecastBundle, tables, *, force: bool) -> Decision:
+    """The one promotion rule: the challenger against the champion re-scored on the challenger's windows."""
+    challenger = _scored(bundle, version)
+    champion: Scored | None = None
+    current = registry.champion_version(KIND)
+    if current is not None and not force:
+        old, _ = registry.load_version(KIND, current)
+        champion = Scored(**{**rescore(old, data, training).__dict__, "version": current})
+    baseline = Scored("seasonal_naive", challenger.metric, 1.0, False, challenger.data_id)
+    decision = judge(challenger, champion, training=training, has_champion=current is not None, baseline=baseline,
+                     force=force)  # fmt: skip
+    apply_decision(registry, KIND, decision, training=training, bundle=bundle, meta=bundle.meta_)
+    logger.info("forecast v%s: %s", version, decision.reason)
+    return decision
+
+
+def promote_version(data: DataSettings, training: TrainingSettings, version: str, *, force: bool = False) -> Decision:
+    """Promote a registered forecast version if it beats the champion re-scored on the same windows."""
+    from training.registry import open_registry
+
+    registry = open_registry(training, data.tenant)
+    bundle, version = registry.load_version(KIND, str(version))
+    challenger_now = rescore(bundle, data, training)
+    bundle.meta_ = {**bundle.meta_, "score": challenger_now.value, "data_hash": challenger_now.data_id.split("|")[0]}
+    return _decide(registry, training, data, version, bundle, None, force=force)
 
 
 def load_bundle(training: TrainingSettings, tenant: str = "demo") -> tuple[ForecastBundle, str]:
@@ -273,46 +243,6 @@ def load_bundle(training: TrainingSettings, tenant: str = "demo") -> tuple[Forec
     from training.registry import open_registry
 
     return open_registry(training, tenant).load_or_exported(KIND)
-
-
-def read_load_csv(path: Path, freq: str) -> pd.DataFrame:
-    """Read the generic CSV (timestamp, load[, temperature]) and aggregate it to `freq` periods."""
-    df = pd.read_csv(path)
-    missing = {"timestamp", "load"} - set(df.columns)
-    if missing:
-        raise ValueError(f"{path}: missing column(s) {sorted(missing)}; expected timestamp,load[,temperature]")
-    ts = pd.to_datetime(df["timestamp"], utc=df["timestamp"].astype(str).str.contains(r"[+-]\d\d:?\d\d$|Z$").any())
-    ts = pd.DatetimeIndex(ts).tz_convert("UTC").tz_localize(None) if pd.DatetimeIndex(ts).tz is not None else ts
-    period = pd.DatetimeIndex(ts).to_period({"H": "h", "D": "D", "M": "M"}[freq]).to_timestamp()
-    out = pd.DataFrame({"timestamp": period, "load": pd.to_numeric(df["load"], errors="coerce")})
-    agg = {"load": ("load", "sum")}
-    if "temperature" in df:
-        out["temperature_c"] = pd.to_numeric(df["temperature"], errors="coerce")
-        agg["temperature_c"] = ("temperature_c", "mean")
-    return out.groupby("timestamp", as_index=False).agg(**agg)
-
-
-def csv_bundle(df: pd.DataFrame, freq: str, horizon: int, seed: int = 0) -> ForecastBundle:
-    """Train a LoadForecaster on one CSV series and issue `horizon` periods (level ``input``, key ``series``)."""
-    long = df.assign(series_id="input:series", level="input", key="series")
-    exog = ("temperature_c",) if "temperature_c" in df else ()
-    panel = panel_from_long(long, freq=freq, value="load", exog=exog, attrs=("level", "key"))
-    n = panel.last_observed() + 1
-    if n < 3 * SEASONS[freq] + horizon:
-        raise ValueError(
-            f"{n} {freq} periods of history; need at least {3 * SEASONS[freq] + horizon} for horizon {horizon}"
-        )
-    model = _forecaster(freq, horizon, seed, {"max_rows": 60_000, "n_estimators": 200, "group_col": None}).fit(panel)
-    last = panel.last_observed()
-    out = model.predict(panel.extend(last + horizon + 1 - len(panel.index)), last).assign(
-        level="input", key="series", freq=freq
-    )
-    hist = pd.DataFrame({"timestamp": panel.index[: last + 1], "y": panel.y[0, : last + 1]}).tail(4 * horizon)
-    return ForecastBundle(
-        out,
-        hist.assign(level="input", key="series", freq=freq),
-        {"source": "csv", "as_of": {freq: str(panel.index[last])}},
-    )
 
 
 def forecast(
@@ -326,15 +256,22 @@ def forecast(
     input_csv: Path | None = None,
     fmt: str = "both",
     tenant: str = "demo",
+    country: str | None = None,
+    data: DataSettings | None = None,
 ) -> dict[str, Path]:
     """Write one forecast as CSV and/or Parquet plus a PNG chart; returns the written paths."""
     from training.plots.forecast import plot_forecast
 
     if input_csv is not None:
-        bundle, version = csv_bundle(read_load_csv(Path(input_csv), freq), freq, horizon, training.seed), "csv"
+        bundle, version = csv_bundle(read_load_csv(Path(input_csv), freq), freq, horizon, training.seed, country), "csv"
         level, key = "input", "series"
     else:
-        bundle, version = load_bundle(training, tenant)
+        data = data or DataSettings(tenant=tenant)
+        bundle, version = load_bundle(training, data.tenant)
+        try:
+            bundle = refresh_bundle(bundle, data)
+        except (OSError, ValueError, KeyError) as err:  # no readable tenant data: the forecasts stored at training
+            logger.warning("forecasts not re-issued from current data (%s): using those issued at training", err)
     fc = bundle.forecast(level, key, horizon, freq)
     name = f"forecast_{level}_{key}_{freq}{horizon}".replace("/", "_").replace(":", "_")
     out_dir = Path(out_dir)
@@ -343,6 +280,17 @@ def forecast(
         paths["csv"] = write_table(fc, out_dir / f"{name}.csv")
     if fmt in {"parquet", "both"}:
         paths["parquet"] = write_table(fc, out_dir / f"{name}.parquet")
+    info = {
+        "level": level,
+        "key": key,
+        "freq": freq,
+        "model_version": version,
+        **bundle.issue_info(freq),
+        "method": bundle.meta_.get("methods", {}).get(freq, {}).get("picks", {}).get(level),
+    }
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths["json"] = out_dir / f"{name}.json"
+    paths["json"].write_text(json.dumps(info, indent=2))
     hist = bundle.history(level, key, freq, periods=max(3 * horizon, 14))
     paths["png"] = plot_forecast(
         hist, fc, out_dir / f"{name}.png", title=f"{level} {key}: {horizon} {freq} ahead (v{version})"
@@ -354,10 +302,8 @@ def forecast(
 # ---------------------------------------------------------------- typer commands (mounted by the lead)
 def train_forecast_cmd(
     freqs: Annotated[str, typer.Option(help="comma-separated: H (interval data), D, M")] = "D,M,H",
-    method: Annotated[
-        str, typer.Option(help="reconciliation: mint_shrink, wls_struct, ols, bottom_up")
-    ] = "mint_shrink",
     force: Annotated[bool, typer.Option(help="promote to champion even if not better")] = False,
+    country: Annotated[str | None, typer.Option(help="holiday country code, e.g. GB (none unless asked)")] = None,
     data_dir: DataDir = None,
     tenant: Tenant = None,
 ) -> None:
@@ -366,11 +312,12 @@ def train_forecast_cmd(
         tenant_settings(tenant, data_dir),
         TrainingSettings(),
         freqs=tuple(f.strip() for f in freqs.split(",") if f.strip()),
-        method=method,
         force=force,
+        country=country,
     )
     typer.echo(
-        f"version {summary['version']} promoted={summary['promoted']} backtest MASE={summary['backtest_mase']:.3f}"
+        f"version {summary['version']} promoted={summary['promoted']} ({summary['reason']}); "
+        f"served MAE / seasonal naive = {summary['score']:.3f}"
     )
 
 
@@ -382,12 +329,20 @@ def forecast_cmd(
     input: Annotated[Path | None, typer.Option(help="CSV timestamp,load[,temperature]: train on it instead")] = None,
     out: Annotated[Path | None, typer.Option(help="output folder (default: var/forecasts/<tenant>)")] = None,
     fmt: Annotated[str, typer.Option("--format", help="csv, parquet or both")] = "both",
+    country: Annotated[str | None, typer.Option(help="holiday country code for --input (none unless asked)")] = None,
     tenant: Tenant = None,
 ) -> None:
-    """Write a P10/P50/P90 forecast (CSV/Parquet) and a PNG chart for planners."""
+    """Write a P10/P50/P90 forecast (CSV/Parquet) and a PNG chart for planners, issued from the latest data."""
     data = tenant_settings(tenant, writes=False, reads=False)
     out = out or data.var_dir / "forecasts" / data.tenant
-    training, tenant = TrainingSettings(), data.tenant
-    paths = forecast(level, key, horizon, freq, out_dir=out, training=training, input_csv=input, fmt=fmt, tenant=tenant)
+    paths = forecast(
+        level, key, horizon, freq, out_dir=out, training=TrainingSettings(), input_csv=input, fmt=fmt,
+        tenant=data.tenant, country=country, data=data,
+    )  # fmt: skip
+    info = json.loads(paths["json"].read_text())
+    typer.echo(
+        f"issued at {info['issued_at']} from data up to {info['data_cutoff']} (exclusive), "
+        f"model {info['model_version']}, method {info['method']}"
+    )
     for kind, path in paths.items():
         typer.echo(f"{kind}: {path}")

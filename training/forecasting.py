@@ -11,8 +11,13 @@ scaled residual ``(y - p50) / scale``, made monotone in the horizon (lower quant
 upper cumulative-max), so the P10-P90 width never shrinks with the horizon. The final model is refitted
 on every origin. ``interval="quantile"`` instead fits LightGBM quantile models (no monotone guarantee).
 
+Exogenous observations (temperature) are read as known at each row's origin: issued weather forecasts
+when the panel carries them, else the climatology fitted at :meth:`fit` on observations up to the fit
+cut-off (``climates_``), in training and in prediction alike (see :mod:`features.exog`).
+
 Invariants: training targets of the calibration model end before the first calibration target;
-``predict`` at origin ``o`` reads nothing after ``o`` except exogenous/calendar columns.
+``predict`` at origin ``o`` of a model fitted with ``end <= o`` reads nothing dated after ``o`` except
+calendar fields and ``known`` columns (unless ``actual_exog=True``, the labelled 'perfect weather' mode).
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator
 
+from features.exog import IssueTimeExog, fit_climates
 from features.series import FeatureBuilder, FeatureSpec, Panel, default_spec
 
 logger = logging.getLogger(__name__)
@@ -46,9 +52,21 @@ class LoadForecaster(BaseEstimator):
         Random subsample of training rows above this.
     interval : {"conformal", "quantile"}
     calibration_fraction : float
+        0 skips the calibration fit (P10 = P90 = P50): for callers that calibrate the served forecast
+        themselves (the tenant job calibrates the reconciled forecasts per level).
         Share of the latest training origins held out for conformal calibration.
     group_col : str, optional
         Column of ``panel.series`` whose groups get their own residual quantiles (e.g. ``level``).
+    target : {"level", "season"}
+        What the model learns, in units of the series' scale: the value itself, or its change from the
+        latest same-phase value known at the origin (seasonal differencing).
+    objective : str
+        LightGBM objective of the P50 model (``l1``: the median; ``l2``, ``huber``).
+    train_window : int, optional
+        Only origins within this many periods before the fit cut-off train the model (recent behaviour).
+    actual_exog : bool
+        Read observed exogenous inputs at the target ('perfect weather'): for labelled comparisons only,
+        never a headline or served figure.
     """
 
     def __init__(
@@ -70,18 +88,25 @@ class LoadForecaster(BaseEstimator):
         min_child_samples: int = 20,
         random_state: int = 0,
         n_jobs: int = 1,
+        actual_exog: bool = False,
+        train_window: int | None = None,
+        objective: str = "l1",
+        target: str = "level",
     ):
         self.spec, self.horizon, self.quantiles = spec, horizon, quantiles
         self.origin_step, self.origin_phase, self.min_history = origin_step, origin_phase, min_history
         self.max_rows, self.interval, self.calibration_fraction = max_rows, interval, calibration_fraction
         self.group_col, self.n_estimators, self.learning_rate = group_col, n_estimators, learning_rate
         self.num_leaves, self.min_child_samples = num_leaves, min_child_samples
-        self.random_state, self.n_jobs = random_state, n_jobs
+        self.random_state, self.n_jobs, self.actual_exog = random_state, n_jobs, actual_exog
+        self.train_window, self.objective, self.target = train_window, objective, target
 
     # ---------------------------------------------------------------- training
     def _origins(self, panel: Panel, end: int) -> np.ndarray:
         """Training origins in [min_history - 1, end) on the step/phase grid."""
         start = max(self.min_history - 1, 0)
+        if self.train_window is not None:
+            start = max(start, end - int(self.train_window))
         o = np.arange(start, end)
         if self.origin_phase is not None:
             o = o[(o % self.origin_step) == self.origin_phase % self.origin_step]
@@ -126,7 +151,7 @@ class LoadForecaster(BaseEstimator):
         )
 
     def _fit_models(self, X: pd.DataFrame, target: np.ndarray) -> dict[str, lgb.LGBMRegressor]:
-        models = {"p50": self._booster("l1").fit(X, target)}
+        models = {"p50": self._booster(self.objective).fit(X, target)}
         if self.interval == "quantile":
             lo, hi = self.quantiles
             models["lo"] = self._booster("quantile", lo).fit(X, target)
@@ -135,14 +160,18 @@ class LoadForecaster(BaseEstimator):
 
     def fit(self, panel: Panel, *, end: int | None = None) -> LoadForecaster:
         """Fit on targets up to position `end` (inclusive; default the last observation)."""
+        if self.target not in {"level", "season"}:
+            raise ValueError(f"target={self.target!r}; expected 'level' or 'season'")
         if self.interval not in {"conformal", "quantile"}:
             raise ValueError(f"interval={self.interval!r}; expected 'conformal' or 'quantile'")
         if self.horizon < 1:
             raise ValueError(f"horizon={self.horizon}; expected >= 1")
         self.spec_ = self.spec or default_spec(panel.freq, exog=tuple(panel.exog))
         rng = np.random.default_rng(self.random_state)
-        builder = FeatureBuilder(panel, self.spec_)
         last = panel.last_observed() if end is None else int(end)
+        self.climates_ = fit_climates(panel.index, {k: panel.exog[k] for k in self.spec_.exog if k in panel.exog}, last)
+        self.fit_end_ = panel.index[last]
+        builder = self._builder(panel)
         origins = self._origins(panel, last)
         if len(origins) == 0:
             raise ValueError(f"{last + 1} periods of history; need more than min_history={self.min_history}")
@@ -150,11 +179,12 @@ class LoadForecaster(BaseEstimator):
         self.group_names_ = sorted(set(groups))
         lo_q, hi_q = self.quantiles
         self.resid_q_ = np.zeros((len(self.group_names_), self.horizon, 2))
-        if self.interval == "conformal":
+        self.calibration_ = None
+        if self.interval == "conformal" and self.calibration_fraction > 0:
             self.resid_q_ = self._calibrate(builder, origins, last, groups, rng)
         rows, oo, hh = self._triples(builder, origins, last, rng)
         X, scale = builder.build(rows, oo, hh)
-        self.models_ = self._fit_models(X, panel.y[rows, oo + hh] / scale)
+        self.models_ = self._fit_models(X, panel.y[rows, oo + hh] / scale - self._offset(X))
         self.feature_names_in_ = list(X.columns)
         self.n_train_rows_ = len(X)
         logger.info(
@@ -167,6 +197,18 @@ class LoadForecaster(BaseEstimator):
             hi_q,
         )
         return self
+
+    def _offset(self, X: pd.DataFrame) -> np.ndarray:
+        """Scaled base the model corrects: 0 (``target="level"``) or the latest same-phase value
+        (``target="season"``: the model learns the change from the same hour one season back)."""
+        if self.target == "level":
+            return np.zeros(len(X))
+        column = f"y_season_{self.spec_.seasons[0]}"
+        return X[column].fillna(X["y_last"]).fillna(0.0).to_numpy()
+
+    def _builder(self, panel: Panel) -> FeatureBuilder:
+        source = IssueTimeExog(panel.index, self.climates_, panel.issued)
+        return FeatureBuilder(panel, self.spec_, source, actual_exog=self.actual_exog)
 
     def _groups(self, panel: Panel) -> np.ndarray:
         if self.group_col and self.group_col in panel.series:
@@ -185,10 +227,10 @@ class LoadForecaster(BaseEstimator):
             raise ValueError(f"{len(origins)} training origins leave none before calibration; add history")
         rows, oo, hh = self._triples(builder, fit_origins, first_cal_target - 1, rng)
         X, scale = builder.build(rows, oo, hh)
-        model = self._fit_models(X, builder.panel.y[rows, oo + hh] / scale)["p50"]
+        model = self._fit_models(X, builder.panel.y[rows, oo + hh] / scale - self._offset(X))["p50"]
         rows, oo, hh = self._triples(builder, cal_origins, last, rng)
         Xc, sc = builder.build(rows, oo, hh)
-        resid = builder.panel.y[rows, oo + hh] / sc - model.predict(Xc)
+        resid = builder.panel.y[rows, oo + hh] / sc - model.predict(Xc) - self._offset(Xc)
         self.calibration_ = pd.DataFrame({"row": rows, "origin": oo, "horizon": hh, "resid": resid, "scale": sc})
         lo_q, hi_q = self.quantiles
         out = np.zeros((len(self.group_names_), self.horizon, 2))
@@ -229,16 +271,17 @@ class LoadForecaster(BaseEstimator):
         horizon = self.horizon if horizon is None else int(horizon)
         if horizon > self.horizon:
             raise ValueError(f"horizon={horizon} exceeds the fitted maximum of {self.horizon}")
-        builder = FeatureBuilder(panel, self.spec_)
+        builder = self._builder(panel)
         series_rows = np.arange(len(panel.y)) if rows is None else np.asarray(rows)
         origins = np.atleast_1d(np.asarray(origins, dtype=np.int64))
         rr, oo, hh = (a.ravel() for a in np.meshgrid(series_rows, origins, np.arange(1, horizon + 1), indexing="ij"))
         X, scale = builder.build(rr, oo, hh)
         scale = np.where(np.isnan(scale), 0.0, scale)
-        p50 = self.models_["p50"].predict(X) * scale
+        offset = self._offset(X)
+        p50 = (self.models_["p50"].predict(X) + offset) * scale
         if self.interval == "quantile":
-            lo = np.minimum(self.models_["lo"].predict(X) * scale, p50)
-            hi = np.maximum(self.models_["hi"].predict(X) * scale, p50)
+            lo = np.minimum((self.models_["lo"].predict(X) + offset) * scale, p50)
+            hi = np.maximum((self.models_["hi"].predict(X) + offset) * scale, p50)
         else:
             groups = self._groups(panel)[rr]
             gi = pd.Index(self.group_names_).get_indexer(groups)

@@ -2,17 +2,36 @@
 
 from __future__ import annotations
 
+import logging
+
 import numpy as np
 import pandas as pd
 from fastapi import APIRouter, Response
 
 from features.errors import UnknownSeries
+from features.settings import DataSettings
 from serving.deps import PlannerKey, StoreDep
 from serving.errors import InvalidRequest
 from serving.responses import json_response
 from serving.routes.common import ERRORS
 from serving.routing import OrjsonRoute
 from serving.schemas import ErrorEnvelope, ForecastRequest, ForecastResponse
+from training.forecast_job import refresh_bundle
+
+logger = logging.getLogger(__name__)
+
+
+def latest(bundle, tenant: str):
+    """The champion's forecasts re-issued from the served tenant's current data (cached per data fingerprint).
+
+    Falls back to the forecasts stored with the version when the data cannot be read.
+    """
+    try:
+        return refresh_bundle(bundle, DataSettings(tenant=tenant))
+    except (OSError, ValueError, KeyError) as err:  # unreadable tenant data must not break serving
+        logger.warning("forecasts not re-issued from current data: %s", err)
+        return bundle
+
 
 router = APIRouter(prefix="/v1/forecasts", tags=["forecasts"], route_class=OrjsonRoute)
 
@@ -25,7 +44,7 @@ router = APIRouter(prefix="/v1/forecasts", tags=["forecasts"], route_class=Orjso
 )
 def forecast(body: ForecastRequest, store: StoreDep, _: PlannerKey) -> Response:
     runtime = store.get("forecast")
-    bundle = runtime.bundle
+    bundle = latest(runtime.bundle, store.settings.tenant)
     levels = bundle.levels_
     if body.key not in {str(k) for k in levels.get(body.level, ())}:
         raise UnknownSeries(body.level, body.key, body.freq, levels)
@@ -56,6 +75,8 @@ def forecast(body: ForecastRequest, store: StoreDep, _: PlannerKey) -> Response:
         {"timestamp": t, "p10": v[0], "p50": v[1], "p90": v[2]}
         for t, v in zip(stamps, values.tolist(), strict=True)  # at most max_horizon points
     ]
+    info = bundle.issue_info(body.freq) if hasattr(bundle, "issue_info") else {}
+    picks = getattr(bundle, "meta_", {}).get("methods", {}).get(body.freq, {}).get("picks", {})
     return json_response(
         {
             "level": body.level,
@@ -63,6 +84,9 @@ def forecast(body: ForecastRequest, store: StoreDep, _: PlannerKey) -> Response:
             "freq": body.freq,
             "horizon": body.horizon,
             "model_version": runtime.version,
+            "issued_at": info.get("issued_at"),
+            "data_cutoff": info.get("data_cutoff"),
+            "method": picks.get(body.level),
             "points": points,
         }
     )

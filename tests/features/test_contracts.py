@@ -83,6 +83,8 @@ def test_missing_column_is_a_table_level_error(tenant, table):
         df = pd.DataFrame({"customer_id": ["C000"], "read_at": [pd.Timestamp("2024-01-01", tz="UTC")], "kwh": [1.0]})
     elif table == "work_orders":  # optional per tenant, so not in the conftest tenant; required columns only
         df = pd.DataFrame({"order_id": ["W1"], "created_at": [NOW], "channel": ["app"], "text": ["bill too high"]})
+    elif table == "weather_forecasts":
+        df = _weather_forecasts()
     else:
         df = tenant[table]
     column = [c for c in df.columns if c not in {"area", "humidity", "end_date"}][-1]
@@ -120,3 +122,34 @@ def test_references_name_unknown_bills_and_customers(tenant):
     assert ("payments", 0, "known_bill") in got
     assert ("readings", 5, "known_customer") in got
     assert any(t == "payments" and r == 1 and c == "same_customer_as_bill" for t, r, c in got)
+
+
+def _weather_forecasts() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "region": ["north", "north"],
+            "issued_at": pd.to_datetime(["2023-05-01 00:00", "2023-05-01 00:00"], utc=True),
+            "valid_at": pd.to_datetime(["2023-05-01 06:00", "2023-05-02 06:00"], utc=True),
+            "temperature_c": [8.5, 9.0],
+        }
+    )
+
+
+def test_weather_forecasts_contract_accepts_issued_forecasts():
+    assert len(validate("weather_forecasts", _weather_forecasts()).accepted) == 2
+
+
+@pytest.mark.parametrize(
+    ("column", "value", "check"),
+    [
+        pytest.param("temperature_c", 99.0, "plausible_temperature", id="implausible_temperature"),
+        pytest.param(
+            "valid_at", pd.Timestamp("2023-04-30", tz="UTC"), "valid_at >= issued_at", id="valid_before_issue"
+        ),
+    ],
+)
+def test_weather_forecasts_contract_names_the_bad_field(column, value, check):
+    bad = _weather_forecasts()
+    bad.loc[1, column] = value
+    with pytest.raises(ContractViolation, match=check):
+        validate("weather_forecasts", bad)

@@ -74,12 +74,64 @@ def test_features_at_an_origin_ignore_values_after_it(panel):
     pd.testing.assert_frame_equal(before, after)
 
 
-def test_panel_from_long_and_extend_fill_future_temperature_with_climatology():
+def test_panel_extend_leaves_future_observations_unknown_and_climatology_reads_the_past():
     idx = pd.date_range("2022-01-01", periods=730, freq="D")
     long = pd.DataFrame(
         {"series_id": "x", "timestamp": idx, "kwh_per_meter": 1.0, "temperature_c": np.asarray(idx.day_of_year, float)}
     )
     p = panel_from_long(long, freq="D", exog=("temperature_c",)).extend(10)
     assert p.y.shape == (1, 740) and np.isnan(p.y[0, -10:]).all()
-    assert p.exog["temperature_c"][0, -10:] == pytest.approx(np.arange(1, 11))
+    assert np.isnan(p.exog["temperature_c"][0, -10:]).all()  # future observations are not invented
+    future = pd.date_range("2024-01-01", periods=10, freq="D")
+    assert climatology(idx, np.asarray(idx.day_of_year, float), future) == pytest.approx(np.arange(1, 11))
     assert climatology(idx, np.ones(730), idx[:3]) == pytest.approx(1.0)
+
+
+def test_observed_exog_is_read_as_known_at_the_origin_not_at_the_target(panel):
+    """Issue-time honesty: temperatures after the origin never enter that origin's features."""
+    spec = FeatureSpec(lags=(1,), seasons=(7,), windows=(7,))
+    origin, rows, hh = 80, np.zeros(14, int), np.arange(1, 15)
+    before, _ = FeatureBuilder(panel, spec).build(rows, np.full(14, origin), hh)
+    poisoned = Panel(panel.index, panel.y, panel.series, "D", {"temperature_c": panel.exog["temperature_c"].copy()})
+    poisoned.exog["temperature_c"][:, origin + 1 :] = np.nan
+    after, _ = FeatureBuilder(poisoned, spec).build(rows, np.full(14, origin), hh)
+    pd.testing.assert_frame_equal(before, after)
+    leaky_before, _ = FeatureBuilder(panel, spec, actual_exog=True).build(rows, np.full(14, origin), hh)
+    leaky_after, _ = FeatureBuilder(poisoned, spec, actual_exog=True).build(rows, np.full(14, origin), hh)
+    assert not leaky_before.equals(leaky_after)  # the check catches a builder that reads the target's weather
+
+
+def test_issued_weather_forecasts_are_used_only_once_issued(panel):
+    spec = FeatureSpec(lags=(1,), seasons=(7,), windows=(7,))
+    idx = panel.index
+    issued = pd.DataFrame(
+        {
+            "issued_at": [idx[79], idx[81]],  # one issued before the origin (80), one after
+            "valid_at": [idx[82], idx[83]],
+            "temperature_c": [-30.0, -40.0],
+        }
+    )
+    p = Panel(idx, panel.y, panel.series, "D", panel.exog, issued)
+    X, _ = FeatureBuilder(p, spec).build(np.zeros(3, int), np.full(3, 80), np.array([1, 2, 3]))
+    assert X["temperature_c"].iloc[1] == -30.0  # issued at 79 for 82: known at 80
+    assert X["temperature_c"].iloc[2] != -40.0  # issued at 81: not yet known, climatology instead
+
+
+def test_hourly_energy_equals_daily_energy_for_the_same_customers():
+    """Half-hourly kWh summed per hour, then per day, equals the daily kWh within 1 % (the unit bug)."""
+    rng = np.random.default_rng(3)
+    stamps = pd.date_range("2024-01-01", "2024-01-10 00:00", freq="30min", tz="UTC")  # ends on a lone half-hour
+    interval = pd.concat(
+        [pd.DataFrame({"customer_id": c, "read_at": stamps, "kwh": rng.uniform(0.1, 1, len(stamps))}) for c in "ab"]
+    )
+    hourly = aggregate_series(interval, freq="H", levels=("total", "customer"))
+    daily = aggregate_series(interval, freq="D", levels=("total", "customer"))
+    assert hourly["timestamp"].max() == pd.Timestamp("2024-01-09 23:00")  # the incomplete last hour is left out
+    assert daily["timestamp"].max() == pd.Timestamp("2024-01-09")
+    h = hourly.assign(day=hourly["timestamp"].dt.normalize()).groupby(["series_id", "day"])["kwh"].sum()
+    d = daily.set_index(["series_id", "timestamp"])["kwh"]
+    np.testing.assert_allclose(h.to_numpy(), d.reindex(h.index).to_numpy(), rtol=0.01)
+    # the forecast target times the meter count gives back kWh per hour (2 half-hours per meter and hour)
+    total = hourly[hourly["series_id"] == "total:all"]
+    assert total["n_meters"].iloc[-1] == pytest.approx(2.0)
+    np.testing.assert_allclose(total["kwh_per_meter"] * total["n_meters"], total["kwh"])

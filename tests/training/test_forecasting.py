@@ -11,7 +11,7 @@ import pytest
 from features.errors import UnknownSeries
 from features.series import FeatureSpec, Panel
 from tests.conftest import SHARED_DATA, needs_shared
-from training.backtest import attach_actuals, score
+from training.backtest import attach_actuals, rolling_origin, score
 from training.baselines import ETSBaseline, SeasonalNaive
 from training.forecast_bundle import ForecastBundle
 from training.forecasting import LoadForecaster
@@ -54,6 +54,36 @@ def test_refit_after_poisoning_the_future_changes_nothing_before_the_end(panel):
     poisoned.y[:, 201:] = 0.0
     b = LoadForecaster(spec=SPEC, horizon=7, n_estimators=30, num_leaves=7).fit(poisoned, end=200)
     pd.testing.assert_frame_equal(a.predict(panel, 200), b.predict(panel, 200))
+
+
+def _poison_after(panel: Panel, origin: int, value: float) -> Panel:
+    exog = {k: v.copy() for k, v in panel.exog.items()}
+    y = panel.y.copy()
+    for grid in (y, *exog.values()):
+        grid[:, origin + 1 :] = value
+    return Panel(panel.index, y, panel.series, "D", exog)
+
+
+@pytest.mark.parametrize("value", [np.nan, 1e6])
+def test_backtest_reads_nothing_dated_after_its_issue_time(panel, value):
+    """Issue-time honesty: a rolling-origin backtest gives the same forecasts when every load and
+    temperature after the issue time is poisoned (NaN or huge)."""
+    origin = 240
+    models = {"lightgbm": lambda: LoadForecaster(spec=SPEC, horizon=7, n_estimators=30, num_leaves=7)}
+    clean = rolling_origin(panel, np.array([origin]), horizon=7, models=models)
+    dirty = rolling_origin(_poison_after(panel, origin, value), np.array([origin]), horizon=7, models=models)
+    cols = ["series_id", "timestamp", "p10", "p50", "p90"]
+    pd.testing.assert_frame_equal(clean[cols], dirty[cols])
+
+
+def test_leakage_check_catches_a_model_reading_the_actual_future_weather(panel):
+    """The control fails on purpose: 'perfect weather' (actual temperature at the target) moves."""
+    origin = 240
+    model = LoadForecaster(spec=SPEC, horizon=7, n_estimators=30, num_leaves=7, actual_exog=True)
+    leaky = {"perfect_weather": lambda: model}
+    clean = rolling_origin(panel, np.array([origin]), horizon=7, models=leaky)
+    dirty = rolling_origin(_poison_after(panel, origin, 1e6), np.array([origin]), horizon=7, models=leaky)
+    assert not np.allclose(clean["p50"], dirty["p50"])
 
 
 def test_interval_width_never_shrinks_with_horizon(panel, model):
@@ -157,3 +187,24 @@ def test_beats_same_hour_yesterday_on_real_pjm_load():
     ours = score(attach_actuals(model.predict(panel, origins), panel))["mape"].iloc[0]
     naive = score(attach_actuals(SeasonalNaive(24).predict(panel, origins, horizon=24), panel))["mape"].iloc[0]
     assert ours < naive
+
+
+def test_seasonal_difference_target_and_unknown_target_is_refused(panel):
+    model = LoadForecaster(spec=SPEC, horizon=7, n_estimators=30, num_leaves=7, target="season").fit(panel, end=259)
+    fc = attach_actuals(model.predict(panel, np.arange(260, 280, 3)), panel)
+    naive = attach_actuals(SeasonalNaive(7).predict(panel, np.arange(260, 280, 3), horizon=7), panel)
+    assert score(fc)["mape"].iloc[0] < score(naive)["mape"].iloc[0]
+    with pytest.raises(ValueError, match="target='diff'"):
+        LoadForecaster(spec=SPEC, horizon=7, target="diff").fit(panel, end=259)
+
+
+def test_no_holidays_unless_a_country_is_asked():
+    assert "holiday_target" not in FeatureSpec(calendar=("dayofweek", "holiday")).names
+    assert "holiday_target" in FeatureSpec(calendar=("dayofweek", "holiday"), holiday_country="US").names
+
+
+def test_bundle_states_issue_time_and_cutoff():
+    b = _bundle()
+    assert b.issue_info("D") == {"issued_at": None, "data_cutoff": None}  # an old bundle says it does not know
+    b.meta_.update({"issued_at": {"D": "2024-01-01"}, "data_cutoff": {"D": "2024-01-01"}, "methods": {"D": {}}})
+    assert b.issue_info("D")["data_cutoff"] == "2024-01-01" and "methods" in b.summary()

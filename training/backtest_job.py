@@ -1,0 +1,157 @@
+"""``meterwise backtest``: the rolling-origin protocol on one series a user brings (CSV), and its report.
+
+Protocol (the same code path as ``benchmarks/forecast_real.py``'s PJM figure):
+
+* a forecast is issued every day at 00:00 over the last `days` days (hourly and quarter-hourly series;
+  every period for daily series), for the next `horizon` periods, from data strictly before the issue time;
+* the model (:mod:`training.forecast_engine`) is refitted every `refit_days` days on data before the issue
+  time (fitting once per refit period, not per window: the fit never sees a later value), and its target
+  scale window is chosen by validation inside the first training window;
+* observed temperature, when the file has it, is read through the climatology known at the issue time;
+* baselines: ``naive_1d`` (the same period one day before) and ``naive_7d`` (one week before).
+
+Outputs ``DIR/backtest.json`` (``windows``, ``mape``, ``mae``, ``coverage_p10_p90``, ``mean_width_pct``,
+``baselines.naive_1d.mape``, ``baselines.naive_7d.mape``, ...), ``DIR/forecasts.csv`` and charts.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
+import numpy as np
+import pandas as pd
+import typer
+
+from features.series import Panel
+from training.backtest import rolling_origin, score
+from training.baselines import SeasonalNaive
+from training.csv_series import csv_panel, read_load_csv
+from training.forecast_engine import SEASONS, choose_scale_window, engine_forecaster, engine_spec
+
+logger = logging.getLogger(__name__)
+PER_DAY = {"H": 24, "Q": 96, "D": 1}
+
+
+def issue_origins(panel: Panel, freq: str, horizon: int, days: int) -> np.ndarray:
+    """Origins (last period known) of forecasts issued daily at 00:00 over the last `days` days.
+
+    The origin of an issue at 00:00 is the period just before it; every target lies inside the data.
+    """
+    idx = panel.index
+    last = panel.last_observed()
+    pos = np.arange(len(idx) - 1)
+    nxt = idx[1:]
+    at_midnight = (nxt.hour == 0) & (nxt.minute == 0) if freq in {"H", "Q"} else np.ones(len(pos), bool)
+    start = idx[last] - pd.Timedelta(days=days)
+    keep = at_midnight & (idx[pos + 1] > start) & (pos + horizon <= last)
+    return pos[keep]
+
+
+def run_backtest(
+    panel: Panel,
+    freq: str,
+    *,
+    horizon: int = 24,
+    days: int = 365,
+    country: str | None = None,
+    refit_days: int = 91,
+    seed: int = 0,
+    known: tuple[str, ...] = (),
+    overrides: dict[str, Any] | None = None,
+) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """Rolling-origin backtest of the engine and the naive baselines; returns (forecasts, summary).
+
+    `known` names panel columns that are forecasts or schedules available at the issue time (read at the
+    target); every other panel column is an observation, read through the issue-time climatology.
+    """
+    if freq not in PER_DAY:
+        raise ValueError(f"freq={freq!r}; meterwise backtest supports H, Q and D")
+    t0 = time.perf_counter()
+    origins = issue_origins(panel, freq, horizon, days)
+    if len(origins) == 0:
+        raise ValueError(f"no issue time leaves {horizon} periods inside the data; need more than {days} days")
+    exog = tuple(k for k in panel.exog if k not in known)
+    phase = int(origins[0]) % SEASONS[freq] if freq in {"H", "Q"} else None
+    history = int(origins[0]) + 1
+
+    def make(window: int, target: str = "level"):
+        spec = engine_spec(freq, exog=exog, known=known, country=country, scale_window=window)
+        return engine_forecaster(
+            freq, horizon, spec=spec, seed=seed, issue_phase=phase, group_col=None, history=history,
+            target=target, **(overrides or {}),
+        )  # fmt: skip
+
+    window, target = choose_scale_window(panel, freq, horizon, make, end=int(origins[0]))
+    per_day = PER_DAY[freq]
+    models = {
+        "lightgbm": lambda: make(window, target),
+        "naive_1d": lambda: SeasonalNaive(per_day, error_window=per_day * 28),
+        "naive_7d": lambda: SeasonalNaive(7 * per_day, error_window=per_day * 28),
+    }
+    fc = rolling_origin(panel, origins, horizon=horizon, models=models, refit_every=max(refit_days, 1))
+    table = score(fc, by=["model"]).set_index("model")
+    ours = table.loc["lightgbm"]
+    summary = {
+        "windows": len(origins),
+        "freq": freq,
+        "horizon": horizon,
+        "first_issue": str(panel.index[origins[0] + 1]),
+        "last_issue": str(panel.index[origins[-1] + 1]),
+        "mape": float(ours["mape"]),
+        "mae": float(ours["mae"]),
+        "smape": float(ours["smape"]),
+        "coverage_p10_p90": float(ours["coverage_p10_p90"]),
+        "mean_width_pct": float(ours["width_rel"] * 100),
+        "baselines": {
+            name: {"mape": float(table.loc[name, "mape"]), "mae": float(table.loc[name, "mae"])}
+            for name in ("naive_1d", "naive_7d")
+        },
+        "weather": "climatology (known at the issue time)" if exog else ("issued" if known else "none"),
+        "holidays": country or "none",
+        "scale_window": int(window),
+        "target": target,
+        "refit_every_days": refit_days,
+        "seconds": round(time.perf_counter() - t0, 1),
+    }
+    logger.info("backtest: %s", summary)
+    return fc, summary
+
+
+def write_backtest(fc: pd.DataFrame, summary: dict[str, Any], out_dir: Path) -> dict[str, Path]:
+    """``backtest.json``, ``forecasts.csv`` and two charts in `out_dir`."""
+    from training.plots.forecast import plot_backtest, plot_error_by_horizon
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = {"json": out_dir / "backtest.json", "forecasts": out_dir / "forecasts.csv"}
+    paths["json"].write_text(json.dumps(summary, indent=2))
+    fc.to_csv(paths["forecasts"], index=False)
+    sid = fc["series_id"].iloc[0]
+    paths["chart"] = plot_backtest(fc, sid, out_dir / "forecast_vs_actual.png", model="lightgbm", last=24 * 14)
+    by_h = score(fc, by=["model", "horizon"])
+    paths["by_horizon"] = plot_error_by_horizon(by_h, out_dir / "error_by_horizon.png", metric="mape")
+    return paths
+
+
+def backtest_cmd(
+    input: Annotated[Path, typer.Option(help="CSV timestamp,load[,temperature]")],
+    freq: Annotated[str, typer.Option(help="H, Q (15 min) or D")] = "H",
+    horizon: Annotated[int, typer.Option(help="periods ahead of each daily 00:00 issue")] = 24,
+    days: Annotated[int, typer.Option(help="days of daily issues at the end of the data")] = 365,
+    country: Annotated[str | None, typer.Option(help="holiday country code, e.g. US (none unless asked)")] = None,
+    out: Annotated[Path, typer.Option(help="output folder")] = Path("var/backtest"),
+) -> None:
+    """Rolling-origin backtest on your own series: issued daily at 00:00, data strictly before the issue."""
+    panel = csv_panel(read_load_csv(input, freq), freq)
+    fc, summary = run_backtest(panel, freq, horizon=horizon, days=days, country=country)
+    paths = write_backtest(fc, summary, out)
+    base = summary["baselines"]
+    typer.echo(
+        f"{summary['windows']} windows: MAPE {summary['mape']:.2f} % (naive 1d {base['naive_1d']['mape']:.2f}, "
+        f"7d {base['naive_7d']['mape']:.2f}); P10-P90 coverage {summary['coverage_p10_p90']:.2f}"
+    )
+    typer.echo(f"json: {paths['json']}")

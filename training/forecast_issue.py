@@ -1,0 +1,93 @@
+"""Issue forecasts without training a tenant model: re-issue a champion from newer data, or one CSV series.
+
+:func:`refresh_bundle` keeps a version's fitted models, chosen methods and interval tables and only moves
+the data (a tenant refresh, not a retrain); :func:`csv_bundle` fits the one engine on a user's series.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import pandas as pd
+
+from features.io import load_tenant
+from features.series import FREQS
+from features.settings import DataSettings
+from training.csv_series import csv_panel
+from training.forecast_bundle import ForecastBundle
+from training.forecast_engine import SEASONS, choose_scale_window, engine_forecaster, engine_spec
+from training.forecast_tenant import history_frame, issue_freq, tenant_panel
+from training.temporal import align
+
+logger = logging.getLogger(__name__)
+TABLES = ("customers", "readings", "interval_readings", "weather", "weather_forecasts")
+
+
+def refresh_bundle(bundle: ForecastBundle, data: DataSettings) -> ForecastBundle:
+    """The bundle re-issued at the last observed period of the tenant's current data, without retraining.
+
+    The fitted models, the methods chosen per level and the interval tables stay those of the bundle's
+    version; only the data moves. Returns `bundle` itself when it has no engines (an old or CSV bundle)
+    or the data holds nothing newer; the result is cached on the bundle per data fingerprint.
+    """
+    engines = getattr(bundle, "engines_", None)
+    if not engines:
+        return bundle
+    stamp = tuple(
+        (p.name, p.stat().st_mtime_ns, p.stat().st_size) for p in sorted(Path(data.data_dir).glob("*")) if p.is_file()
+    )
+    cached = getattr(bundle, "_refreshed", None)
+    if cached is not None and cached[0] == stamp:
+        return cached[1]
+    wanted = ("customers", "readings", "interval_readings", "weather", "weather_forecasts")
+    tables, _ = load_tenant(data.data_dir, tables=wanted)
+    customers = tables["customers"].set_index("customer_id")
+    attrs = customers[[c for c in ("region", "category", "socio_group") if c in customers]].astype(str)
+    issued, histories, meta = [], [], {**bundle.meta_, "issued_at": {}, "data_cutoff": {}}
+    for freq, engine in engines.items():
+        panel = tenant_panel(tables, freq)
+        if panel is None:
+            continue
+        fc, _ = issue_freq(panel, freq, bundle.max_horizon_[freq], engine["selection"], 0, None, attrs,
+                           engine["country"], model=engine["model"])  # fmt: skip
+        issued.append(fc)
+        histories.append(history_frame(panel, freq))
+        cutoff = str(panel.index[panel.last_observed()] + pd.tseries.frequencies.to_offset(FREQS[freq]))
+        meta["issued_at"][freq] = meta["data_cutoff"][freq] = cutoff
+    history = pd.concat(histories, ignore_index=True)
+    fresh = ForecastBundle(align(pd.concat(issued, ignore_index=True), history), history, meta)
+    fresh.engines_ = engines
+    bundle._refreshed = (stamp, fresh)
+    logger.info("forecasts re-issued from data up to %s (no retraining)", meta["data_cutoff"])
+    return fresh
+
+
+def csv_bundle(df: pd.DataFrame, freq: str, horizon: int, seed: int = 0, country: str | None = None) -> ForecastBundle:
+    """Train the engine on one CSV series and issue `horizon` periods (level ``input``, key ``series``)."""
+    panel = csv_panel(df, freq)
+    n = panel.last_observed() + 1
+    if n < 3 * SEASONS[freq] + horizon:
+        raise ValueError(
+            f"{n} {freq} periods of history; need at least {3 * SEASONS[freq] + horizon} for horizon {horizon}"
+        )
+    last = panel.last_observed()
+    phase = last % SEASONS[freq] if freq in {"H", "Q"} else None
+
+    def make(window: int, target: str = "level"):
+        spec = engine_spec(freq, exog=tuple(panel.exog), country=country, scale_window=window)
+        return engine_forecaster(
+            freq, horizon, spec=spec, seed=seed, issue_phase=phase, group_col=None, history=n, target=target
+        )
+
+    model = make(*choose_scale_window(panel, freq, horizon, make)).fit(panel)
+    out = model.predict(panel.extend(last + horizon + 1 - len(panel.index)), last).assign(
+        level="input", key="series", freq=freq
+    )
+    hist = pd.DataFrame({"timestamp": panel.index[: last + 1], "y": panel.y[0, : last + 1]}).tail(4 * horizon)
+    cutoff = str(panel.index[last] + pd.tseries.frequencies.to_offset(FREQS[freq]))
+    return ForecastBundle(
+        out,
+        hist.assign(level="input", key="series", freq=freq),
+        {"source": "csv", "data_cutoff": {freq: cutoff}, "issued_at": {freq: cutoff}, "holidays": country or "none"},
+    )

@@ -1,0 +1,205 @@
+"""A tenant's hierarchy at one frequency: panel, candidate backtest, choice, and the served forecast (pure).
+
+Series are kWh per meter (:func:`tenant_panel`); the served forecast is the chosen method per level
+(:mod:`training.forecast_select`), converted to kWh with the meter count at the issue time, reconciled
+(``wls_struct``) and given P10/P90 from the reconciled backtest residuals of its level.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import pandas as pd
+
+from features.exog import issued_per_period
+from features.series import Panel, aggregate_series, panel_from_long
+from training.backtest import score
+from training.baselines import ETSBaseline, SeasonalNaive
+from training.forecast_engine import SEASONS, engine_forecaster, engine_spec
+from training.forecast_select import (
+    Selection,
+    apply_intervals,
+    candidate_backtest,
+    choose_methods,
+    compose,
+    interval_table,
+    reconcile_p50,
+    served_backtest,
+    to_kwh,
+)
+from training.reconcile import projection, summing_matrix
+
+logger = logging.getLogger(__name__)
+HORIZONS = {"H": 48, "D": 90, "M": 12}
+BACKTEST = {  # freq -> (backtest horizon, number of origins, spacing in periods)
+    "H": (48, 10, 24),
+    "D": (28, 8, 7),
+    "M": (3, 4, 1),
+}
+
+
+def tenant_panel(tables: dict[str, pd.DataFrame], freq: str) -> Panel | None:
+    """Panel of kWh-per-meter series for one freq; None when the tenant has no data for it.
+
+    ``exog["n_meters"]`` holds the meters reporting per period; ``series["customers"]`` the number of
+    customers each series covers. At ``H`` (interval meters only) the total is named ``total:interval``
+    unless every customer of the daily total has interval data.
+    """
+    source = tables.get("interval_readings") if freq == "H" else tables.get("readings")
+    if source is None or source.empty:
+        return None
+    agg = aggregate_series(source, tables.get("customers"), freq=freq, weather=tables.get("weather"))
+    if freq == "H":
+        daily = tables.get("readings")
+        everyone = daily is None or set(daily["customer_id"]) <= set(source["customer_id"])
+        if not everyone:
+            agg.loc[agg["level"] == "total", ["key", "series_id"]] = ["interval", "total:interval"]
+    exog = ("temperature_c", "n_meters") if "temperature_c" in agg else ("n_meters",)
+    panel = panel_from_long(agg, freq=freq, exog=exog, attrs=("level", "key"))
+    forecasts = tables.get("weather_forecasts")
+    if forecasts is not None and len(forecasts):
+        panel.issued = issued_per_period(forecasts, freq)
+    end = agg["timestamp"].max()
+    active = panel.series["series_id"].map(agg.groupby("series_id")["timestamp"].max()).eq(end).to_numpy()
+    panel = panel.subset(np.flatnonzero(active))  # customers who left have no future
+    last = panel.last_observed()
+    panel.series["n_meters"] = np.nan_to_num(panel.exog["n_meters"][:, last])
+    panel.series["customers"] = _customers_covered(panel.series, source, tables.get("customers"))
+    return panel
+
+
+def _customers_covered(series: pd.DataFrame, source: pd.DataFrame, customers: pd.DataFrame | None) -> list[int]:
+    """How many customers each series covers (customers with readings of this source in its group)."""
+    ids = pd.Series(source["customer_id"].unique(), name="customer_id")
+    attrs = ids.to_frame().merge(customers, on="customer_id", how="left") if customers is not None else ids.to_frame()
+    out = []
+    for level, key in zip(series["level"], series["key"], strict=True):
+        if level == "customer":
+            out.append(1)
+        elif level == "total" or level not in attrs:
+            out.append(len(attrs))
+        else:
+            out.append(int((attrs[level].astype(str) == str(key)).sum()))
+    return out
+
+
+def hierarchy(panel: Panel, attrs: pd.DataFrame | None) -> tuple[np.ndarray | None, list[str] | None]:
+    """Summing matrix and ids of the panel's grouped hierarchy (None when it has no customer series)."""
+    bottom = panel.series[panel.series["level"] == "customer"]
+    if bottom.empty or attrs is None:
+        return None, None
+    a = attrs.reindex(bottom["key"].to_numpy())
+    S, ids = summing_matrix(a.rename_axis("key").reset_index(), levels=tuple(a.columns), key_col="key")
+    total = panel.series.loc[panel.series["level"] == "total", "series_id"]
+    if len(total):
+        ids[0] = str(total.iloc[0])
+    have = set(panel.ids)
+    keep = [i for i, sid in enumerate(ids) if sid in have]
+    return S[keep], [ids[i] for i in keep]
+
+
+def backtest_origins(panel: Panel, freq: str) -> np.ndarray:
+    horizon, n_origins, spacing = BACKTEST[freq]
+    last = panel.last_observed()
+    origins = np.arange(last - horizon - spacing * (n_origins - 1), last - horizon + 1, spacing)
+    origins = origins[origins >= SEASONS[freq] + 2]  # a season of history for the naive and season lags
+    if len(origins) < 2:
+        raise ValueError(f"{last + 1} {freq} periods are too few for a {horizon}-step backtest")
+    return origins
+
+
+def _lgbm_factory(panel: Panel, freq: str, horizon: int, seed: int, params: dict | None, country: str | None):
+    exog = tuple(k for k in panel.exog if k != "n_meters")
+    spec = engine_spec(freq, exog=exog, country=country)
+    history = panel.last_observed() + 1
+    # intervals of what is served come from the reconciled backtest residuals (forecast_select), so the
+    # model's own conformal calibration fit is skipped
+    kw = {"calibration_fraction": 0.0, **(params or {})}
+    return lambda: engine_forecaster(freq, horizon, spec=spec, seed=seed, history=history, **kw)
+
+
+def evaluate_freq(
+    panel: Panel, freq: str, seed: int, params: dict | None, attrs: pd.DataFrame | None, country: str | None = None
+) -> tuple[Selection, pd.DataFrame]:
+    """Backtest every candidate, choose per level, score the reconciled calibrated forecasts as served."""
+    horizon = BACKTEST[freq][0]
+    origins = backtest_origins(panel, freq)
+    fc = candidate_backtest(panel, freq, origins, horizon, _lgbm_factory(panel, freq, horizon, seed, params, country))
+    picks, candidates = choose_methods(fc, panel, freq, int(origins[0]))
+    S, ids = hierarchy(panel, attrs)
+    held_out, table = served_backtest(fc, panel, freq, picks, S, ids)
+    naive = to_kwh(fc[fc["model"] == "seasonal_naive"], panel)
+    naive = naive[naive["origin"].isin(held_out["origin"].unique())]
+    served = score(held_out, by=["level"]).set_index("level")
+    naive_mae = score(naive, by=["level"]).set_index("level")["mae"]
+    fallbacks = [lvl for lvl in served.index if served.loc[lvl, "mae"] > naive_mae.get(lvl, np.inf)]
+    for lvl in fallbacks:
+        logger.warning("%s %s: served forecast loses to seasonal naive; naive is served", freq, lvl)
+        picks[lvl] = "seasonal_naive"
+    if fallbacks:  # the fallback levels are served unreconciled: score them as such
+        rest = held_out[~held_out["level"].isin(fallbacks)]
+        mine = to_kwh(compose(fc[fc["level"].isin(fallbacks)], picks), panel)
+        early = mine["origin"].isin(np.sort(mine["origin"].unique())[: len(origins) // 2])
+        fb = apply_intervals(mine[~early], interval_table(mine[early], freq), freq, horizon)
+        held_out = pd.concat([rest, fb], ignore_index=True)
+        table = pd.concat([table[~table["level"].isin(fallbacks)], interval_table(mine, freq)], ignore_index=True)
+        served = score(held_out, by=["level"]).set_index("level")
+    out = served.reset_index()[["level", "mape", "mae", "coverage_p10_p90"]].assign(
+        mean_width_pct=(served["width_rel"] * 100).to_numpy(), naive_mae=naive_mae.reindex(served.index).to_numpy()
+    )
+    sel = Selection(picks, candidates, out, table, coherent=not fallbacks, fallbacks=fallbacks)
+    return sel, held_out.assign(freq=freq)
+
+
+def issue_freq(
+    panel: Panel,
+    freq: str,
+    horizon: int,
+    sel: Selection,
+    seed: int,
+    params: dict | None,
+    attrs: pd.DataFrame | None,
+    country: str | None = None,
+    model=None,
+) -> tuple[pd.DataFrame, object | None]:
+    """Issue `horizon` periods from the last observed one with the chosen methods, in kWh.
+
+    Fits the LightGBM on all data unless a fitted `model` is given (a refresh: the latest data, no
+    retraining). Returns the served frame and the LightGBM used (None when no level uses it).
+    """
+    last = panel.last_observed()
+    future = panel.extend(last + horizon + 1 - len(panel.index))
+    parts = []
+    wanted = set(sel.picks.values())
+    if "lightgbm" in wanted:
+        if model is None:
+            model = _lgbm_factory(panel, freq, horizon, seed, params, country)().fit(panel)
+            model.calibration_ = None  # residual rows are not needed to forecast; keep the bundle small
+        parts.append(model.predict(future, last).assign(model="lightgbm"))
+    parts.append(SeasonalNaive(SEASONS[freq]).predict(future, last, horizon=horizon).assign(model="seasonal_naive"))
+    if "ets" in wanted:
+        rows = np.flatnonzero(panel.series["level"].map(sel.picks).eq("ets").to_numpy())
+        parts.append(ETSBaseline(SEASONS[freq], max_history=365, rows=rows).predict(future, last, horizon=horizon)
+                     .assign(model="ets"))  # fmt: skip
+    fc = pd.concat(parts, ignore_index=True).merge(panel.series[["series_id", "level", "key"]], on="series_id")
+    base = to_kwh(compose(fc, sel.picks), panel)
+    S, ids = hierarchy(panel, attrs)
+    if S is not None and sel.coherent:
+        base = pd.concat(
+            [reconcile_p50(base, projection(S, "wls_struct"), ids), base[~base["series_id"].isin(ids)]],
+            ignore_index=True,
+        )
+    return apply_intervals(base, sel.quantiles, freq, BACKTEST[freq][0]).assign(freq=freq), model
+
+
+def history_frame(panel: Panel, freq: str) -> pd.DataFrame:
+    last = panel.last_observed()
+    lo = max(0, last - 3 * HORIZONS[freq])
+    kwh = panel.y[:, lo : last + 1] * panel.exog["n_meters"][:, lo : last + 1]
+    hist = pd.DataFrame(kwh, columns=panel.index[lo : last + 1])
+    return (
+        hist.assign(level=panel.series["level"], key=panel.series["key"])
+        .melt(id_vars=["level", "key"], var_name="timestamp", value_name="y")
+        .assign(freq=freq)
+    )
