@@ -98,5 +98,6 @@ def test_forecasts_are_reissued_from_newer_data_without_retraining(trained, tena
     after = fresh.issue_info("D")
     assert pd.Timestamp(after["data_cutoff"]) == pd.Timestamp(before["data_cutoff"]) + pd.Timedelta(days=7)
     assert fresh.forecast("total", "all", 1)["timestamp"].iloc[0] == pd.Timestamp(after["data_cutoff"])
-    assert open_registry(mlflow_settings, data.tenant).latest_version("forecast") == version  # nothing was retrained or registered
+    # nothing was retrained or registered
+    assert open_registry(mlflow_settings, data.tenant).latest_version("forecast") == version
     assert refresh_bundle(bundle, data) is fresh  # cached until the data changes
