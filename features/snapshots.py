@@ -71,13 +71,25 @@ def _replace_text(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
-def write_snapshot(profiles: pd.DataFrame, manifest: dict, root: Path, *, update_latest: bool = True) -> Path:
+def write_snapshot(
+    profiles: pd.DataFrame,
+    manifest: dict,
+    root: Path,
+    *,
+    update_latest: bool = True,
+    extra: dict[str, pd.DataFrame] | None = None,
+) -> Path:
     """Write `profiles` and `manifest` under ``root/<as_of>/``; point ``root/latest`` at it.
 
+    `extra` tables keyed by ``customer_id`` (e.g. ``{"shapes": ...}``) are written beside the profiles as
+    ``<name>.parquet``, before the manifest and the ``latest`` pointer, so a reader never sees half a snapshot.
     Returns the snapshot folder.
     """
     folder = snapshot_path(root, pd.Timestamp(manifest["as_of"]))
     folder.mkdir(parents=True, exist_ok=True)
+    for name, table in (extra or {}).items():
+        tmp = write_table(table, folder / f".{name}.tmp.parquet")
+        os.replace(tmp, folder / f"{name}.parquet")
     tmp = write_table(profiles, folder / f".{PROFILES_FILE}.tmp.parquet")
     os.replace(tmp, folder / PROFILES_FILE)
     _replace_text(folder / MANIFEST_FILE, json.dumps(manifest, indent=2, default=str))
@@ -186,4 +198,13 @@ def build_snapshot(
         feature_version=FEATURE_VERSION,
         extra={"tenant": tenant, "late_days": late_days, "engine": engine, "data_dir": str(data_dir)},
     )
-    return write_snapshot(profiles, manifest, root)
+    from features.shapes import build_shapes
+
+    shapes = build_shapes(  # the segmenter's load-shape features, so segments are answered live by id too
+        tables["readings"],
+        as_of=day,
+        interval_readings=tables.get("interval_readings"),
+        weather=tables.get("weather"),
+        customers=tables.get("customers"),
+    )
+    return write_snapshot(profiles, manifest, root, extra={"shapes": shapes.reset_index()})

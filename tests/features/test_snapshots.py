@@ -43,3 +43,15 @@ def test_build_snapshot_defaults_to_the_rule(tenant, tenant_dir: Path, tmp_path:
     root = tmp_path / "features" / "t1"
     folder = build_snapshot(tenant_dir, root, tenant="t1")
     assert latest_as_of(root) == default_as_of(tenant) and folder.name == f"{default_as_of(tenant).date()}"
+
+
+def test_snapshot_carries_the_segmenter_shapes_for_live_answers(tenant_dir: Path, tmp_path: Path):
+    from features.shapes import WEEKLY_COLUMNS
+    from serving.snapshots import read_snapshot_folder
+
+    folder = build_snapshot(tenant_dir, tmp_path / "snap", tenant="t1")
+    shapes = pd.read_parquet(folder / "shapes.parquet")
+    assert shapes["customer_id"].is_unique and set(WEEKLY_COLUMNS) <= set(shapes.columns)
+    snap = read_snapshot_folder(folder)  # what the service reads: profiles joined with the shapes by customer
+    row = snap.frame.set_index("customer_id").loc[shapes["customer_id"].iloc[0], list(WEEKLY_COLUMNS)]
+    assert row.to_numpy() == pytest.approx(shapes.loc[0, list(WEEKLY_COLUMNS)].to_numpy().astype(float))
