@@ -61,11 +61,19 @@ HEADLINES: dict[str, list[tuple[str, str]]] = {
         ("kill.champion_corrupted", "{} corrupted champions"),
     ],
     "arrears_taiwan": [("auc", "AUC {}"), ("baseline_auc", "baseline AUC {}"), ("calibration_error", "ECE {}")],
-    "segments_london": [("households", "{} households"), ("silhouette", "silhouette {}"), ("stability_ari", "ARI {}")],
+    "segments_london": [
+        ("households", "{} households"),
+        ("silhouette_heldout", "held-out silhouette {}"),
+        ("bootstrap_ari_oob.mean", "OOB bootstrap ARI {}"),
+        ("bootstrap_ari_oob.p10", "p10 {}"),
+    ],
     "forecast_real": [
         ("pjm.mape", "PJM MAPE {} %"),
         ("pjm.naive_mape", "naive {} %"),
-        ("london.mape", "London MAPE {} %"),
+        ("pjm.weather", "weather: {}"),
+        ("london.coverage_p10_p90", "London P10-P90 coverage {}"),
+        ("london.mean_width_pct", "width {} %"),
+        ("london.weather", "weather: {}"),
     ],
     "work_orders": [
         ("cv_macro_f1", "5-fold macro-F1 {}"),
