@@ -135,11 +135,13 @@ class TheftRiskModel(ClassifierMixin, BaseEstimator):
 
     def raw_score(self, X: pd.DataFrame) -> np.ndarray:
         """Uncalibrated LightGBM probability (for ranking diagnostics)."""
-        return self.booster_.predict_proba(self._matrix(X))[:, 1]
+        M = self._matrix(X)  # raises NotFittedError when unfitted
+        return self.booster_.predict_proba(M)[:, 1]
 
     def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
         """Calibrated P(theft confirmed if inspected), shape (n, 2)."""
-        p = self.calibrator_.predict(self.raw_score(X))
+        raw = self.raw_score(X)  # raises NotFittedError first
+        p = self.calibrator_.predict(raw)
         return np.column_stack([1 - p, p])
 
     def reasons(self, X: pd.DataFrame, k: int = 3) -> pd.DataFrame:
