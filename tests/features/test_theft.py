@@ -46,7 +46,9 @@ def test_changing_reads_on_or_after_the_cutoff_moves_nothing(reads):
     changed.loc[later, "new_index"] = changed.loc[later, "old_index"] * 0.5  # rollbacks, drops after the cutoff
     changed.loc[later, "status"] = "5"
     extra = _meter("newcomer", [50.0] * 3, start="2023-02-28")  # a customer who appears after the cutoff
-    after = build_theft_features(pd.concat([changed, extra], ignore_index=True), as_of=AS_OF, status_codes=["0"], remark_codes=[""])
+    after = build_theft_features(
+        pd.concat([changed, extra], ignore_index=True), as_of=AS_OF, status_codes=["0"], remark_codes=[""]
+    )
     pd.testing.assert_frame_equal(before[after.columns], after)
     assert "newcomer" not in after.index
 
@@ -64,7 +66,9 @@ def test_each_pattern_lights_its_own_features(reads):
     assert set(THEFT_FEATURES) <= set(f.columns)
     assert f.loc["bypass", "kwh_drop_365d"] == pytest.approx(0.7, abs=0.01)
     assert f.loc["bypass", "step_drop_max"] == pytest.approx(0.7, abs=0.01)
-    assert abs(f.loc["steady", "kwh_drop_365d"]) < 0.01 and f.loc["steady", "step_drop_max"] == pytest.approx(0, abs=0.05)
+    assert abs(f.loc["steady", "kwh_drop_365d"]) < 0.01 and f.loc["steady", "step_drop_max"] == pytest.approx(
+        0, abs=0.05
+    )
     assert f.loc["zeroing", "zero_run_max"] == 3 and f.loc["zeroing", "zero_share"] == pytest.approx(4 / 6)
     assert f.loc["steady", "zero_run_max"] == 0
     assert f.loc["rollback", "rollback_count"] == 1 and f.loc["steady", "rollback_count"] == 0

@@ -15,7 +15,9 @@ GRID = {"num_leaves": (7,), "min_child_samples": (20,)}
 
 def _data(n: int = 1200, seed: int = 0) -> tuple[pd.DataFrame, np.ndarray]:
     rng = np.random.default_rng(seed)
-    X = pd.DataFrame({"kwh_drop_365d": rng.normal(0, 0.3, n), "zero_share": rng.uniform(0, 1, n), "noise": rng.normal(size=n)})
+    X = pd.DataFrame(
+        {"kwh_drop_365d": rng.normal(0, 0.3, n), "zero_share": rng.uniform(0, 1, n), "noise": rng.normal(size=n)}
+    )
     logit = -3 + 4 * X["kwh_drop_365d"] + 2 * X["zero_share"]
     y = (rng.uniform(size=n) < 1 / (1 + np.exp(-logit))).astype(float)
     return X, y
