@@ -52,7 +52,8 @@ def prepare_reads(reads: pd.DataFrame, customers: pd.DataFrame | None, as_of: pd
     -------
     pandas.DataFrame
         One row per read kept, with ``usage_kwh`` (kWh), ``period_days`` (days), ``kwh_30d`` (kWh per
-        30 days), ``peer_ratio``, flags ``rollback``, ``index_gap``, ``jump``, ``zero``, ``estimated``,
+        30 days), ``peer_kwh_30d`` (peers' median), ``peer_ratio``, flags ``rollback``, ``index_gap``,
+        ``jump``, ``zero``, ``estimated``,
         ``abnormal_status``, ``has_remark`` and ``age_days`` (days before the cutoff).
     """
     missing = [c for c in READ_COLUMNS if c not in reads.columns]
@@ -86,12 +87,13 @@ def prepare_reads(reads: pd.DataFrame, customers: pd.DataFrame | None, as_of: pd
     remark = d["remark"].astype("string").fillna("").str.strip()
     d["has_remark"] = (remark != "").to_numpy()
     d["age_days"] = (as_of - d["read_date"]).dt.days.to_numpy()
-    d["peer_ratio"] = _peer_ratio(d, customers)
+    d["peer_kwh_30d"] = _peer_median(d, customers)
+    d["peer_ratio"] = d["kwh_30d"].to_numpy() / np.maximum(d["peer_kwh_30d"].to_numpy(), 1.0)
     return d
 
 
-def _peer_ratio(d: pd.DataFrame, customers: pd.DataFrame | None) -> np.ndarray:
-    """Each read's rate over the median rate of its peers' reads in the same (category, region, year, quarter)."""
+def _peer_median(d: pd.DataFrame, customers: pd.DataFrame | None) -> np.ndarray:
+    """Median rate (kWh/30 days) of the peers' reads in each read's (category, region, year, quarter)."""
     if customers is not None and {"category", "region"} <= set(customers.columns):
         attrs = customers.drop_duplicates("customer_id").set_index("customer_id")[["category", "region"]]
         cat = d["customer_id"].map(attrs["category"]).astype(str).fillna("?")
@@ -99,5 +101,4 @@ def _peer_ratio(d: pd.DataFrame, customers: pd.DataFrame | None) -> np.ndarray:
     else:
         cat = reg = pd.Series("?", index=d.index)
     key = [cat, reg, d["read_date"].dt.year, d["read_date"].dt.quarter]
-    peer = d["kwh_30d"].groupby(key).transform("median").to_numpy()
-    return d["kwh_30d"].to_numpy() / np.maximum(peer, 1.0)
+    return d["kwh_30d"].groupby(key).transform("median").to_numpy()

@@ -120,13 +120,15 @@ def _inspections(
     clean = np.sort(customers.loc[~customers["customer_id"].isin(truth["customer_id"]), "customer_id"].to_numpy())
     others = rng.choice(clean, size=N_CLEAN_INSPECTED + N_NOT_REACHED, replace=False)
     ids = np.r_[found["customer_id"].to_numpy(), others]
-    outcome = ["theft_confirmed"] * len(found) + ["no_irregularity"] * N_CLEAN_INSPECTED + ["not_reached"] * N_NOT_REACHED
+    outcome = ["theft_confirmed"] * len(found) + ["no_irregularity"] * N_CLEAN_INSPECTED
+    outcome += ["not_reached"] * N_NOT_REACHED
     when = INSPECTION_START + pd.to_timedelta(rng.integers(0, 25, len(ids)), unit="D")
     usage = (reads["new_index"] - reads["old_index"]).clip(lower=0)
     level = usage.groupby(reads["customer_id"]).median()
     months = ((pd.Timestamp("2014-01-01") - found["start_date"]).dt.days / 30.44).to_numpy()
     recovered = np.full(len(ids), np.nan)
-    recovered[: len(found)] = (level.reindex(found["customer_id"]).to_numpy() * found["severity"].to_numpy() * months).round()
+    taken = level.reindex(found["customer_id"]).to_numpy() * found["severity"].to_numpy() * months
+    recovered[: len(found)] = taken.round()
     return pd.DataFrame({"customer_id": ids, "inspected_date": when, "outcome": outcome, "recovered_kwh": recovered})
 
 

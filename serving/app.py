@@ -36,7 +36,7 @@ from serving.limits import BatchGate, deadline_for
 from serving.metrics import Metrics
 from serving.model_store import ModelStore, fail_orphaned_runs
 from serving.responses import envelope, error_response
-from serving.routes import arrears, forecasts, health, models, segments
+from serving.routes import arrears, forecasts, health, models, segments, theft
 from serving.settings import ServingSettings
 
 logger = logging.getLogger(__name__)
@@ -282,7 +282,7 @@ def create_app(settings: ServingSettings | None = None, store: ModelStore | None
     app.state.draining = False  # set on SIGTERM (serving/server.py): /readyz answers 503 from then on
     app.state.metrics = metrics = Metrics(store.describe)
     _install_error_handlers(app, settings)
-    for module in (arrears, segments, forecasts, models, health):  # routers carry their full /v1 prefix
+    for module in (arrears, segments, forecasts, models, health, theft):  # routers carry their full /v1 prefix
         app.include_router(module.router)
     app.add_middleware(
         RequestContext,

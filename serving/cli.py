@@ -11,6 +11,7 @@ from features.cli import data_app, features_app
 from serving.server import serve_cmd
 from training.cli import demo_cmd, forecast_cmd, score_app, train_app
 from training.reports import report_cmd
+from training.theft_cli import score_theft_cmd, train_theft_cmd
 
 app = typer.Typer(
     help=(
@@ -25,6 +26,8 @@ app.add_typer(data_app, name="data")
 app.add_typer(features_app, name="features")
 app.add_typer(train_app, name="train")
 app.add_typer(score_app, name="score")
+score_app.command("theft")(score_theft_cmd)
+train_app.command("theft")(train_theft_cmd)
 app.command("forecast")(forecast_cmd)
 app.command("serve")(serve_cmd)
 app.command("demo")(demo_cmd)

@@ -2,7 +2,7 @@
 
 Dev defaults are for the local demo only. In production set ``METERWISE_API_KEYS`` (a JSON object
 ``{"<key>": ["<scope>", ...]}``) to long random keys; scopes are ``billing`` (arrears + segments),
-``planner`` (forecasts) and ``admin`` (reload).
+``planner`` (forecasts), ``admin`` (reload) and ``revenue_protection`` (theft risk).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from features.settings import PROJECT_ROOT
 
-SCOPES = ("billing", "planner", "admin")
+SCOPES = ("billing", "planner", "admin", "revenue_protection")
 KINDS = ("arrears", "segments", "forecast")
 
 #: Demo keys, documented in the README; never use them outside a laptop.
@@ -23,6 +23,7 @@ DEV_API_KEYS: dict[str, list[str]] = {
     "billing-key": ["billing"],
     "planner-key": ["planner"],
     "admin-key": ["admin", "billing", "planner"],
+    "revenue-key": ["revenue_protection"],  # theft risk (/v1/theft)
 }
 
 

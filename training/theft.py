@@ -42,6 +42,9 @@ logger = logging.getLogger(__name__)
 
 #: LightGBM settings searched by the inner CV (small on purpose: robust, not tuned to one data set)
 DEFAULT_GRID: dict[str, tuple] = {"num_leaves": (15, 31), "min_child_samples": (40, 100)}
+#: the grid for fewer than SMALL_DATA labelled customers (a new tenant's first inspections)
+SMALL_GRID: dict[str, tuple] = {"num_leaves": (4, 7), "min_child_samples": (3, 8)}
+SMALL_DATA = 2_000
 BASE_PARAMS: dict[str, object] = {
     "n_estimators": 500,
     "learning_rate": 0.03,
@@ -73,7 +76,8 @@ class TheftRiskModel(ClassifierMixin, BaseEstimator):
     Parameters
     ----------
     grid : dict, optional
-        LightGBM settings searched by `inner_folds`-fold CV on AUC (default :data:`DEFAULT_GRID`).
+        LightGBM settings searched by `inner_folds`-fold CV on AUC (default :data:`DEFAULT_GRID`, or
+        :data:`SMALL_GRID` below :data:`SMALL_DATA` labelled customers).
     inner_folds : int
         Folds of the inner CV (settings and calibration).
     random_state : int
@@ -99,7 +103,7 @@ class TheftRiskModel(ClassifierMixin, BaseEstimator):
         if len(np.unique(y)) < 2:
             raise ValueError(f"theft labels: need both outcomes among {len(y)} inspected customers; got {np.unique(y)}")
         self.feature_names_in_ = np.asarray(X.columns, dtype=object)
-        grid = DEFAULT_GRID if self.grid is None else self.grid
+        grid = self.grid if self.grid is not None else (SMALL_GRID if len(y) < SMALL_DATA else DEFAULT_GRID)
         combos = [dict(zip(grid, values, strict=True)) for values in itertools.product(*grid.values())]
         folds = StratifiedKFold(
             min(self.inner_folds, int(np.bincount(y).min())), shuffle=True, random_state=self.random_state
@@ -143,6 +147,10 @@ class TheftRiskModel(ClassifierMixin, BaseEstimator):
         raw = self.raw_score(X)  # raises NotFittedError first
         p = self.calibrator_.predict(raw)
         return np.column_stack([1 - p, p])
+
+    def predict_frame(self, X: pd.DataFrame) -> pd.DataFrame:
+        """``theft_probability`` per row (the registry's pyfunc output)."""
+        return pd.DataFrame({"theft_probability": self.predict_proba(X)[:, 1]}, index=X.index)
 
     def reasons(self, X: pd.DataFrame, k: int = 3) -> pd.DataFrame:
         """Top `k` features pushing each customer's risk up (SHAP contributions in log-odds).

@@ -1,0 +1,151 @@
+"""Theft jobs (all I/O here): train on inspection outcomes -> registry -> promotion; score -> list + report.
+
+Labels come from ``inspections``: each customer's latest outcome, ``theft_confirmed`` = 1,
+``no_irregularity`` = 0, ``not_reached`` and never inspected = unlabelled (NaN, dropped by
+:class:`~training.theft.TheftRiskModel`: uninspected customers are not clean). Features are built
+as of the *first* inspection date among the labels, so no label sees reads taken after an inspection
+started (the time cut-off). New inspection outcomes appended to ``inspections`` are the next
+training's labels; :func:`past_list_hit_rate` reports how past lists did.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from features.io import load_tenant
+from training import registry
+from training.promotion import Scored, decide
+from training.settings import TrainingSettings
+from training.theft import TheftRiskModel
+from training.theft_list import InspectionList, build_inspection_list
+from training.theft_metrics import top_k
+
+logger = logging.getLogger(__name__)
+KIND = "theft"
+TABLES = ("customers", "meter_reads", "inspections")
+OUTCOME_LABEL = {"theft_confirmed": 1.0, "no_irregularity": 0.0, "not_reached": np.nan}
+
+
+@dataclass(frozen=True)
+class TheftTrainResult:
+    model: TheftRiskModel
+    as_of: pd.Timestamp
+    labelled: int
+    version: str | None
+    promoted: bool
+    reason: str
+
+
+def labels_from_inspections(inspections: pd.DataFrame) -> pd.Series:
+    """Latest outcome per customer as 1 / 0 / NaN (not reached)."""
+    last = inspections.sort_values("inspected_date", kind="stable").groupby("customer_id").tail(1)
+    return pd.Series(last["outcome"].map(OUTCOME_LABEL).to_numpy(float), index=last["customer_id"].astype(str))
+
+
+def fit_theft(tables: dict[str, pd.DataFrame], seed: int = 0) -> tuple[TheftRiskModel, pd.Timestamp, int]:
+    """Fit on inspected customers with features as of the first inspection; returns (model, as_of, n labelled)."""
+    from features.theft import build_theft_features
+
+    inspections = tables["inspections"]
+    as_of = pd.Timestamp(inspections["inspected_date"].min()).normalize()
+    features = build_theft_features(tables["meter_reads"], tables.get("customers"), as_of=as_of)
+    y = labels_from_inspections(inspections).reindex(features.index)  # uninspected -> NaN
+    model = TheftRiskModel(random_state=seed).fit(features, y.to_numpy())
+    return model, as_of, model.n_labelled_
+
+
+def _data_id(inspections: pd.DataFrame) -> str:
+    return hashlib.sha256(pd.util.hash_pandas_object(inspections, index=False).to_numpy().tobytes()).hexdigest()[:12]
+
+
+def train_theft(data_dir: Path, training: TrainingSettings, *, promote: bool = True) -> TheftTrainResult:
+    """Train, log and register a theft model; move ``champion`` only if :func:`training.promotion.decide` says so."""
+    tables, _ = load_tenant(data_dir, tables=TABLES)
+    model, as_of, n = fit_theft(tables, seed=training.seed)
+    data_id = _data_id(tables["inspections"])
+    registry.configure(training)
+    tags = {
+        "as_of": str(as_of.date()),
+        "feature_version": "theft-v1",
+        "labels": "inspected-only (PU)",
+        "data_id": data_id,
+    }
+    with registry.training_run(training, KIND, tags=tags, params={**model.params_, "labelled": n}):
+        registry.log_metrics({"inner_auc": model.inner_auc_, "base_rate": model.base_rate_})
+        uri = registry.log_model(
+            KIND, model, pd.DataFrame(columns=model.feature_names_in_, dtype=float, index=[0]).fillna(0.0)
+        )
+    version = registry.register(KIND, uri, tags={"as_of": tags["as_of"], "data_id": data_id})
+    challenger = Scored(version, "auc", model.inner_auc_, True, data_id, as_of)
+    champion = _champion_score(data_id)
+    decision = decide(challenger, champion)
+    if promote:
+        registry.promote_if_better(KIND, version, 1.0 if decision.promote else 0.0, None if decision.promote else 1.0)
+        registry.set_version_tags(KIND, version, decision.tags())
+        if decision.promote:  # the fallback bundle serving reads (models/theft/model.joblib)
+            registry.export_bundle(
+                KIND, model, version, training.models_dir, {"as_of": str(as_of.date()), "auc": model.inner_auc_}
+            )
+    logger.info("theft v%s: %s", version, decision.reason)
+    return TheftTrainResult(model, as_of, n, version, decision.promote and promote, decision.reason)
+
+
+def _champion_score(data_id: str) -> Scored | None:
+    version = registry.champion_version(KIND)
+    if version is None:
+        return None
+    run = registry.version_run(KIND, version)
+    auc = run.get("metrics", {}).get("inner_auc")
+    if auc is None:
+        return None
+    # The champion's inner AUC was measured on its own labels; decide() compares only equal data ids,
+    # so a champion trained on other labels is reported as not comparable, never silently compared.
+    return Scored(version, "auc", float(auc), True, run.get("tags", {}).get("data_id", "unknown"))
+
+
+def score_theft(
+    data_dir: Path, model: TheftRiskModel, *, as_of=None, capacity: int = 10, tariff_per_kwh: float = 0.15
+) -> InspectionList:
+    """Load the tenant's reads and inspections and build today's inspection list."""
+    tables, _ = load_tenant(data_dir, tables=TABLES)
+    return build_inspection_list(
+        model, tables["meter_reads"], tables.get("customers"), tables.get("inspections"),
+        as_of=as_of, capacity=capacity, tariff_per_kwh=tariff_per_kwh,
+    )  # fmt: skip
+
+
+def injected_recall(listing: InspectionList, truth: pd.DataFrame, fraction: float = 0.05) -> dict[str, dict]:
+    """Recall of injected thefts in the top `fraction` of the list, per injection type.
+
+    ``all``: every injected customer; ``uninspected``: those whose label the model never saw.
+    """
+    k = top_k(len(listing.frame), fraction)
+    top = set(listing.frame["customer_id"].head(k))
+    seen = set(listing.inspections["customer_id"])
+    out: dict[str, dict] = {}
+    for kind, group in truth.groupby("injection"):
+        ids, hidden = set(group["customer_id"]), set(group["customer_id"]) - seen
+        out[str(kind)] = {
+            "injected": len(ids),
+            "recall_all": len(ids & top) / len(ids),
+            "uninspected": len(hidden),
+            "recall_uninspected": len(hidden & top) / len(hidden) if hidden else None,
+        }
+    return out
+
+
+def past_list_hit_rate(previous: pd.DataFrame, inspections: pd.DataFrame) -> dict[str, float]:
+    """How a past list did: of its in-capacity customers inspected after it, the share with theft confirmed."""
+    listed = previous.loc[previous["in_capacity"], "customer_id"].astype(str)
+    after = inspections.loc[
+        inspections["customer_id"].astype(str).isin(listed) & (inspections["outcome"] != "not_reached")
+    ]
+    hits = int((after["outcome"] == "theft_confirmed").sum())
+    return {"listed": len(listed), "inspected": len(after), "confirmed": hits,
+            "hit_rate": hits / len(after) if len(after) else float("nan")}  # fmt: skip
