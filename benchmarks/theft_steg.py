@@ -119,9 +119,10 @@ def client_features(
 ) -> pd.DataFrame:
     """One row per client with reads before `as_of`: electricity + ``gas_`` features + static attributes."""
     codes = codes or {}
+    as_of = pd.Timestamp(reads["read_date"].max()) + pd.Timedelta(days=1) if as_of is None else pd.Timestamp(as_of)
     elec = build_theft_features(reads[reads["meter_type"] == "ELEC"], customers, as_of=as_of, **codes.get("elec", {}))
     gas = build_theft_features(reads[reads["meter_type"] == "GAZ"], customers, as_of=as_of, **codes.get("gas", {}))
-    cutoff = pd.Timestamp(as_of) if as_of is not None else pd.Timestamp(reads["read_date"].max()) + pd.Timedelta(days=1)
+    cutoff = as_of
     c = clients.set_index(clients["client_id"].astype(str))
     static = pd.DataFrame(
         {

@@ -31,6 +31,8 @@ DEFAULT_PERIOD_DAYS = 30.0
 def as_of_cutoff(reads: pd.DataFrame, as_of: pd.Timestamp | str | None) -> pd.Timestamp:
     """The cutoff: `as_of` as a naive day, or the day after the last read when None (whole history)."""
     if as_of is None:
+        if reads.empty:
+            raise ValueError("meter_reads: no reads, so no default cutoff; pass as_of")
         return pd.Timestamp(reads["read_date"].max()).normalize() + pd.Timedelta(days=1)
     ts = pd.Timestamp(as_of)
     return (ts.tz_convert(None) if ts.tzinfo is not None else ts).normalize()

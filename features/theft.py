@@ -165,6 +165,11 @@ def build_theft_features(
     """
     cutoff = as_of_cutoff(reads, as_of)
     d = prepare_reads(reads, customers, cutoff)
+    if d.empty:
+        cols = list(THEFT_FEATURES) + [
+            f"{k}_share_{c}" for k, cs in (("status", status_codes), ("remark", remark_codes)) for c in cs or []
+        ]
+        return pd.DataFrame(columns=cols, index=pd.Index([], name="customer_id"), dtype=float)
     d = d.sort_values(["customer_id", "read_date", "meter_id"], kind="stable").reset_index(drop=True)
     g = d.groupby("customer_id", sort=False)
     out = g.agg(
