@@ -71,7 +71,8 @@ def score_theft_cmd(
         from features.io import load_tenant
 
         tables, _ = load_tenant(folder, tables=TABLES)
-        summary["previous_list_hit_rate"] = past_list_hit_rate(pd.read_csv(previous), tables["inspections"])
+        since = json.loads((out / "summary.json").read_text()).get("as_of") if (out / "summary.json").exists() else None
+        summary["previous_list_hit_rate"] = past_list_hit_rate(pd.read_csv(previous), tables["inspections"], since)
     listing.frame.to_csv(previous, index=False)
     (out / "summary.json").write_text(json.dumps(summary, indent=2, default=str))
     report = write_inspection_report(out / "report.html", model, listing, summary)

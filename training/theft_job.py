@@ -140,9 +140,12 @@ def injected_recall(listing: InspectionList, truth: pd.DataFrame, fraction: floa
     return out
 
 
-def past_list_hit_rate(previous: pd.DataFrame, inspections: pd.DataFrame) -> dict[str, float]:
-    """How a past list did: of its in-capacity customers inspected after it, the share with theft confirmed."""
+def past_list_hit_rate(previous: pd.DataFrame, inspections: pd.DataFrame, since=None) -> dict[str, float]:
+    """How a past list did: of its in-capacity customers inspected on or after `since` (the list's day),
+    the share with theft confirmed (``not_reached`` visits are not counted)."""
     listed = previous.loc[previous["in_capacity"], "customer_id"].astype(str)
+    if since is not None:
+        inspections = inspections.loc[pd.to_datetime(inspections["inspected_date"]) >= pd.Timestamp(since)]
     after = inspections.loc[
         inspections["customer_id"].astype(str).isin(listed) & (inspections["outcome"] != "not_reached")
     ]

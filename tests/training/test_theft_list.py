@@ -78,6 +78,8 @@ def test_past_list_hit_rate_counts_confirmed_among_inspected_listed():
         }
     )
     assert past_list_hit_rate(previous, inspections) == {"listed": 3, "inspected": 2, "confirmed": 1, "hit_rate": 0.5}
+    inspections["inspected_date"] = pd.to_datetime(["2024-01-02", "2023-12-01", "2024-01-03", "2024-01-04"])
+    assert past_list_hit_rate(previous, inspections, since="2024-01-01")["inspected"] == 1  # earlier visits ignored
 
 
 def test_reason_words_cover_gas_and_codes():
