@@ -48,14 +48,19 @@ def labels_from_inspections(inspections: pd.DataFrame) -> pd.Series:
     return pd.Series(last["outcome"].map(OUTCOME_LABEL).to_numpy(float), index=last["customer_id"].astype(str))
 
 
-def fit_theft(tables: dict[str, pd.DataFrame], seed: int = 0) -> tuple[TheftRiskModel, pd.Timestamp, int]:
-    """Fit on inspected customers with features as of the first inspection; returns (model, as_of, n labelled)."""
+def training_rows(tables: dict[str, pd.DataFrame]) -> tuple[pd.DataFrame, pd.Series, pd.Timestamp]:
+    """Features as of the first inspection date and labels (NaN = uninspected or not reached)."""
     from features.theft import build_theft_features
 
     inspections = tables["inspections"]
     as_of = pd.Timestamp(inspections["inspected_date"].min()).normalize()
     features = build_theft_features(tables["meter_reads"], tables.get("customers"), as_of=as_of)
-    y = labels_from_inspections(inspections).reindex(features.index)  # uninspected -> NaN
+    return features, labels_from_inspections(inspections).reindex(features.index), as_of
+
+
+def fit_theft(tables: dict[str, pd.DataFrame], seed: int = 0) -> tuple[TheftRiskModel, pd.Timestamp, int]:
+    """Fit on inspected customers with features as of the first inspection; returns (model, as_of, n labelled)."""
+    features, y, as_of = training_rows(tables)
     model = TheftRiskModel(random_state=seed).fit(features, y.to_numpy())
     return model, as_of, model.n_labelled_
 
@@ -67,7 +72,9 @@ def _data_id(inspections: pd.DataFrame) -> str:
 def train_theft(data_dir: Path, training: TrainingSettings, *, promote: bool = True) -> TheftTrainResult:
     """Train, log and register a theft model; move ``champion`` only if :func:`training.promotion.decide` says so."""
     tables, _ = load_tenant(data_dir, tables=TABLES)
-    model, as_of, n = fit_theft(tables, seed=training.seed)
+    features, y, as_of = training_rows(tables)
+    model = TheftRiskModel(random_state=training.seed).fit(features, y.to_numpy())
+    model.as_of_, n = as_of, model.n_labelled_  # the training cut-off travels with the bundle (age rule)
     data_id = _data_id(tables["inspections"])
     registry.configure(training)
     tags = {
@@ -83,8 +90,8 @@ def train_theft(data_dir: Path, training: TrainingSettings, *, promote: bool = T
         )
     version = registry.register(KIND, uri, tags={"as_of": tags["as_of"], "data_id": data_id})
     challenger = Scored(version, "auc", model.inner_auc_, True, data_id, as_of)
-    champion = _champion_score(data_id)
-    decision = decide(challenger, champion)
+    champion = _champion_score(features, y, data_id)
+    decision = decide(challenger, champion, has_champion=champion is not None)
     if promote:
         registry.promote_if_better(KIND, version, 1.0 if decision.promote else 0.0, None if decision.promote else 1.0)
         registry.set_version_tags(KIND, version, decision.tags())
@@ -96,17 +103,22 @@ def train_theft(data_dir: Path, training: TrainingSettings, *, promote: bool = T
     return TheftTrainResult(model, as_of, n, version, decision.promote and promote, decision.reason)
 
 
-def _champion_score(data_id: str) -> Scored | None:
-    version = registry.champion_version(KIND)
-    if version is None:
+def _champion_score(features: pd.DataFrame, y: pd.Series, data_id: str) -> Scored | None:
+    """The champion re-scored on the challenger's labelled customers (same data id).
+
+    The challenger's figure is out-of-fold (inner CV); the champion's is on rows it may have trained
+    on, so the comparison leans towards keeping the champion: a retrain must clearly do better.
+    """
+    from training.evaluation import roc_auc
+
+    if registry.champion_version(KIND) is None:
         return None
-    run = registry.version_run(KIND, version)
-    auc = run.get("metrics", {}).get("inner_auc")
-    if auc is None:
-        return None
-    # The champion's inner AUC was measured on its own labels; decide() compares only equal data ids,
-    # so a champion trained on other labels is reported as not comparable, never silently compared.
-    return Scored(version, "auc", float(auc), True, run.get("tags", {}).get("data_id", "unknown"))
+    bundle, version = registry.load_version(KIND, registry.CHAMPION)
+    keep = y.notna().to_numpy()
+    auc = roc_auc(y.to_numpy()[keep], bundle.predict_proba(features.loc[keep])[:, 1])
+    return Scored(
+        version, "auc", float(auc), True, data_id, pd.Timestamp(bundle.as_of_) if hasattr(bundle, "as_of_") else None
+    )
 
 
 def score_theft(
