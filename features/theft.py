@@ -35,10 +35,10 @@ DAYS_PER_YEAR = 365.25
 
 #: name -> (unit, meaning, an inspector's words when the value points to theft)
 THEFT_FEATURES: dict[str, tuple[str, str, str]] = {
-    "n_reads": ("reads", "reads before the cutoff", "few reads on record"),
-    "n_meters": ("meters", "distinct meters on the account", "meter replaced on this account"),
-    "history_days": ("days", "days from the first read to the cutoff", "short history"),
-    "days_since_last_read": ("days", "days from the last read to the cutoff", "not read recently"),
+    "n_reads": ("reads", "reads before the cutoff", "number of reads on record"),
+    "n_meters": ("meters", "distinct meters on the account", "meters on this account"),
+    "history_days": ("days", "days from the first read to the cutoff", "length of the account's history"),
+    "days_since_last_read": ("days", "days from the last read to the cutoff", "time since the last read"),
     "kwh_30d_mean": ("kWh/30 days", "mean metered consumption per 30 days", "consumption level"),
     "kwh_30d_std": ("kWh/30 days", "standard deviation of consumption per 30 days", "erratic consumption"),
     "kwh_30d_max": ("kWh/30 days", "highest consumption per 30 days", "peak consumption"),
@@ -59,7 +59,11 @@ THEFT_FEATURES: dict[str, tuple[str, str, str]] = {
         "largest 1 - mean(next 3 reads) / mean(previous 3 reads)",
         "a sudden, lasting step down in consumption",
     ),
-    "kwh_slope_year": ("ratio/year", "least-squares trend of consumption / its mean, per year", "steady decline"),
+    "kwh_slope_year": (
+        "ratio/year",
+        "least-squares trend of consumption / its mean, per year",
+        "consumption trend over time",
+    ),
     "peer_ratio_mean": (
         "ratio",
         "mean of consumption / peers' median (same category, region, quarter)",

@@ -156,6 +156,7 @@ def evidence_pack(model: Any, listing: InspectionList, customer_id: str) -> dict
                 "feature": x.feature,
                 "words": reason_words(x.feature),
                 "value": _num(x.value),
+                "unit": _unit(x.feature),
                 "contribution": float(x.contribution),
             }
             for x in reasons.itertuples(index=False)
@@ -172,6 +173,11 @@ def evidence_pack(model: Any, listing: InspectionList, customer_id: str) -> dict
         ],
         "past_inspections_link": f"#inspections-{customer_id}",
     }
+
+
+def _unit(feature: str) -> str:
+    spec = THEFT_FEATURES.get(feature.removeprefix("gas_"))
+    return spec[0] if spec else ("ratio" if "_share_" in feature else "")
 
 
 def _num(v: float) -> float | None:

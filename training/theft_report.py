@@ -38,9 +38,14 @@ def chart_svg(chart: list[dict[str, Any]]) -> str:
     return f'<svg width="{W}" height="{H}" role="img" aria-label="consumption chart">{label}{body}</svg>'
 
 
+def _value(reason: dict[str, Any]) -> str:
+    value = "n/a" if reason["value"] is None else f"{reason['value']:.3g}"
+    return html.escape(f"{value} {reason['unit']}".strip())
+
+
 def _pack_html(pack: dict[str, Any]) -> str:
     cid = html.escape(pack["customer_id"])
-    reasons = "".join(f"<li>{html.escape(r['words'])}</li>" for r in pack["reasons"])
+    reasons = "".join(f"<li>{html.escape(r['words'])} ({_value(r)})</li>" for r in pack["reasons"])
     anomalies = "".join(
         f"<tr><td>{a['read_date']}</td><td>{html.escape(a['what'])}</td>"
         f"<td>{a['old_index']:.0f} → {a['new_index']:.0f}</td>"
