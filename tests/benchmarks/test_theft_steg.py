@@ -102,7 +102,8 @@ def _synthetic(folder: Path, n: int = 400, seed: int = 0) -> None:
     inv = inv.assign(
         tarif_type=11, counter_number=inv["client_id"].str.len(), counter_statue="0", counter_code=203,
         reading_remarque=6, counter_coefficient=1, consommation_level_1=use, consommation_level_2=0,
-        consommation_level_3=0, consommation_level_4=0, months_number=4, counter_type=np.where(np.arange(m) % 7 == 0, "GAZ", "ELEC"),
+        consommation_level_3=0, consommation_level_4=0, months_number=4,
+        counter_type=np.where(np.arange(m) % 7 == 0, "GAZ", "ELEC"),
     )  # fmt: skip
     inv["old_index"], inv["new_index"] = inv["old_index"].astype(int), inv["new_index"].astype(int)
     clients.to_parquet(folder / "clients.parquet")
