@@ -3,9 +3,19 @@
 The six monthly statements of each client are mapped into meterwise's ``bills`` / ``payments``
 contracts (validated), the *same* feature pipeline (:func:`features.payments.build_payment_profile`,
 as of the 7th month's issue date) builds one row per client, and the *same*
-:class:`training.arrears.ArrearsRiskModel` is trained (early stopping + Platt calibration, the model's
-default, on an inner stratified 20 % of each training fold; isotonic reported too). The label is the
-dataset's ``default payment next month``. One snapshot in time, so no temporal split: 5-fold stratified CV (seed 0).
+:class:`training.arrears.ArrearsRiskModel` is trained. Corrected protocol: early stopping and (Platt, the
+model's default; isotonic reported too) calibration each get their own inner stratified 15 % of each
+training fold, disjoint from the rows the trees are fitted on and from the test fold. The label is the
+dataset's ``default payment next month``. One snapshot in time, so no temporal split: 5-fold stratified CV
+(seed 0).
+
+Demo section (the censoring check): the demo tenant's arrears model is fitted exactly as ``meterwise
+train arrears`` does (closed outcome windows only, embargoed time slices), as of the snapshot cutoff
+(``features.snapshots.default_as_of``: the latest reading or issue date, when recent bills are open), and the
+positive rate of its validation bills is compared with their true rate, computed independently from the
+raw bills and payments with hindsight (paid in full more than 30 days after due, or never). Gate: equal.
+The rate the old, censored protocol would have shown (open-window bills kept when already paid) is
+reported beside it.
 
 Mapping (months Apr..Sep 2005 = bills 1..6; ``s`` = that month's repayment status PAY_x)
 - bill: period = the month, issued on the 5th of the next month, due 21 days later, amount =
@@ -23,7 +33,7 @@ limit: a utility's deposit or credit limit); and the raw 23 columns with the sam
 reference for the published ~0.78 AUC. A logistic-regression baseline runs on the same features.
 Also measured: one-row predict latency of the fitted bundle (after warm-up).
 
-Run: ``flock /tmp/meterwise-bench.lock .venv/bin/python benchmarks/arrears_taiwan.py``
+Run: ``flock /tmp/meterwise-heavy.lock .venv/bin/python benchmarks/arrears_taiwan.py``
 """
 
 from __future__ import annotations
@@ -42,9 +52,15 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from features.contracts import validate  # noqa: E402
+from features.io import load_tenant  # noqa: E402
 from features.payments import FEATURE_DESCRIPTIONS, build_payment_profile  # noqa: E402
+from features.snapshots import default_as_of  # noqa: E402
 from training.arrears import ArrearsRiskModel, as_matrix, make_baseline  # noqa: E402
+from training.arrears_job import fit_arrears, training_frame  # noqa: E402
 from training.evaluation import brier_score, calibration_error, ks_statistic, roc_auc  # noqa: E402
+
+sys.path.insert(1, str(ROOT / "benchmarks"))
+from harness.results import finish  # noqa: E402
 
 logger = logging.getLogger("arrears_taiwan")
 CSV = ROOT.parent / "shared" / "data" / "taiwan_credit_default" / "UCI_Credit_Card.csv"
@@ -57,6 +73,9 @@ RAW_NAMES = [
 MONTHS = pd.period_range("2005-04", "2005-09", freq="M")  # bill 1..6; column suffix 6..1
 AS_OF = pd.Timestamp("2005-11-05")  # issue date of the 7th (October) bill
 SEED, FOLDS = 0, 5
+INNER = 0.15  # early-stopping and calibration shares of each training fold (each its own rows)
+DEMO = ROOT / "data" / "demo"
+LATE_DAYS = 30
 
 
 def load_raw() -> pd.DataFrame:
@@ -172,9 +191,13 @@ def cross_validate(
     folds = StratifiedKFold(FOLDS, shuffle=True, random_state=SEED).split(X, y)
     rows, oof, oof_base, model = [], np.zeros(len(y)), np.zeros(len(y)), None
     for k, (tr, te) in enumerate(folds):
-        fit_idx, cal_idx = train_test_split(tr, test_size=0.2, stratify=y[tr], random_state=SEED + k)
+        fit_idx, inner = train_test_split(tr, test_size=2 * INNER, stratify=y[tr], random_state=SEED + k)
+        stop_idx, cal_idx = train_test_split(inner, test_size=0.5, stratify=y[inner], random_state=SEED + k)
         model = ArrearsRiskModel(calibration=calibration, feature_descriptions=descriptions, random_state=SEED).fit(
-            X.iloc[fit_idx], y[fit_idx], calibration_set=(X.iloc[cal_idx], y[cal_idx])
+            X.iloc[fit_idx],
+            y[fit_idx],
+            eval_set=(X.iloc[stop_idx], y[stop_idx]),
+            calibration_set=(X.iloc[cal_idx], y[cal_idx]),
         )
         p = model.predict_risk(X.iloc[te])
         base = make_baseline(SEED).fit(as_matrix(X.iloc[tr], list(X.columns)), y[tr])
@@ -219,6 +242,53 @@ def latency(model: ArrearsRiskModel, X: pd.DataFrame, repeats: int = 2000) -> di
     return out
 
 
+def true_labels(bills: pd.DataFrame, payments: pd.DataFrame, late_days: int = LATE_DAYS) -> pd.Series:
+    """Hindsight label per bill_id, computed from the raw tables (independently of the pipeline): 1 when the
+    bill was not paid in full by ``due_date + late_days`` (payments by UTC day)."""
+    pay = payments.assign(day=payments["paid_at"].dt.tz_convert("UTC").dt.tz_localize(None).dt.normalize())
+    pay = pay.sort_values(["bill_id", "paid_at"], kind="stable")
+    pay["cum"] = pay.groupby("bill_id")["amount"].cumsum()
+    amount = bills.set_index("bill_id")["amount"]
+    full = pay[pay["cum"] >= pay["bill_id"].map(amount) - 0.005].groupby("bill_id")["day"].min()
+    full = full.reindex(bills["bill_id"]).to_numpy()
+    deadline = (bills["due_date"] + pd.Timedelta(days=late_days)).to_numpy()
+    owed = bills["amount"].to_numpy() > 0.005
+    late = owed & (pd.isna(full) | (full > deadline))
+    return pd.Series(late.astype(int), index=bills["bill_id"].to_numpy())
+
+
+def demo_check() -> dict[str, float]:
+    """Fit the demo tenant's arrears model as the training job does; validation rate vs the true rate."""
+    tables, _ = load_tenant(DEMO)
+    as_of = default_as_of(tables)  # the snapshot cutoff (latest reading or issue date): bills still open there
+    frame = training_frame(tables, as_of=as_of, late_days=LATE_DAYS)
+    fit = fit_arrears(frame, late_days=LATE_DAYS, as_of=as_of, seed=42)
+    truth = true_labels(tables["bills"], tables["payments"])
+    val_ids = fit.validation["bill_id"]
+    # the old, censored protocol: every bill issued in the validation period that was paid by as_of, or closed
+    bills = tables["bills"]
+    in_period = bills[(bills["issue_date"] >= fit.split.validation_start) & (bills["issue_date"] <= as_of)]
+    paid = tables["payments"][
+        tables["payments"]["paid_at"].dt.tz_convert("UTC").dt.tz_localize(None) < as_of + pd.Timedelta(days=1)
+    ]
+    paid_sum = paid.groupby("bill_id")["amount"].sum().reindex(in_period["bill_id"]).fillna(0).to_numpy()
+    closed = (in_period["due_date"] + pd.Timedelta(days=LATE_DAYS) <= as_of).to_numpy()
+    paid_full = paid_sum >= in_period["amount"].to_numpy() - 0.005
+    censored_ids = in_period["bill_id"].to_numpy()[closed | paid_full]
+    censored_labels = np.where(closed[closed | paid_full], truth.loc[censored_ids].to_numpy(), 0)
+    return {
+        "as_of": str(as_of.date()),
+        "validation_start": str(fit.split.validation_start.date()),
+        "validation_bills": len(val_ids),
+        "validation_positive_rate": float(fit.validation["label"].mean()),
+        "true_positive_rate": float(truth.loc[val_ids].mean()),
+        "censored_protocol_bills": len(censored_ids),
+        "censored_protocol_positive_rate": float(censored_labels.mean()),
+        **{k: fit.metrics[k] for k in ("roc_auc", "baseline_roc_auc", "calibration_error", "brier")},
+        **{k: v for k, v in fit.split.summary().items() if k.startswith("n_")},
+    }
+
+
 NOTES = """
 ## What was tried (reading the table)
 
@@ -234,8 +304,10 @@ NOTES = """
   < 0.0002; LightGBM settings (num_leaves 7 or 31, learning rate 0.01 with 4,000 rounds, colsample 0.5,
   min_child_samples 200) stayed within 0.0007 of the defaults. Platt calibration beats isotonic here
   (no ties: +0.001 AUC, lower ECE) and on the demo tenant, so it is the model's default.
-- The 0.785 AUC target is not reached: the same model on the raw columns gets 0.783, which is about the
+- The 0.785 AUC target is not reached: the same model on the raw columns gets about 0.78, which is about the
   ceiling of this data for gradient boosting (published GBM ~0.78).
+- Corrected protocol (issue 16): early stopping and calibration no longer share one slice; each has its
+  own 15 % of the training fold, so the trees are fitted on 70 % instead of 80 % of it.
 """
 
 
@@ -281,14 +353,15 @@ def main() -> None:
         res["summary"] |= {"features_seconds": t1 - t0, "cv_seconds": time.perf_counter() - t1}
         results[name] = res
         logger.info("%s: %s", name, {k: round(v, 4) for k, v in res["summary"].items()})
+    demo = demo_check()
+    logger.info("demo: %s", demo)
     headline_name = "status windows, part-paid + credit limit"
     head = results[headline_name]
     lat = latency(head["model"], head["X"])
     table = pd.DataFrame({k: v["summary"] for k, v in results.items()}).T
     cols = ["auc", "auc_std", "ks", "brier", "calibration_error", "baseline_auc", "oof_auc", "n_features"]
     md = markdown(table[cols].round(4))
-    print(md)
-    print(json.dumps(lat, indent=2))
+    logger.info("\n%s\nlatency %s", md, json.dumps(lat, indent=2))
     RESULTS.mkdir(parents=True, exist_ok=True)
     payload = {
         "dataset": "UCI default of credit card clients (Taiwan 2005), 30,000 clients, 22.12% default",
@@ -297,12 +370,12 @@ def main() -> None:
         "headline_variant": headline_name,
         **{k: head["summary"][k] for k in ("auc", "ks", "brier", "calibration_error", "baseline_auc")},
         "target": {"auc": 0.785, "calibration_error": 0.02},
+        "demo": demo,
         "variants": {k: v["summary"] | {"folds": v["folds"]} for k, v in results.items()},
         "latency": lat,
         "machine": {"python": platform.python_version(), "processor": platform.processor() or platform.machine()},
         "total_seconds": time.perf_counter() - started,
     }
-    (RESULTS / "arrears_taiwan.json").write_text(json.dumps(payload, indent=2, default=float))
     (RESULTS / "arrears_taiwan.md").write_text(
         "# Arrears model on Taiwan credit-card repayment histories\n\n"
         f"{payload['protocol']}. Headline: **{headline_name}**. Target: AUC >= 0.785, calibration error < 0.02.\n\n"
@@ -310,8 +383,18 @@ def main() -> None:
         + ", ".join(f"{k} {v:.3f}" for k, v in lat.items())
         + "\n"
         + NOTES
-        + "\nRun: `flock /tmp/meterwise-bench.lock .venv/bin/python benchmarks/arrears_taiwan.py`\n"
+        + f"\n## Demo tenant: validation without censoring\n\n{json.dumps(demo, indent=2)}\n"
+        + "\nRun: `flock /tmp/meterwise-heavy.lock .venv/bin/python benchmarks/arrears_taiwan.py`\n"
     )
+    gates = {
+        "calibration_error_below_0.02": payload["calibration_error"] < 0.02,
+        "auc_at_least_0.77": payload["auc"] >= 0.77,
+        "beats_logistic_baseline": payload["auc"] > payload["baseline_auc"],
+        "demo_validation_rate_equals_true_rate": abs(demo["validation_positive_rate"] - demo["true_positive_rate"])
+        < 1e-12,
+        "demo_validation_has_both_classes": 0 < demo["validation_positive_rate"] < 1,
+    }
+    finish("arrears_taiwan", payload, gates)
 
 
 if __name__ == "__main__":

@@ -1,17 +1,24 @@
 """Reliability benchmark (issue 12): catalogue, auth matrix, fuzzing, admission, rows, kills, reload,
 big batch, soak with a leak control, supply chain. Writes ``benchmarks/results/reliability.json`` (+ .md).
 
-Run ONLY as ``flock /tmp/meterwise-bench.lock .venv/bin/python benchmarks/reliability.py`` from the
+Run ONLY as ``flock /tmp/meterwise-heavy.lock .venv/bin/python benchmarks/reliability.py`` from the
 repository root. With no arguments it runs everything at full size (``meterwise demo`` into a temp
 folder, a 10-minute soak, 20 kills + 5 SIGTERMs, >= 1,000 fuzz cases per operation: ~30 minutes on
-2 CPUs). ``--quick`` is a smoke run (60 s soak, 2 kills + 1 SIGTERM, 100 cases) and says so in the JSON
-(``"mode": "quick"``). All load targets 127.0.0.1 only, bounded by request counts and time.
+2 CPUs). ``--quick`` is a smoke run (60 s soak, 2 kills + 1 SIGTERM, 100 cases) written to the
+git-ignored ``benchmarks/out/reliability_quick.json`` (``"mode": "quick"``); only a full run writes
+``results/``. All load targets 127.0.0.1 only, bounded by request counts and time.
+
+Every gate is computed from this run's figures by :mod:`harness.gates` (the leak control must fail
+the soak's RSS gate); the JSON carries ``gates`` and ``gates_failed`` and the script exits 1 when any
+gate fails. Load clients, scenarios, server launchers and stubs live in ``benchmarks/harness/``, shared
+with ``tests/reliability/``.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import platform
 import random
@@ -21,31 +28,33 @@ import sys
 import tempfile
 import time
 import traceback
+import xml.etree.ElementTree as ET
 from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
+from harness.gates import reliability_gates
+from harness.load import served
+from harness.results import finish
+from harness.scenarios import bench_big_batch, bench_reload, bench_soak
+from harness.service import ADMIN, API_KEYS, api_keys_env, make_client, stub_server_env, stub_settings, stub_store
 
+logger = logging.getLogger("reliability")
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from tests.reliability.conftest import ADMIN, API_KEYS  # noqa: E402
-from tests.reliability.load import api_keys_env, launch, stop  # noqa: E402
-from tests.reliability.scenarios import bench_big_batch, bench_reload, bench_soak  # noqa: E402
-
 RESULTS = ROOT / "benchmarks" / "results"
+OUT = ROOT / "benchmarks" / "out"  # git-ignored: quick and partial runs
 
 
 def section(name: str, fn, *args) -> dict:
-    """Run one section; a crash is recorded (with its last lines) instead of losing the whole run."""
-    print(f"[reliability] {name} ...", flush=True)
+    """Run one section; a crash is recorded (with its last lines) and fails the section's gates."""
+    logger.info("%s ...", name)
     t = time.perf_counter()
     try:
         out = fn(*args)
     except Exception as err:
         out = {"error": f"{type(err).__name__}: {err}", "trace": traceback.format_exc()[-1500:]}
     out["wall_s"] = round(time.perf_counter() - t, 1)
-    print(f"[reliability] {name}: {json.dumps({k: v for k, v in out.items() if k != 'trace'})[:400]}", flush=True)
+    logger.info("%s: %s", name, json.dumps({k: v for k, v in out.items() if k != "trace"}, default=str)[:400])
     return out
 
 
@@ -53,19 +62,13 @@ def section(name: str, fn, *args) -> dict:
 
 
 def stub_env(work: Path):
-    from serving.model_store import ModelStore
-    from tests.reliability.conftest import stub_settings
-    from tests.serving.stubs import StubLoader
-
     root = Path(tempfile.mkdtemp(dir=work, prefix="stub-"))
     settings = stub_settings(root)
-    store = ModelStore(settings, loader=StubLoader())
-    store.load_all()
-    return root, settings, store
+    return root, settings, stub_store(settings)
 
 
 def bench_catalogue(work: Path) -> dict:
-    from tests.reliability.catalogue import ROWS, build_clients, check_response, send
+    from harness.catalogue import ROWS, build_clients, check_response, send
 
     _, settings, store = stub_env(work)
     clients, cleanup = build_clients(settings, store)
@@ -79,10 +82,7 @@ def bench_catalogue(work: Path) -> dict:
 
 
 def bench_auth(work: Path) -> dict:
-    import logging
-
-    from tests.reliability.auth_matrix import run_matrix
-    from tests.reliability.conftest import make_client
+    from harness.auth_matrix import run_matrix
 
     _, settings, store = stub_env(work)
     records: list[str] = []
@@ -116,7 +116,7 @@ def bench_auth(work: Path) -> dict:
 
 
 def bench_rows(work: Path, seeds: int) -> dict:
-    from tests.reliability.rows import corrupt_and_load
+    from harness.rows import corrupt_and_load
 
     totals = {"in": 0, "accepted": 0, "quarantined": 0}
     problems = []
@@ -129,26 +129,28 @@ def bench_rows(work: Path, seeds: int) -> dict:
 
 
 def bench_broken_models(work: Path) -> dict:
-    """The admission tests (each one a broken-model kind, with requests checked against the old model)."""
+    """The admission tests: each one a broken-model kind refused, then requests checked against the old
+    model (each test records how many it sent and how many failed as junit properties)."""
     xml = work / "admission.xml"
     cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", f"--junitxml={xml}"]
     run = subprocess.run([*cmd, "tests/reliability/test_admission.py"], cwd=ROOT, capture_output=True, text=True)
-    import xml.etree.ElementTree as ET
-
-    cases = ET.parse(xml).getroot().iter("testcase")
-    kinds, failed = [], []
-    for case in cases:
+    kinds, failed, requests, failed_requests = [], [], 0, 0
+    for case in ET.parse(xml).getroot().iter("testcase"):
         name = case.get("name", "")
         if "[" not in name and "alias" not in name:
             continue
         kinds.append(name.split("[")[-1].rstrip("]") if "[" in name else "alias_pointing_nowhere")
+        props = {p.get("name"): int(p.get("value")) for p in case.iter("property")}
+        requests += props.get("requests", 0)
+        failed_requests += props.get("failed_requests", 0)
         if case.find("failure") is not None or case.find("error") is not None:
             failed.append(kinds[-1])
     return {
         "kinds": len(kinds),
         "names": kinds,
         "failed_kinds": failed,
-        "failed_requests": len(failed),
+        "requests": requests,
+        "failed_requests": failed_requests,
         "rc": run.returncode,
     }
 
@@ -156,35 +158,12 @@ def bench_broken_models(work: Path) -> dict:
 # ---- servers on loopback ---------------------------------------------------------------------------
 
 
-def stub_server_env(work: Path) -> dict[str, str]:
-    import joblib
-
-    from tests.reliability.conftest import write_big_var
-    from tests.serving.stubs import StubArrears, StubForecaster, StubSegmenter
-
-    root = Path(tempfile.mkdtemp(dir=work, prefix="stubsrv-"))
-    write_big_var(root / "var")
-    for kind, bundle in {"arrears": StubArrears(), "segments": StubSegmenter(), "forecast": StubForecaster()}.items():
-        (root / "models" / kind).mkdir(parents=True)
-        joblib.dump(bundle, root / "models" / kind / "model.joblib")
-        (root / "models" / kind / "meta.json").write_text('{"version": "1"}')
-    return {
-        "METERWISE_VAR_DIR": str(root / "var"),
-        "METERWISE_MODELS_DIR": str(root / "models"),
-        "METERWISE_USE_REGISTRY": "false",
-        **api_keys_env(API_KEYS),
-    }
-
-
 def bench_fuzz(work: Path, cases: int) -> dict:
-    from tests.reliability.fuzz import fuzz_url
+    from harness.fuzz import fuzz_url
 
-    proc, base = launch(stub_server_env(work))
-    try:
+    with served(stub_server_env(Path(tempfile.mkdtemp(dir=work, prefix="stubsrv-")))) as (_, base):
         report = fuzz_url(base, cases, ADMIN)
         alive = httpx.get(f"{base}/healthz", timeout=5).status_code == 200
-    finally:
-        stop(proc)
     with_inputs = {k: v for k, v in report.items() if v["cases"] > 2}
     total = lambda key: sum(v[key] for v in report.values())  # noqa: E731
     return {
@@ -212,17 +191,17 @@ def run_demo(work: Path) -> dict[str, str]:
     subprocess.run([str(meterwise), "demo"], cwd=ROOT, env=env, check=True, capture_output=True)
     # a second arrears version (same artifact) so reloads swap between two registered versions
     code = (
-        "from training import registry; from training.settings import TrainingSettings; "
-        f"c = registry.configure(TrainingSettings(var_dir={str(var)!r}, models_dir={str(models)!r})); "
-        "mv = c.get_model_version('meterwise-arrears', '1'); print(registry.register('arrears', mv.source))"
+        "from training.registry import open_registry; from training.settings import TrainingSettings; "
+        f"r = open_registry(TrainingSettings(var_dir={str(var)!r}, models_dir={str(models)!r}), 'demo'); "
+        "mv = r.client.get_model_version('meterwise-demo-arrears', '1'); print(r.register('arrears', mv.source))"
     )
     subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, check=True, capture_output=True)
     return {"METERWISE_VAR_DIR": str(var), "METERWISE_MODELS_DIR": str(models), **api_keys_env(API_KEYS)}
 
 
 def bench_kill(work: Path, kills: int, sigterms: int, seed: int = 7) -> dict:
-    from tests.reliability.kill import inspect, kill_trial, run_to_completion
-    from tests.reliability.train_job import write_tenant
+    from harness.kill import inspect, kill_trial, run_to_completion
+    from harness.train_job import write_tenant
 
     tenant, var, models = write_tenant(work / "kill-tenant"), work / "kill-var", work / "kill-models"
     run_to_completion(tenant, var, models)
@@ -272,30 +251,25 @@ def bench_supply_chain(work: Path) -> dict:
     }
 
 
-def write_markdown(res: dict, path: Path) -> None:
+def write_markdown(res: dict, gates: dict[str, bool], path: Path) -> None:
+    failed = [k for k, ok in gates.items() if not ok]
     lines = [
         "# Reliability benchmark",
         "",
         f"mode **{res['mode']}**; {res['machine']['cpus']} CPUs; {res['finished_at']}. Command: `{res['command']}`.",
         "",
+        f"gates: {len(gates) - len(failed)} of {len(gates)} passed"
+        + (f"; **failed: {', '.join(failed)}**" if failed else ""),
+        "",
         "| section | key numbers |",
         "|---|---|",
     ]
-    for name in (
-        "catalogue",
-        "auth",
-        "fuzz",
-        "broken_models",
-        "rows",
-        "kill",
-        "reload",
-        "big_batch",
-        "soak",
-        "supply_chain",
-    ):
+    for name in ("catalogue", "auth", "fuzz", "broken_models", "rows", "kill", "reload", "big_batch", "soak"):
         sec = res.get(name, {})
         keep = {k: v for k, v in sec.items() if not isinstance(v, dict | list) or k in ("three_at_once_statuses",)}
         lines.append(f"| {name} | {', '.join(f'{k}={v}' for k, v in keep.items())[:600]} |")
+    sec = res.get("supply_chain", {})
+    lines.append(f"| supply_chain | {', '.join(f'{k}={v}' for k, v in sec.items() if k != 'trace')[:600]} |")
     path.write_text("\n".join(lines) + "\n")
 
 
@@ -309,8 +283,14 @@ def main() -> None:
     ap.add_argument("--kills", type=int, default=None, help="SIGKILLs during training [20; quick 2]")
     ap.add_argument("--sigterms", type=int, default=None, help="SIGTERMs during training [5; quick 1]")
     ap.add_argument("--only", nargs="*", default=None, help="run only these sections")
-    ap.add_argument("--out", type=Path, default=RESULTS / "reliability.json", help="JSON path (+ .md beside it)")
+    ap.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="JSON path, .md beside it [full run: results/reliability.json; other: out/reliability_<mode>.json]",
+    )
     args = ap.parse_args()
+    logging.basicConfig(level=logging.INFO, format="[%(name)s] %(message)s")
     q = args.quick
     soak_s = args.soak_seconds or (60.0 if q else 600.0)
     fuzz_cases = args.fuzz_cases or (100 if q else 1_000)
@@ -349,10 +329,15 @@ def main() -> None:
     if want("supply_chain"):
         res["supply_chain"] = section("supply_chain", bench_supply_chain, work)
     res["finished_at"] = datetime.now(UTC).isoformat(timespec="seconds")
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(res, indent=2, default=str) + "\n")
-    write_markdown(res, args.out.with_suffix(".md"))
-    print(f"[reliability] wrote {args.out} (mode {res['mode']})", flush=True)
+    default_out = (
+        RESULTS / "reliability.json" if full else ROOT / "benchmarks" / "out" / f"reliability_{res['mode']}.json"
+    )
+    out = args.out or default_out
+    gates = reliability_gates(res)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    write_markdown(res, gates, out.with_suffix(".md"))
+    logger.info("writing %s (mode %s)", out, res["mode"])
+    finish("reliability", res, gates, path=out)
 
 
 if __name__ == "__main__":

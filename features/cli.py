@@ -1,4 +1,10 @@
-"""`meterwise data ...`: validate a tenant's exports, rebuild the demo tenant."""
+"""`meterwise data ...` and `meterwise features ...`; also the tenant and ``--as-of`` options every command shares.
+
+Every command takes ``--tenant`` (or ``METERWISE_TENANT``; default ``demo``): the tenant names every folder
+it reads or writes and every registered model (see :mod:`features.settings`). :func:`tenant_settings` refuses
+a ``--data-dir`` that is not the tenant's own folder unless the tenant was named, so another export is never
+written under the demo tenant by accident.
+"""
 
 from __future__ import annotations
 
@@ -12,23 +18,70 @@ import typer
 
 from features.errors import ContractViolation
 from features.io import load_tenant
-from features.settings import DEMO_DIR, get_data_settings
+from features.settings import DEMO_DIR, DataSettings, settings_error
+from features.snapshots import AS_OF_RULE
 
 logger = logging.getLogger(__name__)
 data_app = typer.Typer(help="Check a tenant's exported tables against the data contracts.", no_args_is_help=True)
 
-DataDir = Annotated[Path | None, typer.Option(help="tenant folder with customers/readings/bills/payments files")]
+DataDir = Annotated[
+    Path | None,
+    typer.Option(help="folder with the tenant's tables (customers, readings, ...) (default: data/<tenant>/)"),
+]
+Tenant = Annotated[
+    str | None,
+    typer.Option(
+        help="tenant: its folders (var/*/<tenant>/, models/<tenant>/) and models (meterwise-<tenant>-<kind>) "
+        "(default: METERWISE_TENANT or demo)",
+        show_default=False,
+    ),
+]
+AsOf = Annotated[str | None, typer.Option(help=f"cutoff day YYYY-MM-DD (default: {AS_OF_RULE})", show_default=False)]
+
+
+def tenant_settings(
+    tenant: str | None = None, data_dir: Path | None = None, *, writes: bool = True, reads: bool = True, **updates
+) -> DataSettings:
+    """Data settings for a command: ``--tenant`` over ``METERWISE_TENANT``; ``--data-dir`` over the tenant's folder.
+
+    Raises ``typer.BadParameter`` for an invalid tenant name; for a command that `writes`, when the data
+    comes from another folder than the demo's while no tenant was named (its snapshots, models and scores
+    would land in the demo tenant); for a command that `reads` the tables, when their folder does not exist.
+    """
+    try:
+        base = DataSettings(**({"tenant": tenant} if tenant is not None else {}))
+    except ValueError as err:
+        raise typer.BadParameter(settings_error(err), param_hint="--tenant") from None
+    named = tenant is not None or "tenant" in base.model_fields_set
+    folder = Path(data_dir) if data_dir is not None else base.data_dir
+    if writes and not named and folder.resolve() != DEMO_DIR.resolve():
+        raise typer.BadParameter(
+            f"{folder} is not the demo tenant's data; name its tenant with --tenant NAME (or METERWISE_TENANT) "
+            "so its snapshots, models and scores do not overwrite the demo's",
+            param_hint="--tenant",
+        )
+    if reads and not folder.is_dir():
+        raise typer.BadParameter(
+            f"{folder} does not exist: tenant {base.tenant!r} reads data/{base.tenant}/ unless --data-dir "
+            "(or METERWISE_DATA_DIR) names its folder",
+            param_hint="--data-dir",
+        )
+    return base.model_copy(update={"data_dir": folder, **{k: v for k, v in updates.items() if v is not None}})
 
 
 @data_app.command("validate")
 def validate_cmd(
     data_dir: DataDir = None,
+    tenant: Tenant = None,
     quarantine: Annotated[bool, typer.Option("--quarantine", help="write bad rows to files and go on")] = False,
     now: Annotated[str | None, typer.Option(help="dates after this are 'in the future' (default: now)")] = None,
 ) -> None:
-    """Validate every table of a tenant; print row counts (read / accepted / quarantined) per table."""
-    settings = get_data_settings()
-    folder = data_dir or settings.data_dir
+    """Validate every table of a tenant; print row counts (read / accepted / quarantined) per table.
+
+    Bad rows go to var/quarantine/<tenant>/ with --quarantine.
+    """
+    settings = tenant_settings(tenant, data_dir, writes=quarantine)
+    folder = settings.data_dir
     try:
         _, report = load_tenant(
             folder,
@@ -68,9 +121,9 @@ def _day(value: str | None, name: str) -> pd.Timestamp | None:
 
 @features_app.command("build")
 def build_cmd(
-    as_of: Annotated[str | None, typer.Option(help="cutoff day (default: latest reading or issue date)")] = None,
+    as_of: AsOf = None,
     data_dir: DataDir = None,
-    tenant: Annotated[str | None, typer.Option(help="tenant name (default: settings)")] = None,
+    tenant: Tenant = None,
     late_days: Annotated[int | None, typer.Option(help="days after due that make a bill late")] = None,
     engine: Annotated[str, typer.Option(help="pandas, or dask (local cluster, partitioned by customer)")] = "pandas",
     workers: Annotated[int, typer.Option(help="Dask workers")] = 2,
@@ -78,15 +131,13 @@ def build_cmd(
     """Build profiles as of a day and write var/features/<tenant>/<as_of>/{profiles.parquet,manifest.json}."""
     from features.snapshots import build_snapshot
 
-    settings = get_data_settings()
-    tenant = tenant or settings.tenant
-    root = settings.var_dir / "features" / tenant
+    settings = tenant_settings(tenant, data_dir)
     try:
         folder = build_snapshot(
-            data_dir or settings.data_dir,
-            root,
+            settings.data_dir,
+            settings.snapshot_dir,
             as_of=_day(as_of, "as_of"),
-            tenant=tenant,
+            tenant=settings.tenant,
             late_days=settings.late_days if late_days is None else late_days,
             engine=engine,
             n_workers=workers,
@@ -107,6 +158,7 @@ def build_cmd(
 @features_app.command("training-set")
 def training_set_cmd(
     data_dir: DataDir = None,
+    tenant: Tenant = None,
     label_as_of: Annotated[str | None, typer.Option(help="when outcomes are read (default: latest data)")] = None,
     late_days: Annotated[int | None, typer.Option(help="days after due that make a bill late")] = None,
     out: Annotated[
@@ -117,8 +169,8 @@ def training_set_cmd(
     from features.io import write_table
     from features.training_sets import build_arrears_training_set
 
-    settings = get_data_settings()
-    tables, _ = load_tenant(data_dir or settings.data_dir)
+    settings = tenant_settings(tenant, data_dir)
+    tables, _ = load_tenant(settings.data_dir)
     frame = build_arrears_training_set(
         tables,
         late_days=settings.late_days if late_days is None else late_days,

@@ -22,6 +22,7 @@ import pandera.pandas as pa
 from pandera.errors import SchemaErrors
 
 from features.errors import ContractViolation
+from features.work_orders import work_orders_schema
 
 CATEGORIES = ("residential", "commercial", "industrial", "agricultural", "public")
 #: what an inspection found (``inspections.outcome``)
@@ -186,6 +187,7 @@ def schemas(now: pd.Timestamp | None = None) -> dict[str, pa.DataFrameSchema]:
             unique=["customer_id", "inspected_date"],
             report_duplicates="all",
         ),
+        "work_orders": work_orders_schema(ts_ok),  # complaints in free text (issue 22), optional per tenant
     }
 
 
@@ -325,10 +327,10 @@ def check_references(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
             )
 
     if known is not None:
-        for name in ("readings", "interval_readings", "bills", "payments", "meter_reads", "inspections"):
+        for name in ("readings", "interval_readings", "bills", "payments", "work_orders", "meter_reads", "inspections"):
             if name in tables:
                 ids = tables[name]["customer_id"]
-                fail(name, ~ids.isin(known).to_numpy(), "customer_id", "known_customer", ids)
+                fail(name, (ids.notna() & ~ids.isin(known)).to_numpy(), "customer_id", "known_customer", ids)
     if "payments" in tables and "bills" in tables:
         pay, bills = tables["payments"], tables["bills"]
         owner = pd.Series(bills["customer_id"].to_numpy(), index=bills["bill_id"].to_numpy())

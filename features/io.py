@@ -57,10 +57,22 @@ def read_table(path: Path) -> pd.DataFrame:
     """Read one CSV or Parquet file as exported, without coercion (the contract coerces)."""
     path = Path(path)
     if path.name.endswith(".parquet"):
-        return pd.read_parquet(path)
+        return _read_parquet(path)
     if path.name.endswith((".csv", ".csv.gz")):
         return pd.read_csv(path, dtype={"customer_id": str, "bill_id": str, "payment_id": str})
     raise ValueError(f"{path}: unsupported file type; expected one of {SUFFIXES}")
+
+
+def _read_parquet(path: Path) -> pd.DataFrame:
+    """Parquet -> pandas, freeing each Arrow column once converted, then handing Arrow's freed memory back
+    to the OS: otherwise its allocator keeps it and a big readings file is carried twice (~0.7 GiB per
+    36.5 million daily readings)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    df = pq.read_table(path).to_pandas(self_destruct=True, split_blocks=True)
+    pa.default_memory_pool().release_unused()
+    return df
 
 
 def file_hash(path: Path) -> str:

@@ -20,6 +20,8 @@ import pandas as pd
 from features import payments as pay
 from features import usage
 from features.asof import as_of_day, day_number, require_columns
+from features.work_orders_profile import add_complaint_features
+from features.work_orders_profile import feature_descriptions as complaint_descriptions
 
 logger = logging.getLogger(__name__)
 
@@ -37,6 +39,7 @@ FEATURE_DESCRIPTIONS: dict[str, tuple[str, str]] = {
 }
 """column -> (unit, plain-English description) for every profile column except ``customer_id``."""
 FEATURES: tuple[str, ...] = tuple(FEATURE_DESCRIPTIONS)
+FEATURE_DESCRIPTIONS.update(complaint_descriptions())  # extra columns, only for tenants with work orders
 FEATURE_VERSION = "1"
 
 
@@ -66,7 +69,46 @@ def _customer_frame(tables: dict[str, pd.DataFrame], day: pd.Timestamp) -> pd.Da
     )
 
 
-def build_profiles(tables: dict[str, pd.DataFrame], *, as_of: pd.Timestamp, late_days: int = 30) -> pd.DataFrame:
+def _usage_in_chunks(tables: dict[str, pd.DataFrame], day: pd.Timestamp, chunk_customers: int) -> pd.DataFrame:
+    """:func:`usage.build_usage_profile` over blocks of `chunk_customers` customers, concatenated.
+
+    Memory: the usage builder lays the last 365 days out as a dense customer x day grid with a few
+    temporaries of the same size; building it per block of customers bounds that working set by the
+    block instead of the tenant (100,000 customers x 365 days: ~1.3 GiB in one block). A customer's
+    features depend only on its own readings (and its region's weather), so blocks give the same
+    values as one pass (tested).
+    """
+    readings = tables["readings"]
+    require_columns(readings, "readings", usage.READING_COLUMNS)
+    ids = readings["customer_id"]
+    if isinstance(ids.dtype, pd.CategoricalDtype):
+        codes, categories = ids.cat.codes.to_numpy(), pd.Index(ids.cat.categories)
+    else:
+        codes, categories = pd.factorize(ids)
+        codes = codes.astype(np.int32) if len(categories) < 2**31 else codes
+    kwargs = {k: tables.get(k) for k in ("customers", "weather", "interval_readings")}
+    if len(categories) <= chunk_customers:
+        return usage.build_usage_profile(readings, as_of=day, **kwargs)
+    frames = []
+    for lo in range(0, len(categories), chunk_customers):
+        hi = min(lo + chunk_customers, len(categories))
+        rows = np.flatnonzero((codes >= lo) & (codes < hi))
+        block = pd.DataFrame(
+            {
+                "customer_id": pd.Categorical.from_codes(codes[rows] - lo, categories=categories[lo:hi]),
+                "reading_date": readings["reading_date"].take(rows).reset_index(drop=True),
+                "kwh": readings["kwh"].take(rows).reset_index(drop=True),
+            }
+        )
+        del rows
+        frames.append(usage.build_usage_profile(block, as_of=day, **kwargs))
+        del block
+    return pd.concat(frames, ignore_index=True)
+
+
+def build_profiles(
+    tables: dict[str, pd.DataFrame], *, as_of: pd.Timestamp, late_days: int = 30, chunk_customers: int = 25_000
+) -> pd.DataFrame:
     """Usage and payment profile of every customer as of `as_of`.
 
     Parameters
@@ -78,6 +120,9 @@ def build_profiles(tables: dict[str, pd.DataFrame], *, as_of: pd.Timestamp, late
         The cutoff day.
     late_days : int, default 30
         A bill is late when paid in full more than this many days after its due date.
+    chunk_customers : int, default 25,000
+        Usage features are built per block of this many customers (bounds peak memory; the values
+        do not depend on it).
 
     Returns
     -------
@@ -95,14 +140,10 @@ def build_profiles(tables: dict[str, pd.DataFrame], *, as_of: pd.Timestamp, late
     if not isinstance(tables, dict):
         raise ValueError(f"tables is {type(tables).__name__}; expected a dict of DataFrames")
     base = _customer_frame(tables, day)
+    if chunk_customers < 1:
+        raise ValueError(f"chunk_customers={chunk_customers}; expected >= 1")
     if "readings" in tables:
-        u = usage.build_usage_profile(
-            tables["readings"],
-            as_of=day,
-            customers=tables.get("customers"),
-            weather=tables.get("weather"),
-            interval_readings=tables.get("interval_readings"),
-        )
+        u = _usage_in_chunks(tables, day, chunk_customers)
     else:
         u = pd.DataFrame(columns=["customer_id", *usage.FEATURES])
     if "bills" in tables:
@@ -120,6 +161,8 @@ def build_profiles(tables: dict[str, pd.DataFrame], *, as_of: pd.Timestamp, late
             out[col] = out[col].astype(float)
     out["customer_id"] = out["customer_id"].astype(str)
     out = out[["customer_id", *FEATURES]].sort_values("customer_id", kind="stable").reset_index(drop=True)
+    if "work_orders" in tables:  # complaint columns (features/work_orders_profile.py) when the tenant has orders
+        out = add_complaint_features(out, tables["work_orders"], as_of=day)
     logger.info(
         "profiles as of %s: %d customers, %d with readings, %d with bills",
         day.date(),

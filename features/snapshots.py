@@ -126,13 +126,27 @@ def list_snapshots(root: Path) -> list[pd.Timestamp]:
     return sorted(days)
 
 
+#: the one default cutoff rule, quoted in every command's ``--as-of`` help and in the README
+AS_OF_RULE = "the last day with a meter reading or an issued bill in the tenant's data"
+
+
 def default_as_of(tables: dict[str, pd.DataFrame]) -> pd.Timestamp:
-    """The latest reading or issue date in the data: the natural cutoff of an export."""
+    """The default ``as_of`` of every command (:data:`AS_OF_RULE`): the natural cutoff of an export.
+
+    The latest ``readings.reading_date`` or ``bills.issue_date``. Payments do not move it: they keep
+    arriving after a billing run, and a cutoff past the last reading would leave usage windows empty.
+    Features, training, scoring and the demo all use this one rule, so their ``as_of`` agree.
+    """
     days = [tables[t][c].max() for t, c in (("readings", "reading_date"), ("bills", "issue_date")) if t in tables]
     days = [d for d in days if pd.notna(d)]
     if not days:
         raise ValueError("no readings or bills to take a default as_of from; pass as_of")
     return as_of_day(max(pd.Timestamp(d) for d in days))
+
+
+def resolve_as_of(tables: dict[str, pd.DataFrame], as_of: pd.Timestamp | str | None) -> pd.Timestamp:
+    """`as_of` as a tz-naive day, or :func:`default_as_of` when it is None."""
+    return default_as_of(tables) if as_of is None else as_of_day(pd.Timestamp(as_of))
 
 
 def build_snapshot(
@@ -156,7 +170,7 @@ def build_snapshot(
     if engine not in ("pandas", "dask"):
         raise ValueError(f"engine={engine!r}; expected 'pandas' or 'dask'")
     tables, report = load_tenant(Path(data_dir))
-    day = default_as_of(tables) if as_of is None else as_of_day(as_of)
+    day = resolve_as_of(tables, as_of)
     if engine == "dask":
         from features.distributed import build_profiles_dask
 

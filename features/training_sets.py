@@ -5,8 +5,10 @@ Invariants
 - Every feature of a bill's row uses only data known on that bill's ``issue_date`` (the cutoff):
   bills issued on or before it, payments whose UTC day is on or before it, readings dated on or
   before it. Its own bill counts as issued and unpaid unless paid that same day.
-- The label uses data up to ``label_as_of`` and is never an input to a feature. Rows whose outcome
-  is still open at ``label_as_of`` are kept for scoring with ``label_known = False``.
+- The label uses data up to ``label_as_of`` and is never an input to a feature. A label is known only
+  once its outcome window has closed (``due_date + late_days <= label_as_of``); before that a bill paid
+  on time is not yet "known 0" (only the bills that pay early would be, a censored sample). Rows whose
+  window is still open are kept for scoring with ``label_known = False``.
 - Feature names and meanings equal those of the as-of profile (:func:`features.profiles.build_profiles`),
   so a model fitted here scores a profile row directly.
 """
@@ -18,24 +20,23 @@ import logging
 import numpy as np
 import pandas as pd
 
-from features.asof import as_of_day, day_number, lookup, require_columns, window_sums
+from features.asof import as_of_day, day_number, lookup, require_columns
 from features.payments import BILL_COLUMNS, PAYMENT_COLUMNS, _bill_facts, payment_features
 from features.payments import FEATURE_DESCRIPTIONS as PAYMENT_DESCRIPTIONS
+from features.usage import FEATURE_DESCRIPTIONS as USAGE_DESCRIPTIONS
+from features.usage import LEVEL_WINDOWS_DAYS, level_features, trailing_grid
 
 logger = logging.getLogger(__name__)
 
-USAGE_LEVEL_WINDOWS_DAYS = (30, 90, 365)  # -> kwh_mean_30d, kwh_mean_90d, kwh_mean_365d
+USAGE_LEVEL_WINDOWS_DAYS = LEVEL_WINDOWS_DAYS  # -> kwh_mean_30d, kwh_mean_90d, kwh_mean_365d (features.usage)
 DAYS_PER_MONTH = 30.4375
+USAGE_LEVEL_FEATURES = ("has_readings", *(f"kwh_mean_{w}d" for w in LEVEL_WINDOWS_DAYS))
 
 CONTEXT_DESCRIPTIONS: dict[str, tuple[str, str]] = {
     "category": ("category", "customer category (residential, commercial, ...)"),
     "tariff": ("category", "customer tariff"),
     "tenure_months": ("months", "months since the customer's supply start date"),
-    "has_readings": ("bool", "customer has at least one daily reading in the 365 days up to the cutoff"),
-    **{
-        f"kwh_mean_{w}d": ("kWh/day", f"mean daily consumption over readings in the {w} days up to the cutoff")
-        for w in USAGE_LEVEL_WINDOWS_DAYS
-    },
+    **{c: USAGE_DESCRIPTIONS[c] for c in USAGE_LEVEL_FEATURES},
 }
 FEATURE_DESCRIPTIONS: dict[str, tuple[str, str]] = {**CONTEXT_DESCRIPTIONS, **PAYMENT_DESCRIPTIONS}
 """column -> (unit, plain-English description) for every feature column of the training set.
@@ -51,7 +52,7 @@ LABEL_DESCRIPTIONS = {
     ),
     "label_known": (
         "bool",
-        "the outcome is settled at label_as_of (paid in full, or already more than late_days past due)",
+        "the outcome window has closed at label_as_of (due_date + late_days <= label_as_of), paid or not",
     ),
 }
 
@@ -66,8 +67,9 @@ def context_features(
 
     Invariants
     ----------
-    ``tenure_months`` uses ``start_date`` (a static attribute); kWh means use readings with
-    ``cutoff - w < reading_date <= cutoff`` only.
+    ``tenure_months`` uses ``start_date`` (a static attribute); ``has_readings`` and the kWh means come
+    from :func:`features.usage.level_features` (the profile's implementation) over readings with
+    ``cutoff - 365 < reading_date <= cutoff`` only.
     """
     n = len(customer_id)
     out = pd.DataFrame(index=pd.RangeIndex(n))
@@ -90,13 +92,12 @@ def context_features(
         r_kwh = readings["kwh"].to_numpy(dtype=float)[keep]
     else:
         r_cust, r_day, r_kwh = np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0)
-    counts_365 = None
-    for w in USAGE_LEVEL_WINDOWS_DAYS:
-        s, c = window_sums(r_cust, r_day, r_kwh, q_cust, cutoff, w)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            out[f"kwh_mean_{w}d"] = np.where(c > 0, s / np.where(c > 0, c, 1), np.nan)
-        counts_365 = c if w == 365 else counts_365
-    out["has_readings"] = counts_365 > 0 if counts_365 is not None else False
+    levels = {c: np.empty(n, dtype=bool if c == "has_readings" else float) for c in USAGE_LEVEL_FEATURES}
+    for rows, grid, seen in trailing_grid(r_cust, r_day, r_kwh, q_cust, np.asarray(cutoff, dtype=np.int64)):
+        for name, values in level_features(grid, seen).items():  # the profile's own implementation
+            levels[name][rows] = values
+    for name in USAGE_LEVEL_FEATURES:
+        out[name] = levels[name]
     for col in ("category", "tariff"):  # plain strings, as in the profiles (the model sets categories)
         out[col] = pd.Series(out[col].to_numpy(), dtype="str")
     return out
@@ -105,15 +106,21 @@ def context_features(
 def bill_labels(
     bills: pd.DataFrame, payments: pd.DataFrame, *, late_days: int, label_as_of: pd.Timestamp
 ) -> pd.DataFrame:
-    """``label`` and ``label_known`` per bill (row order of `bills`) as known at `label_as_of`."""
+    """``label`` and ``label_known`` per bill (row order of `bills`) as known at `label_as_of`.
+
+    The outcome window of a bill closes on ``due_date + late_days`` (payments on that UTC day count):
+    from then on the label is final -- 1 when not paid in full by then -- and ``label_known`` is True.
+    Before it, ``label_known`` is False whether or not the bill is already paid, so a set filtered on
+    ``label_known`` is never censored towards the early payers.
+    """
     cust = pd.Index(pd.unique(bills["customer_id"]))
     b, _ = _bill_facts(bills, payments, cust)
     day = day_number(pd.Series([label_as_of]))[0]
     due, full = b["due"].to_numpy(), b["full_day"].to_numpy()
-    paid_known = full <= day
-    label = np.where(paid_known, full - due > late_days, day - due > late_days)
-    known = paid_known | (day - due > late_days)
-    return pd.DataFrame({"label": label.astype(np.int8), "label_known": known})
+    closed = due + late_days <= day
+    paid_by_day = np.minimum(full, day + 1)  # a payment after label_as_of is not known yet
+    label = closed & (paid_by_day - due > late_days)
+    return pd.DataFrame({"label": label.astype(np.int8), "label_known": closed})
 
 
 def build_arrears_training_set(

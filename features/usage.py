@@ -143,6 +143,64 @@ def _row_medians(values: np.ndarray, observed: np.ndarray, count: np.ndarray) ->
     return np.where(c > 0, (work[rows, low] + work[rows, high]) / 2, np.nan)
 
 
+def level_features(grid: np.ndarray, seen: np.ndarray) -> dict[str, np.ndarray]:
+    """``has_readings`` and ``kwh_mean_{w}d`` (w in :data:`LEVEL_WINDOWS_DAYS`) of each grid row.
+
+    The one implementation of these features: the as-of profile (one row per customer, see
+    :func:`usage_arrays`) and the arrears training set (one row per bill, see :func:`trailing_grid`) both
+    call it on the same layout, so their values are identical, not just their names.
+
+    Parameters
+    ----------
+    grid : ndarray, shape (n_rows, PROFILE_WINDOW_DAYS)
+        Daily kWh; the last column is the cutoff day, missing days hold 0.
+    seen : ndarray of bool or float, same shape
+        Whether a day has a reading.
+    """
+    w = grid.shape[1]
+    seen_f = seen if seen.dtype == np.float32 else seen.astype(np.float32)  # counts exact in float32 (<= 365)
+    n_w = seen_f.sum(axis=1, dtype=np.float64)
+    out: dict[str, np.ndarray] = {"has_readings": n_w > 0}
+    for v in LEVEL_WINDOWS_DAYS:
+        cols = slice(w - v, w)
+        n_v = n_w if v == w else seen_f[:, cols].sum(axis=1, dtype=np.float64)
+        out[f"kwh_mean_{v}d"] = _ratio(grid[:, cols].sum(axis=1), n_v)
+    return out
+
+
+def trailing_grid(
+    cust: np.ndarray, day: np.ndarray, kwh: np.ndarray, q_cust: np.ndarray, q_end: np.ndarray, *, chunk: int = 20_000
+):
+    """Yield ``(rows, grid, seen)`` blocks: each query's last :data:`PROFILE_WINDOW_DAYS` days of readings.
+
+    Query ``i`` is a customer code ``q_cust[i]`` and a cutoff day number ``q_end[i]``; its grid row holds
+    the customer's kWh on days ``q_end - PROFILE_WINDOW_DAYS + 1 .. q_end`` (the layout of
+    :func:`usage_arrays`). Readings are sorted once; queries are expanded `chunk` at a time (bounded
+    memory), with no per-row Python loop.
+    """
+    w = PROFILE_WINDOW_DAYS
+    if len(cust):
+        d0 = int(day.min()) - w - 1
+        span = int(max(day.max(), q_end.max() if len(q_end) else 0)) - d0 + 2
+        key = cust.astype(np.int64) * span + (day - d0)
+        order = np.argsort(key, kind="stable")
+        key, day_s, kwh_s = key[order], day[order], kwh[order]
+    for start in range(0, len(q_cust), chunk):
+        rows = np.arange(start, min(start + chunk, len(q_cust)))
+        grid, seen = np.zeros((rows.size, w)), np.zeros((rows.size, w), dtype=bool)
+        if len(cust):
+            base = q_cust[rows].astype(np.int64) * span
+            lo = np.searchsorted(key, base + np.clip(q_end[rows] - w - d0, 0, span - 1), side="right")
+            hi = np.searchsorted(key, base + np.clip(q_end[rows] - d0, 0, span - 1), side="right")
+            n = hi - lo
+            which = np.repeat(np.arange(rows.size), n)
+            pos = np.arange(n.sum()) - np.repeat(np.cumsum(n) - n, n) + np.repeat(lo, n)
+            col = day_s[pos] - (q_end[rows][which] - w + 1)
+            grid[which, col] = kwh_s[pos]
+            seen[which, col] = True
+        yield rows, grid, seen
+
+
 def usage_arrays(
     cust: np.ndarray,
     day: np.ndarray,
@@ -174,13 +232,11 @@ def usage_arrays(
     prior_n = np.bincount(cust[prior], minlength=n_cust).astype(float)
     seen_f = seen.astype(np.float32)  # counts stay exact in float32 (<= 365)
 
-    f: dict[str, np.ndarray] = {}
+    f: dict[str, np.ndarray] = level_features(grid, seen_f)
     n_w = seen_f.sum(axis=1, dtype=np.float64)
-    f["has_readings"] = n_w > 0
     for v in LEVEL_WINDOWS_DAYS:
         cols = slice(w - v, w)
         n_v = n_w if v == w else seen_f[:, cols].sum(axis=1, dtype=np.float64)
-        f[f"kwh_mean_{v}d"] = _ratio(grid[:, cols].sum(axis=1), n_v)
         f[f"kwh_median_{v}d"] = _row_medians(grid[:, cols], seen[:, cols], n_v)
     s_w = grid.sum(axis=1)
     mean_w = _ratio(s_w, n_w)

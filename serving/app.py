@@ -30,13 +30,13 @@ from features.errors import (
     UnknownCustomer,
     UnknownSeries,
 )
-from serving.deps import KeyRing
-from serving.errors import Forbidden, InvalidRequest, Overloaded, RateLimited, Unauthenticated
+from serving.deps import KeyRing, Service
+from serving.errors import Forbidden, InvalidRequest, Overloaded, RateLimited, ReasonsPending, Unauthenticated
 from serving.limits import BatchGate, deadline_for
 from serving.metrics import Metrics
-from serving.model_store import ModelStore, fail_orphaned_runs
+from serving.model_store import ModelStore
 from serving.responses import envelope, error_response
-from serving.routes import arrears, forecasts, health, models, segments, theft
+from serving.routes import arrears, forecasts, health, models, segments, theft, work_orders
 from serving.settings import ServingSettings
 
 logger = logging.getLogger(__name__)
@@ -52,6 +52,7 @@ HTTP_STATUS: dict[type[MeterwiseError], int] = {
     ModelRejected: 409,
     RateLimited: 429,
     Overloaded: 503,
+    ReasonsPending: 503,
     ModelNotReady: 503,
     SnapshotNotFound: 503,
 }
@@ -259,7 +260,6 @@ def create_app(settings: ServingSettings | None = None, store: ModelStore | None
         if owns_store:
 
             def load() -> None:
-                fail_orphaned_runs(settings)  # runs a killed training job left RUNNING -> FAILED
                 store.load_all()
                 gc.freeze()  # models, mlflow and pandas are long-lived: keep them out of GC scans
 
@@ -281,9 +281,11 @@ def create_app(settings: ServingSettings | None = None, store: ModelStore | None
     app.state.gate = BatchGate(settings.max_inflight_rows)
     app.state.draining = False  # set on SIGTERM (serving/server.py): /readyz answers 503 from then on
     app.state.metrics = metrics = Metrics(store.describe)
+    app.state.service = Service(settings, store, metrics, app.state.gate)
     _install_error_handlers(app, settings)
     for module in (arrears, segments, forecasts, models, health, theft):  # routers carry their full /v1 prefix
         app.include_router(module.router)
+    app.include_router(work_orders.router)
     app.add_middleware(
         RequestContext,
         metrics=metrics,

@@ -11,13 +11,17 @@ from features.cli import data_app, features_app
 from serving.server import serve_cmd
 from training.cli import demo_cmd, forecast_cmd, score_app, train_app
 from training.reports import report_cmd
+from training.segment_migration import report_migration_cmd
 from training.theft_cli import score_theft_cmd, train_theft_cmd
+from training.work_orders_cli import app as work_orders_app
 
 app = typer.Typer(
     help=(
         "meterwise: usage profiles, arrears risk, customer segments and load forecasts for an electricity "
         "supplier.\n\nStart with `meterwise demo` (validate → features → train → registry → predictions on the "
-        "embedded demo tenant), then `meterwise serve`."
+        "embedded demo tenant), then `meterwise serve`.\n\nEvery tenant command takes --tenant NAME (or "
+        "METERWISE_TENANT; default demo): its folders, registered models and API are that tenant's only. "
+        "Commands with --as-of default to the last day with a meter reading or an issued bill in the tenant's data."
     ),
     no_args_is_help=True,
     pretty_exceptions_enable=False,
@@ -32,6 +36,8 @@ app.command("forecast")(forecast_cmd)
 app.command("serve")(serve_cmd)
 app.command("demo")(demo_cmd)
 app.command("report")(report_cmd)
+app.command("report-migration")(report_migration_cmd)
+app.add_typer(work_orders_app, name="work-orders")
 
 
 @app.callback()

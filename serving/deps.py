@@ -84,6 +84,30 @@ async def get_gate(request: Request) -> BatchGate:
     return request.app.state.gate
 
 
+@dataclass(frozen=True)
+class Service:
+    """What a scoring route uses, handed over by its one auth dependency (each FastAPI dependency costs
+    tens of microseconds per request: the scoring routes resolve one instead of five)."""
+
+    settings: ServingSettings
+    store: ModelStore
+    metrics: Metrics
+    gate: BatchGate
+
+
+def require_service(scope: str):
+    """Dependency factory: authenticate the key for `scope` (401/403/429 as :func:`require_scope`), then
+    hand the route the app's :class:`Service`."""
+    check = require_scope(scope)
+
+    async def dependency(request: Request) -> Service:
+        await check(request)
+        return request.app.state.service
+
+    dependency.__name__ = f"require_{scope}_service"
+    return dependency
+
+
 def require_scope(scope: str | None):
     """Dependency factory: a valid API key carrying `scope` (401 without/invalid key, 403 wrong scope).
 
@@ -109,3 +133,4 @@ BillingKey = Annotated[ApiKey, Depends(require_scope("billing"))]
 PlannerKey = Annotated[ApiKey, Depends(require_scope("planner"))]
 AnyKey = Annotated[ApiKey, Depends(require_scope(None))]
 AdminKey = Annotated[ApiKey, Depends(require_scope("admin"))]
+BillingService = Annotated[Service, Depends(require_service("billing"))]

@@ -59,3 +59,17 @@ class Overloaded(MeterwiseError):
     def __init__(self, rows: int, in_flight: int, limit: int):
         self.rows, self.in_flight, self.limit = rows, in_flight, limit
         super().__init__(f"server busy: {in_flight} batch rows in flight, this request adds {rows}; limit {limit}")
+
+
+class ReasonsPending(MeterwiseError):
+    """A by-id batch asks for more not-yet-computed reasons than one request may compute."""
+
+    code = "reasons_pending"
+
+    def __init__(self, pending: int, limit: int):
+        self.pending, self.limit = pending, limit
+        super().__init__(
+            f"reasons for {pending} of these customers are still being computed (limit {limit} per request) "
+            "after a reload or a new snapshot; retry after Retry-After seconds, split the batch, or send "
+            '"include_reasons": false'
+        )

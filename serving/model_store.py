@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import os
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -21,43 +22,43 @@ import numpy as np
 import pandas as pd
 
 from features.errors import MeterwiseError, ModelNotReady, ModelRejected, SnapshotNotFound
-from features.snapshots import PROFILES_FILE, latest_as_of
-from features.snapshots import snapshot_path as snapshot_folder
-from serving.runtimes import REASON_COLUMNS, RUNTIMES, Runtime, ScoreIndex
+from features.settings import bundle_dir, scores_dir
+from features.settings import snapshot_root as tenant_snapshot_root
+from serving.live import LiveScores
+from serving.runtimes import RUNTIMES, Runtime, ScoreIndex
 from serving.settings import ServingSettings
+from serving.snapshots import Snapshot, SnapshotWatcher, current_folder
+from serving.validation import declared_units, unit_bounds
 
 logger = logging.getLogger(__name__)
 CHAMPION = "champion"
 #: ``loader(kind, version_or_alias) -> (bundle, version, source)``
 Loader = Callable[[str, str], tuple[Any, str, str]]
-SCORE_COLUMNS = {
-    "arrears": ("probability", "grade", "action", *REASON_COLUMNS, "model_version", "as_of"),
-    "segments": ("segment_id", "segment_name", "strategy", "distance", "model_version", "as_of"),
-}
+SEGMENT_COLUMNS = ("segment_id", "segment_name", "strategy", "distance", "model_version", "as_of")
 CANARY_ROWS = 8
+LIVE_KINDS = ("arrears", "segments")  # kinds answering by id from the feature snapshot
 
 
 def scores_path(settings: ServingSettings, kind: str) -> Path:
-    """Batch scores written by ``meterwise score <kind>``."""
-    return settings.var_dir / "scores" / settings.tenant / kind / "latest.parquet"
+    """Batch scores written by ``meterwise score <kind> --tenant <tenant>``."""
+    return scores_dir(settings.var_dir, settings.tenant, kind) / "latest.parquet"
+
+
+def snapshot_root(settings: ServingSettings) -> Path:
+    """The tenant's feature snapshots (``<root>/<as_of>/profiles.parquet`` + ``latest`` pointer)."""
+    return tenant_snapshot_root(settings.var_dir, settings.tenant)
 
 
 def snapshot_path(settings: ServingSettings) -> Path | None:
-    """Latest feature snapshot's ``profiles.parquet`` (the ``latest`` pointer of ``features/snapshots.py``),
-    else the newest ``<as_of>/profiles.parquet`` folder; None when there is none."""
-    root = settings.var_dir / "features" / settings.tenant
-    try:
-        folder = snapshot_folder(root, latest_as_of(root))
-        if (folder / PROFILES_FILE).exists():
-            return folder / PROFILES_FILE
-    except SnapshotNotFound:
-        pass
-    found = sorted(root.glob(f"*/{PROFILES_FILE}")) if root.exists() else []
-    return found[-1] if found else None
+    """Latest feature snapshot's ``profiles.parquet`` (the ``latest`` pointer, else the newest folder)."""
+    folder = current_folder(snapshot_root(settings))
+    return None if folder is None else folder / "profiles.parquet"
 
 
 def registry_loader(settings: ServingSettings) -> Loader:
-    """Champion from the MLflow registry; ``models/<kind>/model.joblib`` when no registry is reachable."""
+    """The tenant's champion (``meterwise-<tenant>-<kind>``) from the MLflow registry; its
+    ``models/<tenant>/<kind>/model.joblib`` when no registry is reachable. Reads only: it never changes
+    run or registry state."""
 
     def load(kind: str, ref: str) -> tuple[Any, str, str]:
         reason = "registry disabled (METERWISE_USE_REGISTRY=false)"
@@ -72,10 +73,9 @@ def registry_loader(settings: ServingSettings) -> Loader:
                 reason = "no registry database (sqlite file missing)"
             else:
                 try:
-                    from training import registry  # the only MLflow door; imported lazily (slow import)
+                    from training.registry import open_registry  # the only MLflow door; lazily (slow import)
 
-                    registry.configure(training)
-                    bundle, version = registry.load_version(kind, ref)
+                    bundle, version = open_registry(training, settings.tenant).load_version(kind, ref)
                     return bundle, version, "registry"
                 except ModelRejected:  # the registry answered with a bad model: refuse, never fall back
                     raise
@@ -86,10 +86,10 @@ def registry_loader(settings: ServingSettings) -> Loader:
                 except Exception as err:  # any registry failure falls back below, loudly
                     logger.warning("%s: registry at %s failed: %s: %s", kind, uri, type(err).__name__, err)
                     reason = f"registry failed ({type(err).__name__})"
-        folder = settings.models_dir / kind
+        folder = bundle_dir(settings.models_dir, settings.tenant, kind)
         logger.warning("%s: registry unavailable (%s); falling back to %s", kind, reason, folder / "model.joblib")
         if not (folder / "model.joblib").exists():  # the reason reaches clients: no paths, no URIs
-            raise ModelNotReady(kind, f"{reason}; and no fallback bundle models/{kind}/model.joblib")
+            raise ModelNotReady(kind, f"{reason}; and no fallback bundle models/{settings.tenant}/{kind}/model.joblib")
         meta = json.loads((folder / "meta.json").read_text()) if (folder / "meta.json").exists() else {}
         version = str(meta.get("version", "unknown"))
         if ref not in (CHAMPION, version):
@@ -99,78 +99,54 @@ def registry_loader(settings: ServingSettings) -> Loader:
     return load
 
 
-def fail_orphaned_runs(settings: ServingSettings) -> list[str]:
-    """Mark runs a killed training job left RUNNING as FAILED (service start); [] without a registry."""
-    if not settings.use_registry:
-        return []
-    from training.settings import TrainingSettings
-
-    training = TrainingSettings(
-        var_dir=settings.var_dir, models_dir=settings.models_dir, tracking_uri=settings.tracking_uri
-    )
-    uri = training.resolved_tracking_uri()
-    if uri.startswith("sqlite:///") and not Path(uri.removeprefix("sqlite:///")).exists():
-        return []
-    try:
-        from training import registry
-
-        return registry.fail_orphaned_runs(registry.configure(training))
-    except Exception as err:  # housekeeping must never stop the service from starting
-        logger.warning("could not check for orphaned training runs: %s: %s", type(err).__name__, err)
-        return []
-
-
 def _read(path: Path | None) -> pd.DataFrame | None:
     if path is None or not path.exists():
         return None
     return pd.read_parquet(path)
 
 
-def build_runtime(kind: str, bundle: Any, version: str, source: str, settings: ServingSettings) -> Runtime:
-    """Wrap `bundle` with its score index and canary rows (read from the latest scores and snapshot)."""
+def feature_units(names: list[str], bundle: Any, snapshot: Snapshot | None) -> dict[str, str]:
+    """Declared unit of each feature: the snapshot manifest, else the bundle's ``feature_descriptions``,
+    else the feature modules' ``FEATURE_DESCRIPTIONS``; undeclared features get no bounds."""
+    from features.profiles import FEATURE_DESCRIPTIONS as PROFILE_UNITS
+    from features.training_sets import FEATURE_DESCRIPTIONS as TRAINING_UNITS
+
+    manifest = snapshot.units if snapshot is not None else None
+    return declared_units(names, manifest, getattr(bundle, "feature_descriptions", None), PROFILE_UNITS, TRAINING_UNITS)
+
+
+def build_runtime(
+    kind: str, bundle: Any, version: str, source: str, settings: ServingSettings, snapshot: Snapshot | None = None
+) -> Runtime:
+    """Wrap `bundle` with its feature contract (units, bounds) and canary rows from the current snapshot.
+
+    Arrears features must all be in the snapshot (answers by id are computed from it). Segments read the
+    batch-scoring file as a fallback only when the snapshot lacks their load-shape features.
+    """
     cls = RUNTIMES.get(kind)
     if cls is None:
         raise ModelRejected(kind, f"unknown kind; expected one of {sorted(RUNTIMES)}")
     names = [str(c) for c in getattr(bundle, "feature_names_in_", [])]
-    profiles = _read(snapshot_path(settings)) if names else None
-    canary = None
-    if kind == "arrears" and profiles is not None and not set(names) <= set(profiles.columns):
-        missing = [n for n in names if n not in profiles.columns]  # a renamed or new feature
+    missing = snapshot.missing(names) if snapshot is not None and names else names
+    if kind == "arrears" and snapshot is not None and missing:  # a renamed or new feature
         raise ModelRejected(kind, f"features {missing[:5]} are not in the feature snapshot (contract)")
-    if profiles is not None and set(names) <= set(profiles.columns):
-        canary = profiles[names].head(CANARY_ROWS).to_numpy(dtype=np.float64, na_value=np.nan)
+    canary = None
+    if snapshot is not None and names and not missing:
+        canary = snapshot.matrix(names)[:CANARY_ROWS]
     scores = strategies = None
-    if kind in SCORE_COLUMNS:
+    if kind == "segments" and names and missing:
         frame = _read(scores_path(settings, kind))
-        if frame is None and kind == "arrears" and canary is not None:
-            frame = _score_snapshot(cls, bundle, version, source, profiles, names, snapshot_path(settings))
         if frame is not None:
-            snap = snapshot_path(settings)
-            snap_day = pd.to_datetime(snap.parent.name, errors="coerce") if snap is not None else None
-            scores = ScoreIndex.from_frame(
-                frame,
-                SCORE_COLUMNS[kind],
-                stale_after_days=settings.stale_after_days,
-                snapshot_as_of=None if snap_day is None or pd.isna(snap_day) else snap_day,
+            logger.warning(
+                "segments: the feature snapshot lacks %s; by-id answers come from the batch scores", missing[:3]
             )
-            if scores.model_version not in (None, version):
-                logger.warning(
-                    "%s: batch scores come from v%s but v%s is loaded; by-id answers report v%s until "
-                    "`meterwise score %s` runs again",
-                    kind,
-                    scores.model_version,
-                    version,
-                    scores.model_version,
-                    kind,
-                )
-            if kind == "segments" and "strategy" in frame:  # only when a segment implies one strategy
+            scores = ScoreIndex.from_frame(frame, SEGMENT_COLUMNS)
+            if "strategy" in frame:  # only when a segment implies one strategy
                 per_segment = frame.groupby("segment_id")["strategy"].agg(["nunique", "first"])
                 if (per_segment["nunique"] <= 1).all():
                     strategies = per_segment["first"].to_dict()
-        else:
-            logger.warning(
-                "%s: no batch scores at %s; by-id requests will answer 503", kind, scores_path(settings, kind)
-            )
+    units = feature_units(names, bundle, snapshot)
+    lower, upper = unit_bounds(names, units)
     return cls(
         kind=kind,
         bundle=bundle,
@@ -179,45 +155,23 @@ def build_runtime(kind: str, bundle: Any, version: str, source: str, settings: S
         scores=scores,
         canary=canary,
         strategies=strategies or {},
-    )
-
-
-def _score_snapshot(
-    cls: type[Runtime], bundle: Any, version: str, source: str, profiles: pd.DataFrame, names: list[str], path: Path
-) -> pd.DataFrame | None:
-    """No batch scores yet: score the latest snapshot once at load (vectorised; reasons stay empty)."""
-    try:
-        X = profiles[names].to_numpy(dtype=np.float64, na_value=np.nan)
-        p = cls(kind="arrears", bundle=bundle, version=version, source=source)._public_probability(X)
-        grades, actions = bundle.grade(p)
-    except Exception as err:  # admission reports the real problem on the canary rows
-        logger.warning("arrears: could not score the snapshot at load: %s", err)
-        return None
-    logger.warning(
-        "arrears: no batch scores; scored %d snapshot rows at load without reasons (run `meterwise score arrears`)",
-        len(X),
-    )
-    return pd.DataFrame(
-        {
-            "customer_id": profiles["customer_id"].astype(str).to_numpy(),
-            "probability": p,
-            "grade": grades,
-            "action": actions,
-            "model_version": version,
-            "as_of": pd.to_datetime(path.parent.name, errors="coerce"),
-        }
+        units=units,
+        lower=lower,
+        upper=upper,
+        threads=settings.predict_threads or os.cpu_count() or 1,  # for batches of PARALLEL_ROWS rows or more
     )
 
 
 class ModelStore:
     """The live runtime per kind, swapped as one reference."""
 
-    def __init__(self, settings: ServingSettings, loader: Loader | None = None):
-        self.settings = settings
+    def __init__(self, settings: ServingSettings, loader: Loader | None = None, *, warm_reasons: bool = True):
+        self.settings, self.warm_reasons = settings, warm_reasons  # warm: reasons filled in the background
         self._loader = loader or registry_loader(settings)
         self._models: dict[str, Runtime] = {}
         self._errors: dict[str, str] = {kind: "loading" for kind in settings.kinds}
         self._locks = {kind: threading.Lock() for kind in settings.kinds}
+        self.snapshots = SnapshotWatcher(snapshot_root(settings))
 
     def load_all(self) -> None:
         """Load every configured kind; a failure leaves that kind not ready (logged), others go on."""
@@ -238,8 +192,10 @@ class ModelStore:
         with self._locks[kind]:  # one reload per kind at a time; readers never wait on this lock
             try:
                 bundle, version, source = self._loader(kind, ref)
-                candidate = build_runtime(kind, bundle, version, source, self.settings)
+                candidate = build_runtime(kind, bundle, version, source, self.settings, self.snapshots.current())
+                candidate.live.warm_reasons = self.warm_reasons
                 candidate.check()
+                self._warm(candidate)  # scores the whole current snapshot before it goes live
             except (ModelRejected, ModelNotReady) as err:
                 self._note_failure(kind, err)
                 raise ModelRejected(kind, getattr(err, "reason", str(err))) from err
@@ -251,14 +207,57 @@ class ModelStore:
         logger.info("%s v%s live (from %s)", kind, version, source)
         return candidate
 
+    def _warm(self, runtime: Runtime) -> None:
+        """Admission, last step: the candidate scores every customer of the current snapshot (its answers
+        by id, cached), so a model that fails on real rows is refused and the first request finds them
+        ready. Without a snapshot there is nothing to score (by-id requests answer 503 until one exists)."""
+        if runtime.kind in LIVE_KINDS and runtime.scores is None and self.snapshots.current() is not None:
+            live = self.live(runtime)
+            bad = live.usable & ~np.isfinite(live.columns.get("probability", np.zeros(len(live.usable))))
+            if bad.any():
+                raise ModelRejected(runtime.kind, f"{int(bad.sum())} snapshot rows scored to a non-finite value")
+
     def _note_failure(self, kind: str, err: Exception) -> None:
         if kind not in self._models:
             self._errors[kind] = getattr(err, "reason", str(err))
         logger.error("%s: candidate %s refused: %s", kind, "reload" if kind in self._models else "load", err)
 
+    def snapshot(self) -> Snapshot:
+        """The current feature snapshot; SnapshotNotFound (503) when the tenant has none."""
+        snapshot = self.snapshots.current()
+        if snapshot is None:
+            raise SnapshotNotFound("latest", f"no feature snapshot under features/{self.settings.tenant}/")
+        return snapshot
+
+    def live(self, runtime: Runtime) -> LiveScores:
+        """`runtime`'s answers on the current snapshot, cached per (model version, snapshot); computed
+        here on a miss (CPU work: call it off the event loop unless :meth:`cached_live` answered)."""
+        snapshot = self.snapshot()
+        key, grades = self._live_key(runtime, snapshot)
+        return runtime.live_scores(snapshot, key, grades=grades)
+
+    def cached_live(self, runtime: Runtime) -> LiveScores | None:
+        """The cached answers when they match the current snapshot, else None (two ``stat`` calls)."""
+        snapshot = self.snapshot()
+        return runtime.live.cached(self._live_key(runtime, snapshot)[0])
+
+    def _live_key(self, runtime: Runtime, snapshot: Snapshot) -> tuple[str, Any]:
+        """Cache key and context. Segments feed the live arrears grades into their strategies, so their
+        key names the arrears runtime too."""
+        arrears = self._models.get("arrears")
+        if runtime.kind != "segments" or arrears is None:
+            return snapshot.id, None
+        key = f"{snapshot.id}|arrears-v{arrears.version}@{arrears.loaded_at}"
+        return key, lambda: self._grades(arrears, snapshot)
+
+    def _grades(self, arrears: Runtime, snapshot: Snapshot) -> pd.DataFrame:
+        scores = arrears.live_scores(snapshot)
+        return pd.DataFrame({"customer_id": snapshot.index, "grade": scores.columns["grade"]})
+
     def install(self, runtime: Runtime) -> None:
         """Admit and install an already-built runtime (tests, notebooks)."""
         runtime.check()
+        self._warm(runtime)
         self._models = {**self._models, runtime.kind: runtime}
         self._errors.pop(runtime.kind, None)
 

@@ -1,9 +1,10 @@
 """Model runtimes, one tiny class per kind (MLServer style): wrap a bundle, self-check, score.
 
 A runtime is immutable once built: the store swaps whole runtimes, so a request that picked one up
-finishes on it even while a reload installs the next. By-id scoring reads a :class:`ScoreIndex`
-built once at load time from the batch-scoring file: ``pandas.Index.get_indexer`` + ``numpy.take``,
-no per-row Python.
+finishes on it even while a reload installs the next. Answers by id are computed live from the current
+feature snapshot (``serving/live.py``) and cached on the runtime, so a reload starts from an empty cache.
+Segments fall back to the batch-scoring file (:class:`ScoreIndex`) only while the snapshot lacks the
+model's load-shape features.
 """
 
 from __future__ import annotations
@@ -16,39 +17,30 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from features.errors import ModelRejected
+from features.errors import ModelNotReady, ModelRejected
+from serving.lgbm import SingleRowPredictor
+from serving.live import LiveCache, LiveScores, row_status
+from serving.snapshots import Snapshot
 
 logger = logging.getLogger(__name__)
 REASON_COLUMNS = ("reason_1", "reason_2", "reason_3")
 PARALLEL_ROWS = 1_000  # below this, one thread: spinning up OpenMP costs more than it saves
-OK, UNKNOWN, STALE = "ok", "unknown_customer", "stale"
+HAS_BILLS = "has_bills"  # arrears: a customer with no bill yet has no payment history to score
+SEGMENT_CONTEXT = ("customer_id", "days_observed", "kwh_mean_day")  # used by segmenters beside their features
 
 
 @dataclass(frozen=True)
 class ScoreIndex:
-    """Precomputed per-customer outputs as numpy columns, indexed by customer id."""
+    """Batch-scoring outputs as numpy columns, indexed by customer id (segments fallback only)."""
 
     index: pd.Index
     columns: dict[str, np.ndarray]
-    stale: np.ndarray
     as_of: str | None
     model_version: str | None
 
     @classmethod
-    def from_frame(
-        cls,
-        df: pd.DataFrame,
-        columns: tuple[str, ...],
-        *,
-        stale_after_days: int,
-        snapshot_as_of: pd.Timestamp | None = None,
-    ) -> ScoreIndex:
-        """Index `df` (one row per ``customer_id``; the last row wins on duplicates).
-
-        A row is stale when its ``as_of`` is more than `stale_after_days` older than the newest of its
-        own ``as_of`` values and the latest feature snapshot (`snapshot_as_of`), or when a ``stale``
-        column flags it.
-        """
+    def from_frame(cls, df: pd.DataFrame, columns: tuple[str, ...]) -> ScoreIndex:
+        """Index `df` (one row per ``customer_id``; the last row wins on duplicates)."""
         df = df.drop_duplicates("customer_id", keep="last")
         index = pd.Index(df["customer_id"].astype(str).to_numpy(dtype=object), dtype=object)
         cols: dict[str, np.ndarray] = {}
@@ -57,25 +49,14 @@ class ScoreIndex:
                 cols[name] = np.full(len(df), None, dtype=object)
             elif pd.api.types.is_float_dtype(df[name]) or name in ("probability", "distance"):
                 cols[name] = df[name].to_numpy(dtype=np.float64, na_value=np.nan)
-            elif name == "as_of":  # ISO date strings, ready to serialize
-                day = pd.to_datetime(df[name], errors="coerce").dt.strftime("%Y-%m-%d").astype(object)
-                cols[name] = day.where(day.notna(), None).to_numpy(dtype=object)
             else:
                 s = df[name].astype(object)
                 cols[name] = s.where(s.notna(), None).to_numpy(dtype=object)
         as_of = pd.to_datetime(df["as_of"], errors="coerce") if "as_of" in df else None
-        stale = np.zeros(len(df), dtype=bool)
-        newest = None
-        if as_of is not None and as_of.notna().any():
-            newest = as_of.max()
-            if snapshot_as_of is not None and snapshot_as_of > newest:
-                newest = snapshot_as_of
-            stale |= (as_of < newest - pd.Timedelta(days=stale_after_days)).to_numpy(dtype=bool, na_value=True)
-        if "stale" in df:
-            stale |= df["stale"].fillna(False).to_numpy(dtype=bool)
+        newest = as_of.max() if as_of is not None and as_of.notna().any() else None
         versions = df["model_version"].dropna().astype(str) if "model_version" in df else pd.Series([], dtype=str)
         version = versions.mode().iloc[0] if len(versions) else None
-        return cls(index, cols, stale, None if newest is None else newest.date().isoformat(), version)
+        return cls(index, cols, None if newest is None else newest.date().isoformat(), version)
 
     def lookup(self, ids: list[str]) -> tuple[np.ndarray, np.ndarray]:
         """Positions (clipped to 0 for unknown ids) and the known mask, in request order."""
@@ -91,9 +72,6 @@ class ScoreIndex:
             out[~known] = np.nan if out.dtype.kind == "f" else None
         return out
 
-    def status(self, pos: np.ndarray, known: np.ndarray) -> np.ndarray:
-        return np.where(known, np.where(self.stale.take(pos), STALE, OK), UNKNOWN).astype(object)
-
     def position(self, customer_id: str) -> int | None:
         try:
             loc = self.index.get_loc(customer_id)
@@ -106,23 +84,36 @@ def frame_of(X: np.ndarray, names: list[str]) -> pd.DataFrame:
     return pd.DataFrame(X, columns=names, copy=False)
 
 
+def usable_rows(X: np.ndarray) -> np.ndarray:
+    """Rows with at least one feature present (an all-null row gives the model nothing to score)."""
+    return ~np.isnan(X).all(axis=1) if X.shape[1] else np.zeros(len(X), dtype=bool)
+
+
 @dataclass(frozen=True)
 class Runtime:
-    """Common metadata of a loaded model."""
+    """Common metadata of a loaded model, its feature contract and its live-answer cache."""
 
     kind: str
     bundle: Any
     version: str
     source: str
     loaded_at: float = field(default_factory=time.time)
-    scores: ScoreIndex | None = None
+    scores: ScoreIndex | None = None  # batch-scoring fallback (segments without snapshot features)
     canary: np.ndarray | None = None
     strategies: dict[Any, Any] = field(default_factory=dict)
     threads: int = 1  # LightGBM threads for batches of at least PARALLEL_ROWS rows
+    units: dict[str, str] = field(default_factory=dict)  # feature -> declared unit
+    lower: np.ndarray | None = None  # per-feature bounds from the units (serving/validation.py)
+    upper: np.ndarray | None = None
+    live: LiveCache = field(default_factory=LiveCache)
 
     @property
     def feature_names(self) -> list[str]:
-        return [str(c) for c in getattr(self.bundle, "feature_names_in_", [])]
+        names = self.__dict__.get("_names")
+        if names is None:  # computed once: the bundle never changes under a runtime
+            names = [str(c) for c in getattr(self.bundle, "feature_names_in_", [])]
+            object.__setattr__(self, "_names", names)
+        return names
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -132,9 +123,8 @@ class Runtime:
             "loaded_at": pd.Timestamp(self.loaded_at, unit="s", tz="UTC").isoformat(),
             "bundle": type(self.bundle).__name__,
             "feature_names": self.feature_names,
-            "scores_as_of": self.scores.as_of if self.scores else None,
-            "scores_model_version": self.scores.model_version if self.scores else None,
-            "scored_customers": len(self.scores.index) if self.scores else 0,
+            "feature_units": {n: self.units[n] for n in self.feature_names if n in self.units},
+            "live": self.live.describe(),
         }
 
     def canary_rows(self) -> np.ndarray:
@@ -146,6 +136,20 @@ class Runtime:
         missing = [a for a in attrs if not hasattr(self.bundle, a)]
         if missing:
             raise ModelRejected(self.kind, f"{type(self.bundle).__name__} lacks {', '.join(missing)}")
+
+    def live_scores(self, snapshot: Snapshot, key: str | None = None, **context: Any) -> LiveScores:
+        """This runtime's answers on `snapshot`, computed once per snapshot (and `key`) and cached.
+
+        Raises ModelNotReady (503) when the snapshot lacks a feature the model needs.
+        """
+        missing = snapshot.missing(self.feature_names)
+        if missing:
+            reason = f"feature snapshot {snapshot.id} lacks {missing[:5]}; rebuild it (`meterwise features build`)"
+            raise ModelNotReady(self.kind, reason)
+        return self.live.get(key or snapshot.id, lambda: self.score_snapshot(snapshot, **context))
+
+    def score_snapshot(self, snapshot: Snapshot, **context: Any) -> LiveScores:
+        raise NotImplementedError(f"{self.kind} answers no requests by id")
 
 
 class ArrearsRuntime(Runtime):
@@ -174,6 +178,25 @@ class ArrearsRuntime(Runtime):
             except Exception:  # the bundle's internals changed: keep the public path
                 fast = False
         object.__setattr__(self, "_fast", fast)  # frozen dataclass: set once, before the runtime goes live
+        object.__setattr__(self, "_single", self._single_row_predictor(X, p) if fast else None)
+
+    def _single_row_predictor(self, X: np.ndarray, p: np.ndarray) -> SingleRowPredictor | None:
+        """LightGBM's fast one-row path, kept only if it gives the public path's answer on every canary row."""
+        try:
+            single = SingleRowPredictor(self.bundle.booster_, len(self.feature_names))
+            rows = [np.ascontiguousarray(X[i], dtype=np.float64) for i in range(len(X))]
+            raw = np.array([single.predict(r) for r in rows])  # the few canary rows, at admission only
+            if np.allclose(self.bundle._calibrate(raw), p, rtol=0, atol=1e-12):
+                return single
+            logger.warning("%s v%s: fast one-row path disagrees with predict(); not used", self.kind, self.version)
+        except Exception as err:  # an older LightGBM without the API, a bundle without a booster
+            logger.warning("%s v%s: no fast one-row path (%s)", self.kind, self.version, err)
+        return None
+
+    @property
+    def fast(self) -> bool:
+        """The booster path was admitted: a small batch costs a known, small time (fine on the event loop)."""
+        return bool(getattr(self, "_fast", False))
 
     def _public_probability(self, X: np.ndarray) -> np.ndarray:
         if hasattr(self.bundle, "predict_risk"):  # ArrearsRiskModel: takes the ndarray as is
@@ -187,28 +210,62 @@ class ArrearsRuntime(Runtime):
 
     def probability(self, X: np.ndarray) -> np.ndarray:
         """Calibrated probabilities: one booster predict + one calibration over the whole matrix."""
+        single = getattr(self, "_single", None)
+        if single is not None and len(X) == 1:
+            raw = np.array([single.predict(np.ascontiguousarray(X[0], dtype=np.float64))])
+            return np.ascontiguousarray(self.bundle._calibrate(raw), dtype=np.float64)
         if getattr(self, "_fast", False):
             return self._fast_probability(X, self.threads if len(X) >= PARALLEL_ROWS else 1)
         return self._public_probability(X)
 
-    def score_features(self, X: np.ndarray, *, include_reasons: bool) -> dict[str, Any]:
-        """Score a feature matrix (rows in request order): one predict call, one grade call."""
+    def score_features(self, X: np.ndarray, *, include_reasons: bool, usable: np.ndarray | None = None) -> dict:
+        """Score a feature matrix (rows in request order): one predict call, one grade call.
+
+        Rows not `usable` (default: all-null rows) get status ``insufficient_features`` and nulls.
+        """
+        usable = usable_rows(X) if usable is None else usable
         p = self.probability(X)
         grades, actions = self.bundle.grade(p)
-        out: dict[str, Any] = {
-            "probability": p,
-            "grade": np.asarray(grades, dtype=object),
-            "action": np.asarray(actions, dtype=object),
-            "reasons": None,
-        }
+        grades, actions = np.asarray(grades, dtype=object), np.asarray(actions, dtype=object)
+        out: dict[str, Any] = {"probability": p, "grade": grades, "action": actions, "reasons": None}
+        if not usable.all():
+            p, grades, actions = p.copy(), grades.copy(), actions.copy()
+            p[~usable] = np.nan
+            grades[~usable] = actions[~usable] = None
+            out.update(probability=p, grade=grades, action=actions)
+        out["status"], out["usable"] = row_status(usable), usable
         if include_reasons:
-            reasons = self.bundle.reasons_frame(frame_of(X, self.feature_names), top=len(REASON_COLUMNS))
-            out["reasons"] = reasons[list(REASON_COLUMNS)].astype(object).to_numpy()
+            reasons = np.full((len(X), len(REASON_COLUMNS)), None, dtype=object)
+            if usable.any():
+                reasons[usable] = self.reasons(X[usable])
+            out["reasons"] = reasons
         return out
+
+    def reasons(self, X: np.ndarray) -> np.ndarray:
+        """Top reasons in words, shape (n, 3), object."""
+        frame = self.bundle.reasons_frame(frame_of(X, self.feature_names), top=len(REASON_COLUMNS))
+        return frame[list(REASON_COLUMNS)].astype(object).to_numpy()
+
+    def score_snapshot(self, snapshot: Snapshot, **context: Any) -> LiveScores:
+        """Every customer of `snapshot` in one call; a customer whose ``has_bills`` is False (nothing to
+        predict a next bill from) or whose features are all null is ``insufficient_features``."""
+        X = snapshot.matrix(self.feature_names)
+        usable = usable_rows(X)
+        if HAS_BILLS in snapshot.frame.columns:
+            usable &= snapshot.frame[HAS_BILLS].fillna(False).to_numpy(dtype=bool)
+        out = self.score_features(X, include_reasons=False, usable=usable)
+        columns = {k: out[k] for k in ("probability", "grade", "action")}
+        return LiveScores(self.version, snapshot, columns, usable, explain=lambda rows: self.reasons(X[rows]))
+
+
+def _ints_or_none(values: np.ndarray, keep: np.ndarray) -> np.ndarray:
+    out = np.asarray(values).astype(object)  # Python ints, ready to serialize
+    out[~keep] = None
+    return out
 
 
 class SegmentsRuntime(Runtime):
-    """Load-shape segment per customer."""
+    """Load-shape segment per customer (``insufficient_features`` where the model assigns none)."""
 
     def check(self) -> None:
         self.require("feature_names_in_", "predict_frame")
@@ -222,15 +279,46 @@ class SegmentsRuntime(Runtime):
         if pd.isna(seg).any() or not assigned.any() or not np.all(np.isfinite(dist[assigned])):
             raise ModelRejected(self.kind, f"canary segments {seg[:3]!r} / distances {dist[:3]!r} are not usable")
 
-    def score_features(self, X: np.ndarray) -> dict[str, Any]:
-        out = self.bundle.predict_frame(frame_of(X, self.feature_names))
-        strategy = out["segment_id"].map(self.strategies) if self.strategies else pd.Series([None] * len(out))
+    def score_frame(self, frame: pd.DataFrame, grades: pd.DataFrame | None = None) -> dict[str, Any]:
+        """Segments of the rows of `frame` (model features, plus ``customer_id`` / ``days_observed`` / level
+        when present); strategies from the bundle's value x credit matrix with `grades` (arrears)."""
+        if "customer_id" not in frame.columns:  # feature rows: positions stand in for ids
+            frame = frame.assign(customer_id=np.arange(len(frame)).astype(str))
+        out = self.bundle.predict_frame(frame.drop(columns="customer_id"))
+        seg = out["segment_id"].to_numpy()
+        usable = seg >= 0
+        strategy = np.full(len(out), None, dtype=object)
+        if self.strategies:
+            mapped = pd.Series(seg).map(self.strategies)
+            strategy = np.array(mapped.astype(object).where(mapped.notna(), None), dtype=object)
+        elif hasattr(self.bundle, "assign_strategies"):
+            try:
+                assigned = self.bundle.assign_strategies(frame, grades)
+                strategy = np.array(assigned["strategy"], dtype=object)
+            except (KeyError, ValueError) as err:  # e.g. no level column to band the value
+                logger.warning("segments v%s: no strategies (%s)", self.version, err)
+        names = np.array(out["segment_name"], dtype=object)  # copies: pandas hands out read-only views
+        distance = np.array(out["distance"], dtype=np.float64)
+        strategy[~usable] = names[~usable] = None
         return {
-            "segment_id": out["segment_id"].to_numpy(),
-            "segment_name": out["segment_name"].astype(object).to_numpy(),
-            "strategy": strategy.astype(object).where(strategy.notna(), None).to_numpy(),
-            "distance": out["distance"].to_numpy(dtype=np.float64),
+            "segment_id": _ints_or_none(seg, usable),
+            "segment_name": names,
+            "strategy": strategy,
+            "distance": np.where(usable, distance, np.nan),
+            "status": row_status(usable),
         }
+
+    def score_features(self, X: np.ndarray) -> dict[str, Any]:
+        return self.score_frame(frame_of(X, self.feature_names))
+
+    def score_snapshot(self, snapshot: Snapshot, grades: Any = None, **context: Any) -> LiveScores:
+        """Segments of every customer of `snapshot`; `grades` (a frame, or a function returning one) feeds
+        the value x credit strategies."""
+        extra = [c for c in SEGMENT_CONTEXT if c in snapshot.frame.columns and c not in self.feature_names]
+        frame = snapshot.frame[[*self.feature_names, *extra]]
+        out = self.score_frame(frame, grades() if callable(grades) else grades)
+        usable = out.pop("status") == "ok"
+        return LiveScores(self.version, snapshot, out, usable)
 
 
 class ForecastRuntime(Runtime):

@@ -11,10 +11,15 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 CustomerId = Annotated[str, StringConstraints(min_length=1, max_length=64, strip_whitespace=False)]
-Status = Literal["ok", "unknown_customer", "stale"]
+Status = Literal["ok", "unknown_customer", "insufficient_features"]
 REASONS_COST = (
     "Reasons are LightGBM SHAP contributions and cost about 90 times a prediction, so they are opt-in "
-    "when features are supplied; by-id answers read them precomputed from the batch-scoring snapshot."
+    "when features are supplied; by id they are on by default, computed once per customer, model version "
+    "and snapshot and cached (a background thread fills the cache after a reload or a new snapshot)."
+)
+SnapshotId = Field(
+    description="feature snapshot the answer was computed from: `<as_of>/<profile hash prefix>`",
+    examples=["2014-03-05/3f2a9c1b7e4d"],
 )
 
 
@@ -42,9 +47,10 @@ class ArrearsScore(Strict):
     probability: float | None = Field(description="calibrated probability of arrears (0-1)")
     grade: str | None
     action: str | None
-    reasons: list[str | None] = Field(description="top 3 reasons (precomputed by batch scoring)")
-    model_version: str | None
-    as_of: str | None = Field(description="feature snapshot date the score was computed on")
+    reasons: list[str | None] = Field(description="top 3 reasons, in words (null when insufficient)")
+    model_version: str = Field(description="version of the model that computed this answer")
+    as_of: str | None = Field(description="as-of date of the feature snapshot the answer was computed on")
+    snapshot_id: str = SnapshotId
 
     model_config = ConfigDict(
         json_schema_extra={
@@ -58,6 +64,7 @@ class ArrearsScore(Strict):
                     "reasons": ["late_bills_12m", "days_past_due_max_12m", "kwh_mean_28d"],
                     "model_version": "3",
                     "as_of": "2014-02-28",
+                    "snapshot_id": "2014-02-28/3f2a9c1b7e4d",
                 }
             ]
         }
@@ -71,12 +78,12 @@ class ArrearsScoreRequest(Strict):
     features: dict[str, list[float | None]] | None = Field(
         None, description="columnar features: one list per feature name, all the same length; null = missing"
     )
-    include_reasons: bool = Field(False, description=f"with features only. {REASONS_COST}")
+    include_reasons: bool | None = Field(None, description=f"default: true by id, false with features. {REASONS_COST}")
 
     @model_validator(mode="after")
     def _one_source(self) -> ArrearsScoreRequest:
         if self.customer_ids is None and self.features is None:
-            raise ValueError("give customer_ids (score from the latest snapshot) or features (score these rows)")
+            raise ValueError("give customer_ids (score on the latest snapshot) or features (score these rows)")
         return self
 
     model_config = ConfigDict(
@@ -103,9 +110,10 @@ class ArrearsColumns(Strict):
 
 
 class ArrearsBatchResponse(Strict):
-    model_version: str | None
-    source: Literal["snapshot", "features"]
-    as_of: str | None
+    model_version: str = Field(description="version of the model that computed every row")
+    source: Literal["snapshot", "features"] = Field(description="snapshot: by id, live on the feature snapshot")
+    as_of: str | None = Field(description="as-of date of the feature snapshot (by id); null with features")
+    snapshot_id: str | None = SnapshotId
     count: int
     status_counts: dict[str, int]
     unknown_customer_ids: list[str]
@@ -118,8 +126,9 @@ class ArrearsBatchResponse(Strict):
                     "model_version": "3",
                     "source": "snapshot",
                     "as_of": "2014-02-28",
+                    "snapshot_id": "2014-02-28/3f2a9c1b7e4d",
                     "count": 2,
-                    "status_counts": {"ok": 1, "unknown_customer": 1, "stale": 0},
+                    "status_counts": {"ok": 1, "unknown_customer": 1, "insufficient_features": 0},
                     "unknown_customer_ids": ["C999"],
                     "results": {
                         "customer_id": ["MAC000009", "C999"],
@@ -146,6 +155,12 @@ class SegmentScore(Strict):
     strategy: str | None
     distance: float | None
     model_version: str | None
+    source: Literal["snapshot", "batch"] = Field(
+        description="snapshot: live on the feature snapshot; batch: the batch scores, while the snapshot "
+        "lacks the model's load-shape features"
+    )
+    as_of: str | None
+    snapshot_id: str | None = SnapshotId
 
 
 class SegmentRequest(Strict):
@@ -172,7 +187,9 @@ class SegmentColumns(Strict):
 
 class SegmentBatchResponse(Strict):
     model_version: str | None
-    source: Literal["snapshot", "features"]
+    source: Literal["snapshot", "batch", "features"]
+    as_of: str | None
+    snapshot_id: str | None = SnapshotId
     count: int
     status_counts: dict[str, int]
     unknown_customer_ids: list[str]
@@ -221,9 +238,10 @@ class ModelInfo(BaseModel):
     loaded_at: str | None = None
     bundle: str | None = None
     feature_names: list[str] = []
-    scores_as_of: str | None = None
-    scores_model_version: str | None = None
-    scored_customers: int = 0
+    feature_units: dict[str, str] = Field({}, description="declared unit per feature: the request bounds")
+    live: dict[str, str | int | None] | None = Field(
+        None, description="answers by id: snapshot_id, as_of, customers, usable, reasons_computed"
+    )
     levels: dict[str, int] | None = None
     max_horizon: dict[str, int] | None = None
 

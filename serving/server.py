@@ -25,7 +25,9 @@ def run_server(settings: ServingSettings) -> None:
 
     if settings.api_keys.keys() & {"billing-key", "planner-key", "admin-key"}:
         logger.warning("serving with the documented DEMO API keys; set METERWISE_API_KEYS outside a laptop")
-    logger.info("meterwise API on http://%s:%d (docs at /docs)", settings.host, settings.port)
+    logger.info(
+        "meterwise API for tenant %r on http://%s:%d (docs at /docs)", settings.tenant, settings.host, settings.port
+    )
     app = create_app(settings)
     config = uvicorn.Config(
         app,
@@ -60,14 +62,23 @@ class DrainingServer(uvicorn.Server):
 
 
 def serve_cmd(
-    host: str = typer.Option(None, help="bind address [default: METERWISE_HOST or 127.0.0.1]"),
-    port: int = typer.Option(None, help="bind port [default: METERWISE_PORT or 8000]"),
+    host: str = typer.Option(None, help="bind address (default: METERWISE_HOST or 127.0.0.1)"),
+    port: int = typer.Option(None, help="bind port (default: METERWISE_PORT or 8000)"),
     no_registry: bool = typer.Option(False, "--no-registry", help="serve models/<kind>/model.joblib bundles only"),
-    tenant: str = typer.Option(None, help="tenant whose scores are served [default: METERWISE_TENANT or demo]"),
+    tenant: str = typer.Option(
+        None,
+        help="tenant served: its champions meterwise-<tenant>-<kind>, snapshots and models/<tenant>/ "
+        "(default: METERWISE_TENANT or demo)",
+    ),
 ) -> None:
-    """Start the prediction API (champion of each kind from the MLflow registry, else models/)."""
+    """Start the prediction API for one tenant (its champion of each kind from the MLflow registry, else models/)."""
     overrides = {"host": host, "port": port, "tenant": tenant}
-    settings = ServingSettings(**{k: v for k, v in overrides.items() if v is not None})
+    try:
+        settings = ServingSettings(**{k: v for k, v in overrides.items() if v is not None})
+    except ValueError as err:
+        from features.settings import settings_error
+
+        raise typer.BadParameter(settings_error(err)) from None
     if no_registry:
         settings = settings.model_copy(update={"use_registry": False})
     run_server(settings)

@@ -2,7 +2,8 @@
 
 Dev defaults are for the local demo only. In production set ``METERWISE_API_KEYS`` (a JSON object
 ``{"<key>": ["<scope>", ...]}``) to long random keys; scopes are ``billing`` (arrears + segments),
-``planner`` (forecasts), ``admin`` (reload) and ``revenue_protection`` (theft risk).
+``planner`` (forecasts), ``customer_service`` (work-order classification), ``revenue_protection`` (theft
+risk) and ``admin`` (reload).
 """
 
 from __future__ import annotations
@@ -10,20 +11,21 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from features.settings import PROJECT_ROOT
+from features.settings import DEMO_TENANT, PROJECT_ROOT, check_tenant
 
-SCOPES = ("billing", "planner", "admin", "revenue_protection")
+SCOPES = ("billing", "planner", "admin", "customer_service", "revenue_protection")
 KINDS = ("arrears", "segments", "forecast")
 
 #: Demo keys, documented in the README; never use them outside a laptop.
 DEV_API_KEYS: dict[str, list[str]] = {
     "billing-key": ["billing"],
     "planner-key": ["planner"],
-    "admin-key": ["admin", "billing", "planner"],
-    "revenue-key": ["revenue_protection"],  # theft risk (/v1/theft)
+    "admin-key": ["admin", "billing", "planner", "customer_service"],
+    "service-key": ["customer_service"],  # work-order classification (issue 22)
+    "revenue-key": ["revenue_protection"],  # theft risk (/v1/theft, issue 21)
 }
 
 
@@ -59,8 +61,12 @@ class ServingSettings(BaseSettings):
     required_kinds: tuple[str, ...] = Field(KINDS, description="kinds that must be loaded for /readyz")
     use_registry: bool = Field(True, description="load champions from MLflow; False = models/ bundles only")
     var_dir: Path = Field(PROJECT_ROOT / "var", description="feature snapshots, scores, local MLflow store")
-    tenant: str = Field("demo", description="tenant whose snapshots and scores are served")
-    models_dir: Path = Field(PROJECT_ROOT / "models", description="fallback bundles models/<kind>/model.joblib")
+    tenant: str = Field(
+        DEMO_TENANT, description="tenant served: its champions meterwise-<tenant>-<kind>, snapshots and scores"
+    )
+    models_dir: Path = Field(
+        PROJECT_ROOT / "models", description="fallback bundles models/<tenant>/<kind>/model.joblib"
+    )
     tracking_uri: str | None = Field(None, description="MLflow tracking URI; default sqlite under var_dir")
     retry_after_s: int = Field(5, ge=1, description="Retry-After seconds on 503 while models load")
     max_inflight_rows: int = Field(
@@ -77,6 +83,11 @@ class ServingSettings(BaseSettings):
     graceful_timeout_s: float = Field(
         20.0, gt=0, description="after draining: seconds in-flight requests get to finish before exit"
     )
+
+    @field_validator("tenant")
+    @classmethod
+    def _tenant(cls, value: str) -> str:
+        return check_tenant(value)
 
 
 @lru_cache

@@ -1,4 +1,8 @@
-"""Shared fixtures: a ten-customer tenant built in code, and a throw-away MLflow store."""
+"""Shared fixtures: a ten-customer tenant built in code, and a throw-away MLflow store.
+
+The registry holds no process-global MLflow state (see :mod:`training.registry`), so no fixture has
+to reset ``MLFLOW_TRACKING_URI`` between tests.
+"""
 
 from __future__ import annotations
 
@@ -113,16 +117,3 @@ def mlflow_settings(tmp_path: Path):
 
 def needs_shared() -> pytest.MarkDecorator:
     return pytest.mark.skipif(not SHARED_DATA.exists(), reason="../shared/data is not beside the checkout")
-
-
-@pytest.fixture(autouse=True)
-def _isolate_mlflow_uri():
-    """``mlflow.set_tracking_uri`` also writes ``MLFLOW_TRACKING_URI``; undo it so tests never share a store."""
-    import os
-
-    previous = os.environ.get("MLFLOW_TRACKING_URI")
-    yield
-    if previous is None:
-        os.environ.pop("MLFLOW_TRACKING_URI", None)
-    else:
-        os.environ["MLFLOW_TRACKING_URI"] = previous

@@ -173,8 +173,10 @@ class ArrearsRiskModel(ClassifierMixin, BaseEstimator):
         isotonic on both the demo tenant and the Taiwan benchmark; ``isotonic`` is applied with
         ``np.interp`` on the stored thresholds (``calibration_x_``, ``calibration_y_``).
     calibration_fraction : float
-        Share of the *last* rows held out for early stopping and calibration when ``fit`` gets no
-        ``calibration_set``.
+        Share of the *last* rows held out when ``fit`` is not given a slice: for calibration when there
+        is no ``calibration_set``, for early stopping when there is no ``eval_set``; with neither, the last
+        ``calibration_fraction`` of the rows early-stop and the ones after that calibrate, so the two never
+        share rows.
     grade_policy : GradePolicy, optional
         Bands and actions (default :class:`GradePolicy()`).
     feature_descriptions : dict, optional
@@ -241,7 +243,7 @@ class ArrearsRiskModel(ClassifierMixin, BaseEstimator):
         calibration_set: tuple[pd.DataFrame, np.ndarray] | None = None,
         eval_set: tuple[pd.DataFrame, np.ndarray] | None = None,
     ) -> ArrearsRiskModel:
-        """Fit trees on `X`, early-stop on `eval_set` (default: the calibration slice), then calibrate.
+        """Fit trees on `X`, early-stop on `eval_set`, then calibrate on `calibration_set` (never the same rows).
 
         Parameters
         ----------
@@ -251,7 +253,7 @@ class ArrearsRiskModel(ClassifierMixin, BaseEstimator):
         calibration_set : (X_cal, y_cal), optional
             A later period for the calibrator; default: the last ``calibration_fraction`` of the rows.
         eval_set : (X_eval, y_eval), optional
-            Early-stopping data; default: the calibration set.
+            Early-stopping data; default: the last ``calibration_fraction`` of the (remaining) rows.
         """
         if self.calibration not in {"isotonic", "sigmoid", "none"}:
             raise ValueError(f"calibration={self.calibration!r}; expected 'isotonic', 'sigmoid' or 'none'")
@@ -270,14 +272,18 @@ class ArrearsRiskModel(ClassifierMixin, BaseEstimator):
         if classes.size < 2:
             raise ValueError(f"y has 1 class ({classes[0]!r}); expected two classes (0 = paid on time, 1 = arrears)")
         M, y = as_matrix(X, names), _encode(y, classes)
+        if (calibration_set is None or eval_set is None) and not 0 < self.calibration_fraction < 1:
+            raise ValueError(f"calibration_fraction={self.calibration_fraction}; expected in (0, 1)")
         if calibration_set is None:
-            if not 0 < self.calibration_fraction < 1:
-                raise ValueError(f"calibration_fraction={self.calibration_fraction}; expected in (0, 1)")
             cut = round(len(y) * (1 - self.calibration_fraction))
             M, Mc, y, yc = M[:cut], M[cut:], y[:cut], y[cut:]
         else:
             Mc, yc = as_matrix(calibration_set[0], names), _encode(calibration_set[1], classes)
-        Me, ye = (as_matrix(eval_set[0], names), _encode(eval_set[1], classes)) if eval_set else (Mc, yc)
+        if eval_set is None:  # its own slice: the last rows before the calibration ones
+            cut = round(len(y) * (1 - self.calibration_fraction))
+            M, Me, y, ye = M[:cut], M[cut:], y[:cut], y[cut:]
+        else:
+            Me, ye = as_matrix(eval_set[0], names), _encode(eval_set[1], classes)
         train = lgb.Dataset(M, y, feature_name=names, free_raw_data=True)
         callbacks = [lgb.log_evaluation(0)]
         valid_sets = []

@@ -3,7 +3,6 @@
 Mount them as::
 
     train_app.command("arrears")(train_arrears_cmd)          # meterwise train arrears
-    promote_app.command("arrears")(promote_arrears_cmd)      # meterwise train promote arrears
     score_app.command("arrears")(score_arrears_cmd)          # meterwise score arrears --as-of 2014-03-01
 """
 
@@ -17,11 +16,11 @@ from typing import Annotated
 import pandas as pd
 import typer
 
+from features.cli import AsOf, DataDir, Tenant
 from features.errors import MeterwiseError
 
 logger = logging.getLogger(__name__)
 
-AsOf = Annotated[str | None, typer.Option(help="cutoff day YYYY-MM-DD (default: the latest day in the data)")]
 Grades = Annotated[
     Path | None,
     typer.Option(
@@ -31,17 +30,13 @@ Grades = Annotated[
         dir_okay=False,
     ),
 ]
-DataDir = Annotated[Path | None, typer.Option(help="tenant folder (default: METERWISE_DATA_DIR or the demo)")]
 
 
-def _settings(data_dir: Path | None):
-    from features.settings import get_data_settings
+def _settings(data_dir: Path | None, tenant: str | None = None):
+    from features.cli import tenant_settings
     from training.settings import TrainingSettings
 
-    data = get_data_settings()
-    if data_dir is not None:
-        data = data.model_copy(update={"data_dir": data_dir})
-    return data, TrainingSettings()
+    return tenant_settings(tenant, data_dir), TrainingSettings()
 
 
 def _policy(grades: Path | None):
@@ -62,11 +57,12 @@ def train_arrears_cmd(
     calibration: Annotated[str, typer.Option(help="sigmoid (Platt), isotonic or none")] = "sigmoid",
     grades: Grades = None,
     data_dir: DataDir = None,
+    tenant: Tenant = None,
 ) -> None:
     """Train the arrears model (LightGBM + calibration + logistic baseline), log, register, promote."""
     from training.arrears_job import train_arrears
 
-    data, training = _settings(data_dir)
+    data, training = _settings(data_dir, tenant)
     try:
         result = train_arrears(
             data,
@@ -80,25 +76,11 @@ def train_arrears_cmd(
     except MeterwiseError as err:
         _fail(err)
     keys = ("roc_auc", "pr_auc", "ks", "brier", "calibration_error", "lift_top_decile", "baseline_roc_auc")
-    keys += ("champion_roc_auc",)
+    keys += ("heldout_roc_auc", "champion_roc_auc", "validation_positive_rate")
     summary = {k: round(result.metrics[k], 4) for k in keys if k in result.metrics}
-    typer.echo(json.dumps({"version": result.version, "promoted": result.promoted, "run_id": result.run_id, **summary}))
-
-
-def promote_arrears_cmd(
-    version: Annotated[str | None, typer.Option(help="registered version (default: the latest)")] = None,
-    force: Annotated[bool, typer.Option("--force", help="move the champion alias regardless")] = False,
-    data_dir: DataDir = None,
-) -> None:
-    """Move `champion` to a version only if it beats the champion on that version's validation period."""
-    from training.arrears_job import promote_arrears
-
-    data, training = _settings(data_dir)
-    try:
-        promoted = promote_arrears(data, training, version=version, force=force)
-    except MeterwiseError as err:
-        _fail(err)
-    typer.echo(json.dumps({"version": version or "latest", "promoted": promoted}))
+    reason = result.decision.reason if result.decision else None
+    out = {"version": result.version, "promoted": result.promoted, "reason": reason, "run_id": result.run_id}
+    typer.echo(json.dumps(out | summary))
 
 
 def score_arrears_cmd(
@@ -106,11 +88,12 @@ def score_arrears_cmd(
     model: Annotated[str, typer.Option(help="alias or version to score with")] = "champion",
     grades: Grades = None,
     data_dir: DataDir = None,
+    tenant: Tenant = None,
 ) -> None:
     """Score every customer: probability, grade, action and 3 reasons -> var/scores/<tenant>/arrears/."""
     from training.arrears_job import score_arrears
 
-    data, training = _settings(data_dir)
+    data, training = _settings(data_dir, tenant)
     try:
         path = score_arrears(
             data, training, as_of=pd.Timestamp(as_of) if as_of else None, model=model, grade_policy=_policy(grades)

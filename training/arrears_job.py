@@ -1,25 +1,34 @@
 """Arrears jobs (all I/O here): train -> log -> register -> promote, and batch scoring.
 
-- :func:`train_arrears`: load the tenant, build the per-bill training set, split by time (train /
-  calibration / validation), fit :class:`~training.arrears.ArrearsRiskModel` and the logistic
-  baseline, evaluate both (and the current champion) on the newest period, log everything to MLflow,
-  register the version and, if asked, promote it.
-- :func:`promote_arrears`: re-evaluate a registered version and the champion on that version's
-  validation period and move ``champion`` only when the new one is better (or forced).
+- :func:`train_arrears`: load the tenant, build the per-bill training set (closed outcome windows only),
+  split by time (train / early stopping / calibration / validation, embargoed), fit
+  :class:`~training.arrears.ArrearsRiskModel` and the logistic baseline, score it and the current
+  champion on the same newest held-out bills, log everything to MLflow, register the version and, if
+  asked, promote it through :func:`training.promotion.decide`.
+- :func:`promote_version`: re-score a registered version and the champion on the same newest held-out
+  bills and move ``champion`` only when the rule says so (or forced); returns the decision.
 - :func:`score_arrears`: profile every customer as of a day, score, grade, explain, and write
   ``<var>/scores/<tenant>/arrears/<as_of>.parquet`` plus ``latest.parquet``.
 
 The fit itself is pure (:func:`fit_arrears`); MLflow is reached only through :mod:`training.registry`.
+
+Invariants
+----------
+- Every bill in any split has a closed outcome window at ``as_of`` (``due_date + late_days <= as_of``):
+  no bill is "known 0" just because it was paid early while its window was still open.
+- Early stopping, calibration and validation each use their own later time slice, and every slice is
+  embargoed: a row's outcome is settled before the next slice starts.
+- Champion and challenger are compared on the same bills: those issued from the later of their two
+  validation starts, with windows closed by the later of their two cutoffs (neither trained on them).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import logging
-import os
-import shutil
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -27,33 +36,25 @@ import numpy as np
 import pandas as pd
 
 from features.errors import ModelNotReady, ModelRejected
-from features.io import load_tenant, write_table
+from features.io import load_tenant
 from features.settings import DataSettings
-from features.training_sets import FEATURE_DESCRIPTIONS, build_arrears_training_set
 from training import registry
-from training.arrears import ArrearsRiskModel, GradePolicy, as_matrix, feature_columns, make_baseline
+from training.arrears import GradePolicy, as_matrix
+from training.arrears_fit import ArrearsFit, fit_arrears, informative_columns, label_dates, split_frame, training_frame
+from training.arrears_scoring import _latest_day, _next_bill_terms, score_arrears, score_frame
 from training.evaluation import classification_metrics
+from training.lifecycle import apply_decision, data_id, judge
+from training.promotion import Decision, Scored
 from training.settings import TrainingSettings
-from training.splits import TimeSplit, time_split
 
 logger = logging.getLogger(__name__)
+__all__ = [
+    "ArrearsFit", "_next_bill_terms", "fit_arrears", "informative_columns", "label_dates", "promote_version",
+    "score_arrears", "score_frame", "split_frame", "train_arrears", "training_frame",
+]  # fmt: skip
 KIND = "arrears"
 CANARY_ROWS = 8
 PROMOTE_METRIC = "roc_auc"  # higher is better; champion and challenger scored on the same rows
-
-
-@dataclass
-class ArrearsFit:
-    """Everything the pure fit produces; the job logs it."""
-
-    model: ArrearsRiskModel
-    baseline: Any
-    features: list[str]
-    split: TimeSplit
-    validation: pd.DataFrame  # validation rows of the training set (ids, features, label)
-    p_model: np.ndarray
-    p_baseline: np.ndarray
-    metrics: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass
@@ -63,64 +64,7 @@ class ArrearsTrainResult:
     promoted: bool
     metrics: dict[str, float]
     champion_version: str | None
-
-
-def _latest_day(tables: dict[str, pd.DataFrame]) -> pd.Timestamp:
-    days = [tables["bills"]["issue_date"].max()]
-    if len(tables["payments"]):
-        days.append(tables["payments"]["paid_at"].max().tz_convert("UTC").tz_localize(None))
-    return max(pd.Timestamp(d) for d in days).normalize()
-
-
-def training_frame(tables: dict[str, pd.DataFrame], *, as_of: pd.Timestamp, late_days: int) -> pd.DataFrame:
-    """Bills issued by `as_of` whose outcome is known at `as_of`, in issue order."""
-    frame = build_arrears_training_set(tables, late_days=late_days, label_as_of=as_of)
-    keep = (frame["issue_date"] <= as_of) & frame["label_known"]
-    return frame.loc[keep].reset_index(drop=True)
-
-
-def split_frame(frame: pd.DataFrame, *, late_days: int, validation_start: pd.Timestamp | None = None) -> TimeSplit:
-    """Time split on issue dates; a bill's label counts as known ``late_days + 1`` days after due."""
-    return time_split(
-        frame["issue_date"],
-        label_dates=frame["due_date"] + pd.Timedelta(days=late_days + 1),
-        validation_start=validation_start,
-    )
-
-
-def informative_columns(frame: pd.DataFrame, columns: list[str]) -> list[str]:
-    """`columns` that take at least two distinct values in `frame` (constants teach the trees nothing)."""
-    return [c for c in columns if frame[c].nunique(dropna=True) > 1]
-
-
-def fit_arrears(
-    frame: pd.DataFrame,
-    *,
-    late_days: int = 30,
-    seed: int = 0,
-    calibration: str = "sigmoid",
-    grade_policy: GradePolicy | None = None,
-) -> ArrearsFit:
-    """Pure: split by time, fit LightGBM (+ calibration on the later slice) and the baseline, evaluate."""
-    split = split_frame(frame, late_days=late_days)
-    features = informative_columns(frame.iloc[split.train], feature_columns(frame))
-    train, cal, val = (frame.iloc[i] for i in (split.train, split.calibration, split.validation))
-    model = ArrearsRiskModel(
-        calibration=calibration,
-        grade_policy=grade_policy,
-        feature_descriptions=FEATURE_DESCRIPTIONS,
-        late_days=late_days,
-        random_state=seed,
-    )
-    model.fit(train[features], train["label"], calibration_set=(cal[features], cal["label"]) if len(cal) else None)
-    baseline = make_baseline(seed).fit(as_matrix(train[features], features), train["label"])
-    p_model = model.predict_risk(val[features])
-    p_base = baseline.predict_proba(as_matrix(val[features], features))[:, 1]
-    metrics = {
-        **classification_metrics(val["label"], p_model),
-        **classification_metrics(val["label"], p_base, prefix="baseline_"),
-    }
-    return ArrearsFit(model, baseline, features, split, val.reset_index(drop=True), p_model, p_base, metrics)
+    decision: Decision | None = None
 
 
 def evaluate_bundle(bundle: Any, validation: pd.DataFrame) -> dict[str, float] | None:
@@ -133,51 +77,77 @@ def evaluate_bundle(bundle: Any, validation: pd.DataFrame) -> dict[str, float] |
     return classification_metrics(validation["label"], bundle.predict_proba(validation[names])[:, 1])
 
 
-def _load_champion() -> tuple[Any, str, dict[str, str]] | None:
-    """The champion bundle, its version and its run's params; None when there is no champion."""
-    try:
-        bundle, version = registry.load_version(KIND, registry.CHAMPION)
-    except ModelNotReady:
-        return None
-    return bundle, version, registry.version_run(KIND, version)["params"]
+def heldout_rows(
+    tables: dict[str, pd.DataFrame],
+    *,
+    late_days: int,
+    starts: list[pd.Timestamp],
+    as_ofs: list[pd.Timestamp],
+    frame: pd.DataFrame | None = None,
+) -> pd.DataFrame:
+    """The newest held-out bills for a comparison: issued from the latest of `starts` (the models'
+    validation starts), windows closed by the latest of `as_ofs` (their cutoffs), so no model trained on one.
 
-
-def comparison_rows(validation: pd.DataFrame, champion_params: dict[str, str]) -> pd.DataFrame:
-    """Validation rows neither model learned from: from the later of the two validation starts.
-
-    A champion trained on a later cutoff may have trained on the challenger's validation bills; both
-    are then judged on bills from the champion's own validation start on (if that leaves both classes).
+    `frame`, when given, is the training frame as of ``as_ofs[0]``; it is reused when that is the latest.
     """
-    start = champion_params.get("validation_start")
-    if not start or pd.Timestamp(start) <= validation["issue_date"].min():
-        return validation
-    later = validation[validation["issue_date"] >= pd.Timestamp(start)]
-    if later["label"].nunique() == 2:
-        return later.reset_index(drop=True)
-    logger.warning("champion validated from %s: too few later rows, comparing on all validation rows", start)
-    return validation
+    if frame is None or max(as_ofs) != as_ofs[0]:
+        frame = training_frame(tables, as_of=max(as_ofs), late_days=late_days)
+    return frame[frame["issue_date"] >= max(starts)].reset_index(drop=True)
 
 
-def head_to_head(
-    candidate: Any, validation: pd.DataFrame, champion: tuple[Any, str, dict[str, str]] | None
-) -> tuple[float, float | None, dict[str, float]]:
-    """Promotion scores of candidate and champion on the same rows, plus champion_* metrics to log."""
-    base = evaluate_bundle(candidate, validation)
-    if base is None:
+def heldout_score(bundle: Any, rows: pd.DataFrame, *, version: str | None, as_of: pd.Timestamp) -> Scored | None:
+    """`bundle`'s AUC on `rows` as a :class:`Scored`; None when it needs features the rows lack."""
+    metrics = evaluate_bundle(bundle, rows)
+    if metrics is None:
+        return None
+    rows_id = data_id(rows["bill_id"], rows["label"])
+    return Scored(version, PROMOTE_METRIC, metrics[PROMOTE_METRIC], True, rows_id, pd.Timestamp(as_of))
+
+
+@dataclass(frozen=True)
+class _Champion:
+    bundle: Any
+    version: str
+    as_of: pd.Timestamp
+    validation_start: pd.Timestamp
+
+
+def _load_champion(reg: registry.Registry) -> _Champion | None:
+    """The registered champion with its training cutoff and validation start; None when there is none."""
+    version = reg.champion_version(KIND)
+    if version is None:
+        return None
+    bundle, version = reg.load_version(KIND, version)
+    params = reg.version_run(KIND, version)["params"]
+    return _Champion(bundle, version, pd.Timestamp(params["as_of"]), pd.Timestamp(params["validation_start"]))
+
+
+def compare(
+    tables: dict[str, pd.DataFrame],
+    bundle: Any,
+    *,
+    version: str | None,
+    as_of: pd.Timestamp,
+    validation_start: pd.Timestamp,
+    late_days: int,
+    champion: _Champion | None,
+    frame: pd.DataFrame | None = None,
+) -> tuple[Scored, Scored | None, pd.DataFrame]:
+    """Challenger and champion scored on the same newest held-out bills (see :func:`heldout_rows`)."""
+    starts, as_ofs = [validation_start], [as_of]
+    if champion is not None:
+        starts.append(champion.validation_start)
+        as_ofs.append(champion.as_of)
+    rows = heldout_rows(tables, late_days=late_days, starts=starts, as_ofs=as_ofs, frame=frame)
+    if rows.empty or rows["label"].nunique() < 2:
+        raise ModelNotReady(KIND, f"held-out bills from {max(starts).date()} hold fewer than two classes")
+    challenger = heldout_score(bundle, rows, version=version, as_of=as_of)
+    if challenger is None:
         raise ModelNotReady(KIND, "the candidate needs features the current pipeline lacks")
-    if champion is None:
-        return base[PROMOTE_METRIC], None, {}
-    rows = comparison_rows(validation, champion[2])
-    champ = evaluate_bundle(champion[0], rows)
-    if champ is None:
-        return base[PROMOTE_METRIC], None, {}
-    score = base if rows is validation else evaluate_bundle(candidate, rows)
-    logged = {f"champion_{k}": v for k, v in champ.items()} | {"comparison_rows": float(len(rows))}
-    return (
-        score[PROMOTE_METRIC],
-        champ[PROMOTE_METRIC],
-        logged | {f"comparison_{PROMOTE_METRIC}": score[PROMOTE_METRIC]},
-    )
+    champ = None
+    if champion is not None:
+        champ = heldout_score(champion.bundle, rows, version=champion.version, as_of=champion.as_of)
+    return challenger, champ, rows
 
 
 def _feature_version(features: list[str]) -> str:
@@ -199,10 +169,13 @@ def train_arrears(
     Parameters
     ----------
     as_of : pandas.Timestamp, optional
-        Training cutoff: bills issued and outcomes known by this day. Default: latest day in the data.
+        Training cutoff: bills issued and outcome windows closed by this day. Default: latest day in
+        the data.
     promote : bool
-        After the version is logged and registered, move ``champion`` to it if it beats the current
-        champion on this run's validation period (by ``training.promote_margin``).
+        After the version is logged and registered, move ``champion`` to it if
+        :func:`training.promotion.decide` says so: it beats the champion, scored on the same newest
+        held-out bills, by ``training.promote_margin`` (or the champion is too old); with no champion,
+        it must beat the logistic baseline.
     force : bool
         Promote regardless of the comparison.
     """
@@ -210,12 +183,36 @@ def train_arrears(
     as_of = _latest_day(tables) if as_of is None else pd.Timestamp(as_of).tz_localize(None).normalize()
     frame = training_frame(tables, as_of=as_of, late_days=data.late_days)
     fit = fit_arrears(
-        frame, late_days=data.late_days, seed=training.seed, calibration=calibration, grade_policy=grade_policy
+        frame,
+        late_days=data.late_days,
+        as_of=as_of,
+        seed=training.seed,
+        calibration=calibration,
+        grade_policy=grade_policy,
     )
-    registry.configure(training)
-    champion = _load_champion()
-    score, champion_score, compared = head_to_head(fit.model, fit.validation, champion)
-    metrics = {**fit.metrics, **compared}
+    reg = registry.open_registry(training, data.tenant)
+    champion = _load_champion(reg)
+    challenger, champ, rows = compare(
+        tables,
+        fit.model,
+        version=None,
+        as_of=as_of,
+        validation_start=fit.split.validation_start,
+        late_days=data.late_days,
+        champion=champion,
+        frame=frame,
+    )
+    baseline = None
+    if champion is None:  # the first model must beat the logistic baseline on the same bills
+        p_base = fit.baseline.predict_proba(as_matrix(rows[fit.features], fit.features))[:, 1]
+        base = classification_metrics(rows["label"], p_base)[PROMOTE_METRIC]
+        baseline = Scored(None, PROMOTE_METRIC, base, True, challenger.data_id)
+    decision = judge(
+        challenger, champ, training=training, has_champion=champion is not None, baseline=baseline, force=force
+    )
+    metrics = {**fit.metrics, f"heldout_{PROMOTE_METRIC}": challenger.value, "heldout_rows": float(len(rows))}
+    if champ is not None:
+        metrics[f"champion_{PROMOTE_METRIC}"] = champ.value
     model_params = {
         k: v for k, v in fit.model.get_params().items() if k not in {"feature_descriptions", "grade_policy"}
     }
@@ -231,37 +228,42 @@ def train_arrears(
         **{f"data_hash_{t}": h for t, h in report.hashes.items()},
     }
     tags = {"tenant": data.tenant, "as_of": str(as_of.date()), "feature_version": _feature_version(fit.features)}
-    with registry.training_run(training, KIND, tags=tags, params=params) as run_id:
-        registry.log_metrics({k: v for k, v in metrics.items() if np.isfinite(v)})
-        registry.log_table(fit.model.feature_importance_frame(), "feature_importance.csv")
-        _log_report(fit)
-        model_uri = registry.log_model(KIND, fit.model, fit.validation[fit.features].head(20))
-    version = registry.register(
+    with reg.training_run(KIND, tags=tags, params=params) as run_id:
+        reg.log_metrics({k: v for k, v in metrics.items() if np.isfinite(v)})
+        reg.log_table(fit.model.feature_importance_frame(), "feature_importance.csv")
+        reg.log_table(pd.DataFrame([decision.tags()]), "promotion/decision.csv")
+        _log_report(reg, fit)
+        model_uri = reg.log_model(KIND, fit.model, fit.validation[fit.features].head(20))
+    version = reg.register(
         KIND, model_uri, tags={"as_of": tags["as_of"], "validation_start": params["validation_start"]}
     )
+    decision = dataclasses.replace(decision, challenger=dataclasses.replace(challenger, version=version))
     logger.info(
-        "arrears v%s: %s %.3f vs champion %s (baseline auc %.3f, %d validation bills)",
+        "arrears v%s: held-out %s %.3f vs champion %s on %d bills (baseline auc %.3f): %s",
         version,
         PROMOTE_METRIC,
-        score,
-        champion_score if champion_score is None else f"{champion_score:.3f}",
+        challenger.value,
+        "none" if champ is None else f"v{champ.version} {champ.value:.3f}",
+        len(rows),
         metrics["baseline_roc_auc"],
-        len(fit.validation),
+        decision.reason,
     )
     promoted = False
     if promote or force:
-        admit_version(version, fit.validation[fit.features].head(CANARY_ROWS))  # raises: champion untouched
-        promoted = _decide(training, version, fit.model, score, champion_score, force=force)
-    return ArrearsTrainResult(run_id, version, promoted, metrics, champion[1] if champion else None)
+        admit_version(reg, version, fit.validation[fit.features].head(CANARY_ROWS))  # raises: champion untouched
+        promoted = apply_decision(
+            reg, KIND, decision, training=training, bundle=fit.model, meta={"promote_metric": PROMOTE_METRIC}
+        )
+    return ArrearsTrainResult(run_id, version, promoted, metrics, champion.version if champion else None, decision)
 
 
-def admit_version(version: str, canary: pd.DataFrame) -> Any:
+def admit_version(reg: registry.Registry, version: str, canary: pd.DataFrame) -> Any:
     """Load registered `version` back (signature checked) and score `canary`; returns the bundle.
 
     Raises :class:`ModelRejected` when the features differ from the canary's columns or the
     probabilities are not finite values in [0, 1]. Runs before ``champion`` may move.
     """
-    bundle, _ = registry.load_version(KIND, version)
+    bundle, _ = reg.load_version(KIND, version)
     names = list(getattr(bundle, "feature_names_in_", []))
     if names != list(canary.columns):
         raise ModelRejected(KIND, f"v{version} features {names[:5]} differ from the training features")
@@ -271,130 +273,47 @@ def admit_version(version: str, canary: pd.DataFrame) -> Any:
     return bundle
 
 
-def _log_report(fit: ArrearsFit) -> None:
+def _log_report(reg: registry.Registry, fit: ArrearsFit) -> None:
     from training.plots.arrears import write_arrears_report
 
     y = fit.validation["label"].to_numpy()
     grades, _ = fit.model.grade(fit.p_model)
     with tempfile.TemporaryDirectory() as tmp:
         write_arrears_report(Path(tmp), y, fit.p_model, grades, fit.model.grade_policy_.grades, baseline=fit.p_baseline)
-        registry.log_artifacts(Path(tmp), "report")
+        reg.log_artifacts(Path(tmp), "report")
 
 
-def _decide(
-    training: TrainingSettings, version: str, bundle: Any, score: float, champion_score: float | None, *, force: bool
-) -> bool:
-    promoted = registry.promote_if_better(
-        KIND,
-        version,
-        score,
-        None if champion_score is None or not np.isfinite(champion_score) else champion_score,
-        margin=training.promote_margin,
-        force=force,
-    )
-    registry.set_version_tags(
-        KIND,
-        version,
-        {
-            "promotion": "champion" if promoted else "challenger",
-            f"validation_{PROMOTE_METRIC}": f"{score:.5f}",
-            f"champion_{PROMOTE_METRIC}": "none" if champion_score is None else f"{champion_score:.5f}",
-        },
-    )
-    if promoted:
-        registry.export_bundle(
-            KIND, bundle, version, training.models_dir, {"promote_metric": PROMOTE_METRIC, PROMOTE_METRIC: score}
-        )
-    return promoted
+def promote_version(data: DataSettings, training: TrainingSettings, version: str, *, force: bool = False) -> Decision:
+    """Promote registered `version` if it beats the champion on the same newest held-out bills.
 
-
-def promote_arrears(
-    data: DataSettings, training: TrainingSettings, *, version: str | None = None, force: bool = False
-) -> bool:
-    """Promote `version` (default: the latest) if it beats the champion on the version's validation period.
-
-    Both are scored on the same rows: bills of the version's validation period, rebuilt from the
-    tenant data as of the version's training ``as_of`` (from the champion's validation start on if
-    that is later, see :func:`comparison_rows`).
+    Both are re-scored on the bills issued from the later of their validation starts whose windows closed
+    by the later of their cutoffs, rebuilt from the tenant's data (see :func:`heldout_rows`), then judged
+    by :func:`training.promotion.decide`. A champion that cannot be re-scored is a refusal (unless forced).
 
     Raises
     ------
     ModelNotReady
-        No such version (or no version at all).
+        No such version, or the held-out period has no usable bills.
     """
-    registry.configure(training)
-    version = version or registry.latest_version(KIND)
-    if version is None:
-        raise ModelNotReady(KIND, "no registered version to promote; run `meterwise train arrears` first")
-    info = registry.version_run(KIND, version)
-    params = info["params"]
-    candidate, version = registry.load_version(KIND, version)
-    champion_version = registry.champion_version(KIND)
-    if champion_version == version:
-        logger.info("arrears v%s is already champion", version)
-        return True
+    reg = registry.open_registry(training, data.tenant)
+    params = reg.version_run(KIND, version)["params"]
+    candidate, version = reg.load_version(KIND, version)
+    champion = _load_champion(reg)
     tables, _ = load_tenant(data.data_dir, quarantine_dir=data.quarantine_dir)
     as_of = pd.Timestamp(params.get("as_of") or _latest_day(tables))
-    late_days = int(params.get("late_days", data.late_days))
-    frame = training_frame(tables, as_of=as_of, late_days=late_days)
-    validation = frame[frame["issue_date"] >= pd.Timestamp(params["validation_start"])].reset_index(drop=True)
-    if validation.empty or validation["label"].nunique() < 2:
-        raise ModelNotReady(KIND, f"validation period from {params['validation_start']} has no usable rows")
-    champion = _load_champion() if champion_version is not None else None
-    score, champion_score, _ = head_to_head(candidate, validation, champion)
-    return _decide(training, version, candidate, score, champion_score, force=force)
-
-
-def _next_bill_terms(bills: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
-    """Per customer, days from issue to due of the latest bill issued by `as_of` (the next bill's terms)."""
-    known = bills[bills["issue_date"] <= as_of].sort_values(["customer_id", "issue_date"], kind="stable")
-    last = known.drop_duplicates("customer_id", keep="last")
-    days = (last["due_date"] - last["issue_date"]).dt.days.astype(float)
-    return pd.DataFrame({"customer_id": last["customer_id"].to_numpy(), "bill_days_to_due": days.to_numpy()})
-
-
-def score_frame(model: ArrearsRiskModel, profiles: pd.DataFrame, *, version: str, as_of: pd.Timestamp) -> pd.DataFrame:
-    """Pure: probability, grade, action, 3 reasons per customer row of `profiles`."""
-    X = profiles[model.feature_names_in_]
-    scored = model.predict_frame(X).reset_index(drop=True)
-    reasons = model.reasons_frame(X, top=3).reset_index(drop=True)
-    out = pd.concat([profiles[["customer_id"]].reset_index(drop=True), scored, reasons], axis=1)
-    return out.assign(model_version=str(version), as_of=pd.Timestamp(as_of).normalize())
-
-
-def score_arrears(
-    data: DataSettings,
-    training: TrainingSettings,
-    *,
-    as_of: pd.Timestamp | None = None,
-    model: str = registry.CHAMPION,
-    grade_policy: GradePolicy | None = None,
-) -> Path:
-    """Score every customer with a bill as of `as_of` (default: latest day in the data); returns the file.
-
-    Writes ``<var_dir>/scores/<tenant>/arrears/<YYYY-MM-DD>.parquet`` and replaces ``latest.parquet``
-    atomically with a copy of it. `grade_policy` overrides the bands stored in the model.
-    """
-    from features.profiles import build_profiles
-
-    bundle, version = registry.load_or_exported(training, KIND, model)
-    if grade_policy is not None:  # re-band without retraining (the loaded copy only)
-        bundle.grade_policy_ = grade_policy
-    tables, _ = load_tenant(data.data_dir, quarantine_dir=data.quarantine_dir)
-    as_of = _latest_day(tables) if as_of is None else pd.Timestamp(as_of).tz_localize(None).normalize()
-    profiles = build_profiles(tables, as_of=as_of, late_days=data.late_days)
-    if "bill_days_to_due" in bundle.feature_names_in_ and "bill_days_to_due" not in profiles:
-        profiles = profiles.merge(_next_bill_terms(tables["bills"], as_of), on="customer_id", how="left")
-    missing = [c for c in bundle.feature_names_in_ if c not in profiles.columns]
-    if missing:
-        raise ModelNotReady(KIND, f"profiles as of {as_of.date()} lack model features {missing[:10]}")
-    if "has_bills" in profiles:
-        profiles = profiles[profiles["has_bills"].fillna(False).astype(bool)]
-    scores = score_frame(bundle, profiles.reset_index(drop=True), version=version, as_of=as_of)
-    folder = Path(data.var_dir) / "scores" / data.tenant / KIND
-    path = write_table(scores, folder / f"{as_of.date()}.parquet")
-    tmp = folder / f".latest.{os.getpid()}.parquet"
-    shutil.copyfile(path, tmp)
-    tmp.replace(folder / "latest.parquet")
-    logger.info("arrears scores: %d customers as of %s (model v%s) -> %s", len(scores), as_of.date(), version, path)
-    return path
+    challenger, champ, rows = compare(
+        tables,
+        candidate,
+        version=version,
+        as_of=as_of,
+        validation_start=pd.Timestamp(params["validation_start"]),
+        late_days=int(params.get("late_days", data.late_days)),
+        champion=None if champion is not None and champion.version == version else champion,
+    )
+    if champion is not None and champion.version == version:
+        return Decision(True, "already champion", None, challenger, None)
+    decision = judge(challenger, champ, training=training, has_champion=champion is not None, force=force)
+    if decision.promote:
+        admit_version(reg, version, rows[list(candidate.feature_names_in_)].head(CANARY_ROWS))
+    apply_decision(reg, KIND, decision, training=training, bundle=candidate, meta={"promote_metric": PROMOTE_METRIC})
+    return decision

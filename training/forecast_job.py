@@ -30,6 +30,7 @@ import numpy as np
 import pandas as pd
 import typer
 
+from features.cli import DataDir, Tenant, tenant_settings
 from features.io import load_tenant, write_table
 from features.series import Panel, aggregate_series, panel_from_long
 from features.settings import DataSettings
@@ -172,8 +173,8 @@ def train_forecast(
 
     `params` override LoadForecaster settings (e.g. ``{"n_estimators": 50}`` for a quick run).
     """
-    from training import registry
     from training.plots.forecast import plot_backtest, plot_error_by_horizon
+    from training.registry import open_registry
 
     wanted = ("customers", "readings", "interval_readings", "weather")
     tables, report = load_tenant(data.data_dir, tables=wanted)
@@ -224,8 +225,8 @@ def train_forecast(
     )
     bundle = ForecastBundle(pd.concat(issued, ignore_index=True), pd.concat(histories, ignore_index=True), meta)
     example = pd.DataFrame({"level": ["total"], "key": ["all"], "horizon": [3], "freq": [main_freq]})
+    registry = open_registry(training, data.tenant)
     with registry.training_run(
-        training,
         KIND,
         tags={"tenant": data.tenant, "as_of": str(meta["as_of"]), "feature_version": FEATURE_VERSION},
         params={"freqs": ",".join(freqs), "reconciliation": method, "horizons": str({f: HORIZONS[f] for f in freqs})},
@@ -267,11 +268,11 @@ def _champion_score(registry, data_hash: str) -> float | None:
     return -float(meta["backtest_mase"]) if meta.get("data_hash") == data_hash else None
 
 
-def load_bundle(training: TrainingSettings) -> tuple[ForecastBundle, str]:
-    """The champion bundle from the registry, else the exported fallback ``models/forecast/model.joblib``."""
-    from training import registry
+def load_bundle(training: TrainingSettings, tenant: str = "demo") -> tuple[ForecastBundle, str]:
+    """The tenant's champion from the registry, else its exported ``models/<tenant>/forecast/model.joblib``."""
+    from training.registry import open_registry
 
-    return registry.load_or_exported(training, KIND)
+    return open_registry(training, tenant).load_or_exported(KIND)
 
 
 def read_load_csv(path: Path, freq: str) -> pd.DataFrame:
@@ -324,6 +325,7 @@ def forecast(
     training: TrainingSettings,
     input_csv: Path | None = None,
     fmt: str = "both",
+    tenant: str = "demo",
 ) -> dict[str, Path]:
     """Write one forecast as CSV and/or Parquet plus a PNG chart; returns the written paths."""
     from training.plots.forecast import plot_forecast
@@ -332,7 +334,7 @@ def forecast(
         bundle, version = csv_bundle(read_load_csv(Path(input_csv), freq), freq, horizon, training.seed), "csv"
         level, key = "input", "series"
     else:
-        bundle, version = load_bundle(training)
+        bundle, version = load_bundle(training, tenant)
     fc = bundle.forecast(level, key, horizon, freq)
     name = f"forecast_{level}_{key}_{freq}{horizon}".replace("/", "_").replace(":", "_")
     out_dir = Path(out_dir)
@@ -356,12 +358,12 @@ def train_forecast_cmd(
         str, typer.Option(help="reconciliation: mint_shrink, wls_struct, ols, bottom_up")
     ] = "mint_shrink",
     force: Annotated[bool, typer.Option(help="promote to champion even if not better")] = False,
+    data_dir: DataDir = None,
+    tenant: Tenant = None,
 ) -> None:
-    """Backtest, train, reconcile and register load forecasts (meterwise-forecast)."""
-    from features.settings import DataSettings as _Data
-
+    """Backtest, train, reconcile and register load forecasts (meterwise-<tenant>-forecast)."""
     summary = train_forecast(
-        _Data(),
+        tenant_settings(tenant, data_dir),
         TrainingSettings(),
         freqs=tuple(f.strip() for f in freqs.split(",") if f.strip()),
         method=method,
@@ -378,10 +380,14 @@ def forecast_cmd(
     horizon: Annotated[int, typer.Option(help="periods ahead")] = 28,
     freq: Annotated[str, typer.Option(help="H, D or M")] = "D",
     input: Annotated[Path | None, typer.Option(help="CSV timestamp,load[,temperature]: train on it instead")] = None,
-    out: Annotated[Path, typer.Option(help="output folder")] = Path("var/forecasts"),
+    out: Annotated[Path | None, typer.Option(help="output folder (default: var/forecasts/<tenant>)")] = None,
     fmt: Annotated[str, typer.Option("--format", help="csv, parquet or both")] = "both",
+    tenant: Tenant = None,
 ) -> None:
     """Write a P10/P50/P90 forecast (CSV/Parquet) and a PNG chart for planners."""
-    paths = forecast(level, key, horizon, freq, out_dir=out, training=TrainingSettings(), input_csv=input, fmt=fmt)
+    data = tenant_settings(tenant, writes=False, reads=False)
+    out = out or data.var_dir / "forecasts" / data.tenant
+    training, tenant = TrainingSettings(), data.tenant
+    paths = forecast(level, key, horizon, freq, out_dir=out, training=training, input_csv=input, fmt=fmt, tenant=tenant)
     for kind, path in paths.items():
         typer.echo(f"{kind}: {path}")

@@ -17,7 +17,7 @@ from tqdm.auto import tqdm
 
 from features.io import load_tenant
 from features.settings import DataSettings
-from features.snapshots import build_snapshot, default_as_of
+from features.snapshots import build_snapshot, resolve_as_of
 from training.arrears_job import score_arrears, train_arrears
 from training.forecast_job import train_forecast
 from training.segments_job import score_segments, train_segments
@@ -36,9 +36,9 @@ def run_pipeline(
     """Run every step; returns a summary (counts, versions, metrics, output files) and logs a digest."""
     data = data or DataSettings()
     training = training or TrainingSettings()
-    summary: dict[str, Any] = {}
+    summary: dict[str, Any] = {"tenant": data.tenant}
     tables, report = load_tenant(data.data_dir)
-    as_of = as_of or default_as_of(tables)
+    as_of = resolve_as_of(tables, as_of)  # the one default rule of every command
     summary["as_of"] = str(as_of.date())
     summary["rows"] = report.counts
 

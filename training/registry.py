@@ -1,20 +1,25 @@
-"""The only door to MLflow: runs, logged models, registry versions and the ``champion`` alias.
+"""The only door to MLflow: runs, logged models, registry versions and the ``champion`` alias, per tenant.
 
-Every model kind (``arrears``, ``segments``, ``forecast``) is one registered model named
-``meterwise-<kind>``. A version's artifact is a pyfunc model wrapping a joblib *bundle* (the fitted
-estimator), so ``mlflow models serve`` can serve it as is, while meterwise's own service loads the
-bundle directly (no pyfunc overhead). Invariant: the ``champion`` alias moves only in
-:func:`promote_if_better`, after the version is fully logged and registered.
+A :class:`Registry` is one tenant's view of one MLflow store: it holds an ``MlflowClient`` bound to a
+tracking URI and never touches MLflow's process-global state (no ``mlflow.set_tracking_uri``, no
+active run), so two registries on different stores or tenants work side by side in one process.
+Build one with :func:`open_registry` from :class:`~training.settings.TrainingSettings`.
+
+Names, per tenant (:func:`model_name`): each model kind is the registered model
+``meterwise-<tenant>-<kind>`` (``meterwise-demo-arrears``) with its own ``champion`` / ``challenger``
+aliases; runs go to the experiment ``<prefix>-<tenant>-<kind>``. A version's artifact is a pyfunc model
+wrapping a joblib *bundle* (the fitted estimator), so ``mlflow models serve -m
+models:/meterwise-demo-arrears@champion`` serves it as is, while meterwise's own service loads the bundle
+directly. Invariant: the ``champion`` alias moves only in :meth:`Registry.promote_if_better`, after the
+version is fully logged and registered.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
-import os
-import socket
-import subprocess
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -22,130 +27,353 @@ from typing import Any
 import joblib
 import mlflow
 import pandas as pd
+from mlflow.entities import Metric, Param, RunStatus
 from mlflow.exceptions import MlflowException
 from mlflow.models import infer_signature
 from mlflow.tracking import MlflowClient
 
 from features.errors import ModelNotReady, ModelRejected
+from features.settings import bundle_dir, check_tenant
+from training.exported import export_bundle, load_exported
+from training.runs import code_version, orphaned, owner_tags
 from training.settings import TrainingSettings
 
 logger = logging.getLogger(__name__)
 CHAMPION, CHALLENGER = "champion", "challenger"
 BUNDLE = "bundle.joblib"
-OWNER_HOST, OWNER_PID = "meterwise.host", "meterwise.pid"
+MODEL_ARTIFACT = "model"
 #: signature columns that are context, not model features (ids and data-quality inputs of segments)
 SIGNATURE_CONTEXT = frozenset({"customer_id", "days_observed", "kwh_mean_day"})
-ORPHAN_AFTER_S = 24 * 3600  # a RUNNING run without owner tags counts as orphaned after this long
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # exists, owned by someone else
-        return True
-    return True
+def model_name(kind: str, tenant: str) -> str:
+    """Registered model name of one tenant's model kind: ``meterwise-<tenant>-<kind>``."""
+    return f"meterwise-{check_tenant(tenant)}-{kind}"
 
 
-def fail_orphaned_runs(client: MlflowClient | None = None) -> list[str]:
-    """Mark ``FAILED`` every run left ``RUNNING`` by a process that no longer exists; returns their ids.
-
-    A run is orphaned when its ``meterwise.host`` is this host and its ``meterwise.pid`` is not alive
-    (or is this very process, which is not inside that run), or when it has no owner tags and started
-    more than a day ago. Called at service start and at the start of every training run.
-    """
-    client = client or MlflowClient()
-    experiments = [e.experiment_id for e in client.search_experiments()]
-    if not experiments:
-        return []
-    host, now_ms = socket.gethostname(), pd.Timestamp.now(tz="UTC").value // 1_000_000
-    active = mlflow.active_run()
-    failed = []
-    for run in client.search_runs(experiments, filter_string="attributes.status = 'RUNNING'", max_results=1000):
-        tags = run.data.tags
-        if active is not None and run.info.run_id == active.info.run_id:
-            continue
-        if OWNER_PID in tags:
-            if tags.get(OWNER_HOST) != host:
-                continue  # another machine's job: it may be alive
-            pid = int(tags[OWNER_PID])
-            if pid != os.getpid() and _pid_alive(pid):
-                continue
-        elif now_ms - (run.info.start_time or now_ms) < ORPHAN_AFTER_S * 1000:
-            continue
-        client.set_terminated(run.info.run_id, "FAILED")
-        failed.append(run.info.run_id)
-    if failed:
-        logger.warning("marked %d orphaned RUNNING run(s) FAILED: %s", len(failed), ", ".join(failed[:10]))
-    return failed
-
-
-def model_name(kind: str) -> str:
-    return f"meterwise-{kind}"
-
-
-def configure(settings: TrainingSettings) -> MlflowClient:
-    """Point MLflow at the settings' store (local sqlite + artifact folder by default)."""
-    uri = settings.resolved_tracking_uri()
+def open_registry(training: TrainingSettings, tenant: str) -> Registry:
+    """A :class:`Registry` for `tenant` on the settings' store (local sqlite + artifact folder by default)."""
+    uri = training.resolved_tracking_uri()
     if uri.startswith("sqlite:///"):
         Path(uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-    mlflow.set_tracking_uri(uri)
-    mlflow.set_registry_uri(uri)
-    return MlflowClient(tracking_uri=uri, registry_uri=uri)
+    local = uri.startswith(("sqlite:", "file:"))
+    return Registry(
+        MlflowClient(tracking_uri=uri, registry_uri=uri),
+        tenant,
+        experiment_prefix=training.experiment_prefix,
+        artifact_root=training.artifact_root if local else None,  # a tracking server picks its own
+        models_dir=training.models_dir,
+    )
 
 
-def _experiment(settings: TrainingSettings, kind: str) -> str:
-    name = f"{settings.experiment_prefix}-{kind}"
-    client = MlflowClient()
-    if client.get_experiment_by_name(name) is None:
-        local = settings.resolved_tracking_uri().startswith(("sqlite:", "file:"))
-        location = settings.artifact_root.as_uri() if local else None  # a tracking server picks its own
-        client.create_experiment(name, artifact_location=location)
-    return name
+class Registry:
+    """One tenant's runs, registered models and aliases in one MLflow store.
 
-
-def code_version() -> str:
-    """git commit of the working tree (``+dirty`` when it has changes), or ``unknown``."""
-    root = Path(__file__).resolve().parent.parent
-    try:
-        sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, check=True)
-        dirty = subprocess.run(["git", "status", "--porcelain"], cwd=root, capture_output=True, text=True).stdout
-        return sha.stdout.strip() + ("+dirty" if dirty.strip() else "")
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
-
-
-@contextlib.contextmanager
-def training_run(
-    settings: TrainingSettings, kind: str, *, tags: dict[str, str], params: dict[str, Any]
-) -> Iterator[str]:
-    """Open an MLflow run tagged with kind, code version, host and pid; yields the run id.
-
-    Runs a killed job left ``RUNNING`` are marked ``FAILED`` first (:func:`fail_orphaned_runs`).
+    Parameters
+    ----------
+    client : MlflowClient
+        Bound to the store's tracking (and registry) URI; the only MLflow handle used.
+    tenant : str
+        Tenant slug (``[a-z0-9][a-z0-9_-]*``); names every registered model and experiment.
+    experiment_prefix : str
+        Experiments are ``<prefix>-<tenant>-<kind>``.
+    artifact_root : Path, optional
+        Artifact folder for new experiments of a local store (None: the server decides).
+    models_dir : Path, optional
+        Root of the exported fallback bundles, ``<models_dir>/<tenant>/<kind>/``.
     """
-    configure(settings)
-    fail_orphaned_runs()
-    mlflow.set_experiment(_experiment(settings, kind))
-    owner = {OWNER_HOST: socket.gethostname(), OWNER_PID: str(os.getpid())}
-    with mlflow.start_run(tags={"kind": kind, "code_version": code_version(), **owner, **tags}) as run:
-        mlflow.log_params(params)
-        yield run.info.run_id
+
+    CHAMPION, CHALLENGER = CHAMPION, CHALLENGER
+
+    def __init__(
+        self,
+        client: MlflowClient,
+        tenant: str = "demo",
+        *,
+        experiment_prefix: str = "meterwise",
+        artifact_root: Path | None = None,
+        models_dir: Path | None = None,
+    ):
+        self.client, self.tenant = client, check_tenant(tenant)
+        self.experiment_prefix, self.artifact_root, self.models_dir = experiment_prefix, artifact_root, models_dir
+        self._run_id: str | None = None  # the run opened by training_run (this object only, not global)
+        self._model_runs: dict[str, str] = {}  # model URI logged by log_model -> its run id
+
+    def __repr__(self) -> str:
+        return f"Registry(tenant={self.tenant!r}, uri={self.uri!r})"
+
+    @property
+    def uri(self) -> str:
+        return self.client.tracking_uri
+
+    def model_name(self, kind: str) -> str:
+        return model_name(kind, self.tenant)
+
+    def experiment_name(self, kind: str) -> str:
+        return f"{self.experiment_prefix}-{self.tenant}-{kind}"
+
+    # ------------------------------------------------------------------------------------------ runs
+    def _experiment_id(self, kind: str) -> str:
+        name = self.experiment_name(kind)
+        found = self.client.get_experiment_by_name(name)
+        if found is not None:
+            return found.experiment_id
+        location = (Path(self.artifact_root) / name).as_uri() if self.artifact_root is not None else None
+        return self.client.create_experiment(name, artifact_location=location, tags={"tenant": self.tenant})
+
+    def fail_orphaned_runs(self) -> list[str]:
+        """Mark ``FAILED`` this tenant's runs a killed job left ``RUNNING`` (see :func:`training.runs.orphaned`).
+
+        Called at the start of every training run (never by the service); returns the run ids.
+        """
+        prefix = f"{self.experiment_prefix}-{self.tenant}-"
+        experiments = [e.experiment_id for e in self.client.search_experiments() if e.name.startswith(prefix)]
+        if not experiments:
+            return []
+        runs = self.client.search_runs(experiments, filter_string="attributes.status = 'RUNNING'", max_results=1000)
+        failed = [
+            r.info.run_id for r in runs if r.info.run_id != self._run_id and orphaned(r.data.tags, r.info.start_time)
+        ]
+        for run_id in failed:
+            self.client.set_terminated(run_id, "FAILED")
+        if failed:
+            logger.warning("marked %d orphaned RUNNING run(s) FAILED: %s", len(failed), ", ".join(failed[:10]))
+        return failed
+
+    @contextlib.contextmanager
+    def training_run(self, kind: str, *, tags: dict[str, str], params: dict[str, Any]) -> Iterator[str]:
+        """Open a run tagged with kind, tenant, code version, host and pid; yields the run id.
+
+        Runs a killed job left ``RUNNING`` are marked ``FAILED`` first (:meth:`fail_orphaned_runs`).
+        The run ends ``FINISHED``, or ``FAILED`` when the block raises. Inside the block the ``log_*``
+        methods default to this run.
+        """
+        if self._run_id is not None:
+            raise RuntimeError(f"{self!r} already has run {self._run_id} open; one training run at a time")
+        self.fail_orphaned_runs()
+        all_tags = {"kind": kind, "code_version": code_version(), **owner_tags(), **tags, "tenant": self.tenant}
+        run = self.client.create_run(self._experiment_id(kind), tags=all_tags)
+        run_id = run.info.run_id
+        self._run_id = run_id
+        try:
+            self.client.log_batch(run_id, params=[Param(str(k), str(v)) for k, v in params.items()])
+            yield run_id
+        except BaseException:
+            self.client.set_terminated(run_id, RunStatus.to_string(RunStatus.FAILED))
+            raise
+        else:
+            self.client.set_terminated(run_id, RunStatus.to_string(RunStatus.FINISHED))
+        finally:
+            self._run_id = None
+
+    def _run(self, run_id: str | None) -> str:
+        run_id = run_id or self._run_id
+        if run_id is None:
+            raise RuntimeError("no run: call inside `with registry.training_run(...)` or pass run_id")
+        return run_id
+
+    def log_metrics(self, metrics: dict[str, float], *, run_id: str | None = None) -> None:
+        now = int(time.time() * 1000)
+        batch = [Metric(k, float(v), now, 0) for k, v in metrics.items()]
+        for start in range(0, len(batch), 1000):  # the store's batch limit
+            self.client.log_batch(self._run(run_id), metrics=batch[start : start + 1000])
+
+    def log_artifacts(self, folder: Path, artifact_path: str | None = None, *, run_id: str | None = None) -> None:
+        self.client.log_artifacts(self._run(run_id), str(folder), artifact_path)
+
+    def log_table(self, df: pd.DataFrame, artifact_file: str, *, run_id: str | None = None) -> None:
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / Path(artifact_file).name
+            df.to_csv(path, index=False)
+            parent = str(Path(artifact_file).parent) if "/" in artifact_file else None
+            self.client.log_artifact(self._run(run_id), str(path), parent)
+
+    def log_model(self, kind: str, bundle: Any, input_example: pd.DataFrame, *, run_id: str | None = None) -> str:
+        """Log `bundle` (``predict_frame(df) -> DataFrame``) as a pyfunc model with its signature.
+
+        Saved to a temporary folder and uploaded as the run's ``model`` artifact; returns the
+        model's artifact URI (the ``source`` of a registered version).
+        """
+        run_id = self._run(run_id)
+        output = bundle.predict_frame(input_example)
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / BUNDLE
+            joblib.dump(bundle, path, compress=3)
+            model_dir = Path(tmp) / MODEL_ARTIFACT
+            mlflow.pyfunc.save_model(
+                path=str(model_dir),
+                python_model=BundleModel(),
+                artifacts={"bundle": str(path)},
+                signature=infer_signature(input_example, output),
+                input_example=input_example.head(5),
+            )
+            self.client.log_artifacts(run_id, str(model_dir), MODEL_ARTIFACT)
+        uri = f"{self.client.get_run(run_id).info.artifact_uri}/{MODEL_ARTIFACT}"
+        self._model_runs[uri] = run_id
+        return uri
+
+    # -------------------------------------------------------------------------------------- registry
+    def register(self, kind: str, model_uri: str, *, tags: dict[str, str] | None = None) -> str:
+        """Register `model_uri` as a new version of ``meterwise-<tenant>-<kind>``; returns the version."""
+        name = self.model_name(kind)
+        try:
+            self.client.create_registered_model(name, tags={"tenant": self.tenant, "kind": kind})
+        except MlflowException as err:
+            if err.error_code != "RESOURCE_ALREADY_EXISTS":
+                raise
+        run_id = self._model_runs.get(model_uri) or _run_id_of(model_uri)
+        mv = self.client.create_model_version(
+            name, model_uri, run_id=run_id, tags={"tenant": self.tenant, **(tags or {})}
+        )
+        logger.info("registered %s version %s", name, mv.version)
+        return str(mv.version)
+
+    def champion_version(self, kind: str) -> str | None:
+        try:
+            return str(self.client.get_model_version_by_alias(self.model_name(kind), CHAMPION).version)
+        except MlflowException:
+            return None
+
+    def latest_version(self, kind: str) -> str | None:
+        """The highest registered version number of this tenant's `kind`, or None when there is none."""
+        try:
+            versions = self.client.search_model_versions(f"name='{self.model_name(kind)}'")
+        except MlflowException:
+            return None
+        return str(max(int(v.version) for v in versions)) if versions else None
+
+    def promote_if_better(
+        self,
+        kind: str,
+        version: str,
+        score: float,
+        champion_score: float | None,
+        *,
+        margin: float = 0.0,
+        force: bool = False,
+    ) -> bool:
+        """Move ``champion`` to `version` if `score` beats `champion_score` by `margin` (higher is better).
+
+        Both scores must come from the same validation data. With no champion yet, or `force`, the
+        version is promoted. Otherwise the version gets the ``challenger`` alias and the champion stays.
+        """
+        name = self.model_name(kind)
+        better = champion_score is None or score > champion_score + margin
+        if better or force:
+            self.set_alias(kind, CHAMPION, version)
+            forced = " [forced]" if force and not better else ""
+            logger.info("%s v%s is champion (score %.4f vs %s)%s", name, version, score, champion_score, forced)
+            return True
+        self.set_alias(kind, CHALLENGER, version)
+        logger.info(
+            "%s v%s stays challenger: %.4f does not beat champion %.4f + %.4f",
+            name,
+            version,
+            score,
+            champion_score,
+            margin,
+        )
+        return False
+
+    def set_alias(self, kind: str, alias: str, version: str) -> None:
+        self.client.set_registered_model_alias(self.model_name(kind), alias, str(version))
+
+    def set_version_tags(self, kind: str, version: str, tags: dict[str, str]) -> None:
+        """Attach tags (e.g. the promotion decision) to a registered version."""
+        for key, value in tags.items():
+            self.client.set_model_version_tag(self.model_name(kind), str(version), key, str(value))
+
+    def load_version(self, kind: str, version_or_alias: str = CHAMPION) -> tuple[Any, str]:
+        """Download and unpickle a registered bundle; returns ``(bundle, version)``.
+
+        Raises :class:`ModelNotReady` when no such version or alias exists, :class:`ModelRejected`
+        when its logged signature does not match the bundle.
+        """
+        name = self.model_name(kind)
+        try:
+            mv = (
+                self.client.get_model_version(name, version_or_alias)
+                if str(version_or_alias).isdigit()
+                else self.client.get_model_version_by_alias(name, version_or_alias)
+            )
+        except MlflowException as err:
+            raise ModelNotReady(kind, f"no {name}@{version_or_alias} in the registry") from err
+        with tempfile.TemporaryDirectory() as tmp:
+            source = self.client.get_model_version_download_uri(name, str(mv.version))
+            local = Path(
+                mlflow.artifacts.download_artifacts(source, dst_path=tmp, tracking_uri=self.uri, registry_uri=self.uri)
+            )
+            bundle = joblib.load(local / "artifacts" / BUNDLE)
+            check_signature(kind, local, bundle)
+        return bundle, str(mv.version)
+
+    def version_run(self, kind: str, version: str) -> dict[str, Any]:
+        """``run_id``, ``params``, ``metrics`` and ``tags`` of the run that logged a registered version.
+
+        Raises :class:`ModelNotReady` when the version does not exist.
+        """
+        try:
+            mv = self.client.get_model_version(self.model_name(kind), str(version))
+        except MlflowException as err:
+            raise ModelNotReady(kind, f"no {self.model_name(kind)} version {version} in the registry") from err
+        return self.run_info(mv.run_id)
+
+    def run_info(self, run_id: str) -> dict[str, Any]:
+        """``run_id``, ``status``, ``params``, ``metrics`` and ``tags`` of one run; :class:`ModelNotReady` if absent."""
+        try:
+            run = self.client.get_run(run_id)
+        except MlflowException as err:
+            raise ModelNotReady("run", f"no run {run_id} in {self.uri}") from err
+        return {
+            "run_id": run_id,
+            "status": run.info.status,
+            "params": dict(run.data.params),
+            "metrics": dict(run.data.metrics),
+            "tags": dict(run.data.tags),
+        }
+
+    def download_run_artifacts(self, run_id: str, dst: Path, *, skip: tuple[str, ...] = (MODEL_ARTIFACT,)) -> Path:
+        """Download a run's artifacts (without the model folder) into `dst`; returns `dst`."""
+        dst = Path(dst)
+        dst.mkdir(parents=True, exist_ok=True)
+        for item in self.client.list_artifacts(run_id):
+            if item.path not in skip:
+                self.client.download_artifacts(run_id, item.path, str(dst))
+        return dst
+
+    # ------------------------------------------------------------------------ exported fallback bundles
+    def _models_dir(self, models_dir: Path | None) -> Path:
+        folder = models_dir if models_dir is not None else self.models_dir
+        if folder is None:
+            raise ValueError("no models_dir: pass one, or build the registry with open_registry(settings, tenant)")
+        return Path(folder)
+
+    def export_bundle(
+        self, kind: str, bundle: Any, version: str, models_dir: Path | None = None, meta: dict | None = None
+    ) -> Path:
+        """Write the fallback bundle ``<models_dir>/<tenant>/<kind>/model.joblib`` + ``meta.json``."""
+        return export_bundle(kind, bundle, version, self._models_dir(models_dir), meta or {}, tenant=self.tenant)
+
+    def load_exported(self, kind: str, models_dir: Path | None = None) -> tuple[Any, str]:
+        return load_exported(kind, self._models_dir(models_dir), tenant=self.tenant)
+
+    def load_or_exported(self, kind: str, ref: str = CHAMPION, models_dir: Path | None = None) -> tuple[Any, str]:
+        """A registry version or alias; for the champion, this tenant's exported bundle when the registry has none."""
+        try:
+            return self.load_version(kind, ref)
+        except ModelNotReady:
+            folder = bundle_dir(self._models_dir(models_dir), self.tenant, kind)
+            if ref != CHAMPION or not (folder / "model.joblib").exists():
+                raise
+            logger.warning("no %s@%s in the registry: using the exported bundle in %s", kind, ref, folder)
+            return self.load_exported(kind, models_dir)
 
 
-def log_metrics(metrics: dict[str, float]) -> None:
-    mlflow.log_metrics({k: float(v) for k, v in metrics.items()})
-
-
-def log_artifacts(folder: Path, artifact_path: str | None = None) -> None:
-    mlflow.log_artifacts(str(folder), artifact_path)
-
-
-def log_table(df: pd.DataFrame, artifact_file: str) -> None:
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / Path(artifact_file).name
-        df.to_csv(path, index=False)
-        mlflow.log_artifact(str(path), str(Path(artifact_file).parent) if "/" in artifact_file else None)
+def _run_id_of(model_uri: str) -> str | None:
+    """The run id in a ``runs:/<id>/...`` URI (None for other sources)."""
+    if model_uri.startswith("runs:/"):
+        return model_uri.removeprefix("runs:/").split("/", 1)[0]
+    return None
 
 
 class BundleModel(mlflow.pyfunc.PythonModel):
@@ -156,97 +384,6 @@ class BundleModel(mlflow.pyfunc.PythonModel):
 
     def predict(self, context, model_input: pd.DataFrame, params: dict | None = None):
         return self.bundle.predict_frame(model_input)
-
-
-def log_model(kind: str, bundle: Any, input_example: pd.DataFrame) -> str:
-    """Log `bundle` (must offer ``predict_frame(df) -> DataFrame``) with its signature; returns the model URI."""
-    output = bundle.predict_frame(input_example)
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / BUNDLE
-        joblib.dump(bundle, path, compress=3)
-        info = mlflow.pyfunc.log_model(
-            name="model",
-            python_model=BundleModel(),
-            artifacts={"bundle": str(path)},
-            signature=infer_signature(input_example, output),
-            input_example=input_example.head(5),
-        )
-    return info.model_uri
-
-
-def register(kind: str, model_uri: str, *, tags: dict[str, str] | None = None) -> str:
-    """Register `model_uri` as a new version of ``meterwise-<kind>``; returns the version."""
-    version = mlflow.register_model(model_uri, model_name(kind), tags=tags).version
-    logger.info("registered %s version %s", model_name(kind), version)
-    return str(version)
-
-
-def champion_version(kind: str) -> str | None:
-    try:
-        return str(MlflowClient().get_model_version_by_alias(model_name(kind), CHAMPION).version)
-    except MlflowException:
-        return None
-
-
-def promote_if_better(
-    kind: str,
-    version: str,
-    score: float,
-    champion_score: float | None,
-    *,
-    margin: float = 0.0,
-    force: bool = False,
-) -> bool:
-    """Move ``champion`` to `version` if `score` beats `champion_score` by `margin` (higher is better).
-
-    Both scores must come from the same validation period. With no champion yet, or `force`, the
-    version is promoted. Otherwise the version gets the ``challenger`` alias and the champion stays.
-    """
-    client = MlflowClient()
-    name = model_name(kind)
-    better = champion_score is None or score > champion_score + margin
-    if better or force:
-        client.set_registered_model_alias(name, CHAMPION, version)
-        logger.info(
-            "%s v%s is champion (score %.4f vs %s)%s",
-            name,
-            version,
-            score,
-            champion_score,
-            " [forced]" if force and not better else "",
-        )
-        return True
-    client.set_registered_model_alias(name, CHALLENGER, version)
-    logger.info(
-        "%s v%s stays challenger: %.4f does not beat champion %.4f + %.4f",
-        name,
-        version,
-        score,
-        champion_score,
-        margin,
-    )
-    return False
-
-
-def load_version(kind: str, version_or_alias: str = CHAMPION) -> tuple[Any, str]:
-    """Download and unpickle a registered bundle; returns ``(bundle, version)``.
-
-    Raises :class:`ModelNotReady` when no such version or alias exists.
-    """
-    name = model_name(kind)
-    client = MlflowClient()
-    try:
-        mv = (
-            client.get_model_version(name, version_or_alias)
-            if version_or_alias.isdigit()
-            else client.get_model_version_by_alias(name, version_or_alias)
-        )
-    except MlflowException as err:
-        raise ModelNotReady(kind, f"no {name}@{version_or_alias} in the registry") from err
-    local = Path(mlflow.artifacts.download_artifacts(artifact_uri=f"models:/{name}/{mv.version}"))
-    bundle = joblib.load(local / "artifacts" / BUNDLE)
-    check_signature(kind, local, bundle)
-    return bundle, str(mv.version)
 
 
 def check_signature(kind: str, model_dir: Path, bundle: Any) -> None:
@@ -272,103 +409,3 @@ def check_signature(kind: str, model_dir: Path, bundle: Any) -> None:
         raise ModelRejected(
             kind, f"signature does not match the bundle's features: missing {missing[:5]}, extra {extra[:5]}"
         )
-
-
-def export_bundle(kind: str, bundle: Any, version: str, models_dir: Path, meta: dict[str, Any]) -> Path:
-    """Write the fallback bundle ``models/<kind>/model.joblib`` + ``meta.json`` for registry-less serving."""
-    import json
-
-    folder = Path(models_dir) / kind
-    folder.mkdir(parents=True, exist_ok=True)
-    tmp = folder / "model.joblib.tmp"
-    joblib.dump(bundle, tmp, compress=3)
-    tmp.replace(folder / "model.joblib")  # atomic: a reader never sees half a file
-    (folder / "meta.json").write_text(json.dumps({"kind": kind, "version": version, **meta}, indent=2, default=str))
-    return folder
-
-
-def load_exported(kind: str, models_dir: Path) -> tuple[Any, str]:
-    """The fallback bundle written by :func:`export_bundle`; returns ``(bundle, version)``.
-
-    Raises :class:`ModelNotReady` when ``models/<kind>/model.joblib`` does not exist.
-    """
-    import json
-
-    folder = Path(models_dir) / kind
-    if not (folder / "model.joblib").exists():
-        raise ModelNotReady(kind, f"no fallback bundle models/{kind}/model.joblib")
-    meta = json.loads((folder / "meta.json").read_text()) if (folder / "meta.json").exists() else {}
-    return joblib.load(folder / "model.joblib"), str(meta.get("version", "unknown"))
-
-
-def load_or_exported(training: TrainingSettings, kind: str, ref: str = CHAMPION) -> tuple[Any, str]:
-    """A registry version or alias; for the champion, the exported bundle when the registry has none."""
-    try:
-        configure(training)
-        return load_version(kind, ref)
-    except ModelNotReady:
-        if ref != CHAMPION or not (Path(training.models_dir) / kind / "model.joblib").exists():
-            raise
-        logger.warning("no %s@%s in the registry: using the exported bundle in %s", kind, ref, training.models_dir)
-        return load_exported(kind, training.models_dir)
-
-
-def latest_version(kind: str) -> str | None:
-    """The highest registered version number of ``meterwise-<kind>``, or None when there is none."""
-    try:
-        versions = MlflowClient().search_model_versions(f"name='{model_name(kind)}'")
-    except MlflowException:
-        return None
-    return str(max(int(v.version) for v in versions)) if versions else None
-
-
-def version_run(kind: str, version: str) -> dict[str, Any]:
-    """``run_id``, ``params``, ``metrics`` and ``tags`` of the run that logged a registered version.
-
-    Raises :class:`ModelNotReady` when the version does not exist.
-    """
-    client = MlflowClient()
-    try:
-        mv = client.get_model_version(model_name(kind), str(version))
-    except MlflowException as err:
-        raise ModelNotReady(kind, f"no {model_name(kind)} version {version} in the registry") from err
-    run = client.get_run(mv.run_id)
-    return {
-        "run_id": mv.run_id,
-        "params": dict(run.data.params),
-        "metrics": dict(run.data.metrics),
-        "tags": dict(run.data.tags),
-    }
-
-
-def set_version_tags(kind: str, version: str, tags: dict[str, str]) -> None:
-    """Attach tags (e.g. the promotion decision) to a registered version."""
-    client = MlflowClient()
-    for key, value in tags.items():
-        client.set_model_version_tag(model_name(kind), str(version), key, str(value))
-
-
-def run_info(run_id: str) -> dict[str, Any]:
-    """``run_id``, ``status``, ``params``, ``metrics`` and ``tags`` of one run; :class:`ModelNotReady` if absent."""
-    try:
-        run = MlflowClient().get_run(run_id)
-    except MlflowException as err:
-        raise ModelNotReady("run", f"no run {run_id} in {mlflow.get_tracking_uri()}") from err
-    return {
-        "run_id": run_id,
-        "status": run.info.status,
-        "params": dict(run.data.params),
-        "metrics": dict(run.data.metrics),
-        "tags": dict(run.data.tags),
-    }
-
-
-def download_run_artifacts(run_id: str, dst: Path, *, skip: tuple[str, ...] = ("model",)) -> Path:
-    """Download a run's artifacts (without the model folder) into `dst`; returns `dst`."""
-    client = MlflowClient()
-    dst = Path(dst)
-    dst.mkdir(parents=True, exist_ok=True)
-    for item in client.list_artifacts(run_id):
-        if item.path not in skip:
-            client.download_artifacts(run_id, item.path, str(dst))
-    return dst

@@ -6,7 +6,7 @@
   artifacts, wherever the job logged them (``report/``, ``plots/`` ...).
 - :func:`write_folder_report`: the same HTML from a job's report folder, to log inside the run.
 - :func:`write_run_report` (I/O): fetch the run through :mod:`training.registry`, render, write
-  ``<var_dir>/reports/<run-id>.html``.
+  ``<var_dir>/reports/<tenant>/<run-id>.html``.
 - :func:`report_cmd`: typer command for ``meterwise report <run-id>``.
 
 Each kind has figures a reader expects (:data:`EXPECTED_FIGURES`); a missing one is listed at the top
@@ -27,6 +27,7 @@ from typing import Annotated, Any
 import pandas as pd
 import typer
 
+from features.cli import Tenant, tenant_settings
 from features.errors import ModelNotReady
 from training.settings import TrainingSettings
 
@@ -172,8 +173,8 @@ def write_folder_report(folder: Path, *, run_id: str, kind: str, metrics: dict[s
     return path
 
 
-def resolve_run_id(ref: str) -> str:
-    """A run id as is, or the run behind ``<kind>@champion`` / ``<kind>:<version>`` (registry configured).
+def resolve_run_id(ref: str, reg: Any) -> str:
+    """A run id as is, or the run behind ``<kind>@champion`` / ``<kind>:<version>`` of `reg`'s tenant.
 
     Raises
     ------
@@ -188,27 +189,30 @@ def resolve_run_id(ref: str) -> str:
     if not version.isdigit():
         if version != registry.CHAMPION:
             raise ValueError(f"ref={ref!r}; expected <run-id>, <kind>@champion or <kind>:<version>")
-        version = registry.champion_version(kind)
+        version = reg.champion_version(kind)
         if version is None:
-            raise ModelNotReady(kind, f"no {registry.model_name(kind)}@champion to report on")
-    return registry.version_run(kind, version)["run_id"]
+            raise ModelNotReady(kind, f"no {reg.model_name(kind)}@champion to report on")
+    return reg.version_run(kind, version)["run_id"]
 
 
-def load_run_report(run_id: str, training: TrainingSettings) -> RunReport:
-    """Fetch a run's metrics, params, tags, figures and small tables through the registry.
+def load_run_report(run_id: str, training: TrainingSettings, *, tenant: str = "demo") -> RunReport:
+    """Fetch a run of `tenant` (metrics, params, tags, figures, small tables) through the registry.
 
     Raises
     ------
     ModelNotReady
-        When the store has no run `run_id` (raised by :func:`training.registry.run_info`).
+        When the store has no run `run_id`, or the run belongs to another tenant.
     """
     from training import registry
 
-    registry.configure(training)
-    run_id = resolve_run_id(run_id)
-    info = registry.run_info(run_id)
+    reg = registry.open_registry(training, tenant)
+    run_id = resolve_run_id(run_id, reg)
+    info = reg.run_info(run_id)
+    owner = info["tags"].get("tenant", tenant)
+    if owner != tenant:
+        raise ModelNotReady("run", f"run {run_id} belongs to tenant {owner!r}, not {tenant!r}")
     with tempfile.TemporaryDirectory() as tmp:
-        folder = registry.download_run_artifacts(run_id, Path(tmp))
+        folder = reg.download_run_artifacts(run_id, Path(tmp))
         figures, tables = collect_figures(folder), collect_tables(folder)
     return RunReport(
         run_id=run_id,
@@ -221,13 +225,23 @@ def load_run_report(run_id: str, training: TrainingSettings) -> RunReport:
     )
 
 
-def write_run_report(run_id: str, training: TrainingSettings, *, out: Path | None = None) -> Path:
-    """Write ``<var_dir>/reports/<run-id>.html`` (or `out`); returns the path.
+def write_run_report(
+    run_id: str,
+    training: TrainingSettings,
+    *,
+    out: Path | None = None,
+    tenant: str = "demo",
+    var_dir: Path | None = None,
+) -> Path:
+    """Write ``<var_dir>/reports/<tenant>/<run-id>.html`` (or `out`); returns the path.
 
     `run_id` may also be ``<kind>@champion`` or ``<kind>:<version>`` (see :func:`resolve_run_id`).
     """
-    report = load_run_report(run_id, training)
-    path = Path(out) if out is not None else training.var_dir / "reports" / f"{report.run_id}.html"
+    from features.settings import reports_dir
+
+    report = load_run_report(run_id, training, tenant=tenant)
+    folder = reports_dir(var_dir if var_dir is not None else training.var_dir, tenant)
+    path = Path(out) if out is not None else folder / f"{report.run_id}.html"
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".html.tmp")
     tmp.write_text(render_report(report), encoding="utf-8")
@@ -243,7 +257,9 @@ def report_cmd(
     run_id: Annotated[
         str, typer.Argument(help="MLflow run id (printed by `meterwise train ...`), or arrears@champion, segments:3")
     ],
-    out: Annotated[Path | None, typer.Option(help="output file (default: var/reports/<run-id>.html)")] = None,
+    out: Annotated[Path | None, typer.Option(help="output file (default: var/reports/<tenant>/<run-id>.html)")] = None,
+    tenant: Tenant = None,
 ) -> None:
-    """Write one self-contained HTML report (figures, metrics, tables) for a training run."""
-    typer.echo(str(write_run_report(run_id, TrainingSettings(), out=out)))
+    """Write one self-contained HTML report (figures, metrics, tables) for a training run of a tenant."""
+    data = tenant_settings(tenant, writes=False, reads=False)
+    typer.echo(str(write_run_report(run_id, TrainingSettings(), out=out, tenant=data.tenant, var_dir=data.var_dir)))

@@ -5,7 +5,10 @@ Features (from :func:`features.shapes.build_shapes`) are grouped: ``level`` (log
 only when most customers have interval data). Shape ratios are log-transformed, every column is
 standardised and clipped at ``±clip``, and each group is weighted by ``1/sqrt(columns)`` so that a
 group counts as much as the one-column level. k-means (or a diagonal Gaussian mixture) is fitted for
-every k in ``k_range``; the k with the best silhouette (k-means) or lowest BIC (mixture) wins.
+every k in ``k_range``. k-means candidates are fitted on most customers and scored on the others (a
+stable hash of ``customer_id`` picks ``selection_frac`` of them), all in the one feature space scaled on
+the training rows, as silhouette minus ``k_penalty`` per cluster above the smallest k; the best k is then
+refitted on every row. The mixture picks k by BIC (already penalised for size).
 
 Segment names are generated from the centroids ("winter peak, high use, weekend-heavy") and kept
 across retrains: the new centroids are matched to the previous model's by the Hungarian algorithm and a
@@ -22,12 +25,13 @@ import pandas as pd
 from scipy.optimize import linear_sum_assignment
 from sklearn.base import BaseEstimator, ClusterMixin, clone
 from sklearn.cluster import KMeans
-from sklearn.metrics import adjusted_rand_score, davies_bouldin_score, silhouette_score
+from sklearn.metrics import silhouette_score
 from sklearn.mixture import GaussianMixture
 
 from features.asof import require_columns
 from features.shapes import SHAPE_GROUPS
 from training.segment_names import INSUFFICIENT, describe_centroids, unique_names
+from training.segment_quality import bootstrap_stability, evaluate_segments, heldout_customers, spread
 from training.value_matrix import DEFAULT_RULES, StrategyRule, ValueCreditMatrix
 
 logger = logging.getLogger(__name__)
@@ -40,6 +44,8 @@ __all__ = [
     "ValueCreditMatrix",
     "bootstrap_stability",
     "evaluate_segments",
+    "heldout_customers",
+    "spread",
 ]
 
 
@@ -77,6 +83,13 @@ class LoadShapeSegmenter(ClusterMixin, BaseEstimator):
         k-means restarts.
     silhouette_sample : int
         Rows sampled for the silhouette when choosing k (all rows when fewer).
+    selection_frac : float
+        Share of the customers held out (by a stable hash of ``customer_id``) to score each candidate k.
+        With fewer than ``max(10, 2 * k_max)`` held-out customers, k is scored on the training rows.
+    k_penalty : float
+        Subtracted from a candidate's silhouette per cluster above the smallest k tried: one more segment
+        must separate customers better by this much (0.01: differences below it are within the spread
+        between seeds) to be worth a name, a strategy and a row in every report.
     matrix : ValueCreditMatrix, optional
         Value x credit matrix template (default :class:`ValueCreditMatrix`), fitted as ``matrix_``.
     random_state : int
@@ -111,6 +124,8 @@ class LoadShapeSegmenter(ClusterMixin, BaseEstimator):
         match_tol: float = 1.0,
         n_init: int = 10,
         silhouette_sample: int = 5000,
+        selection_frac: float = 0.25,
+        k_penalty: float = 0.01,
         matrix: ValueCreditMatrix | None = None,
         random_state: int = 0,
     ):
@@ -124,6 +139,8 @@ class LoadShapeSegmenter(ClusterMixin, BaseEstimator):
         self.match_tol = match_tol
         self.n_init = n_init
         self.silhouette_sample = silhouette_sample
+        self.selection_frac = selection_frac
+        self.k_penalty = k_penalty
         self.matrix = matrix
         self.random_state = random_state
 
@@ -137,6 +154,10 @@ class LoadShapeSegmenter(ClusterMixin, BaseEstimator):
             raise ValueError(f"k_range={self.k_range}; expected 2 <= low <= high")
         if self.method not in {"kmeans", "gmm"}:
             raise ValueError(f"method={self.method!r}; expected 'kmeans' or 'gmm'")
+        if not 0 <= self.selection_frac < 1 or self.k_penalty < 0:
+            raise ValueError(
+                f"selection_frac={self.selection_frac}, k_penalty={self.k_penalty}; expected [0, 1) and >= 0"
+            )
 
     def _select_columns(self, X: pd.DataFrame) -> list[str]:
         base = [c for g in self.groups if g != "daily" for c in SHAPE_GROUPS[g]]
@@ -198,7 +219,7 @@ class LoadShapeSegmenter(ClusterMixin, BaseEstimator):
         self.n_features_in_ = len(cols)
         self._is_ratio = np.array([c.startswith("shape_") for c in cols])  # log-transformed ratios
         ok = self._sufficient(X)
-        lo, hi = self.k_range
+        hi = self.k_range[1]
         if ok.sum() < max(2 * hi, 10):
             raise ValueError(
                 f"{int(ok.sum())} customers with enough data; expected at least {max(2 * hi, 10)} to fit k <= {hi}"
@@ -211,15 +232,9 @@ class LoadShapeSegmenter(ClusterMixin, BaseEstimator):
         self.weights_ = np.array([1 / np.sqrt(sizes[g]) for g in group_of])
         Z = self._transform(X.loc[ok, cols].to_numpy(dtype=float))
 
-        self.selection_scores_ = {}
-        best = None
-        for k in range(lo, hi + 1):
-            model, labels = self._fit_k(Z, k)
-            score = self._selection_score(model, Z, labels)
-            self.selection_scores_[k] = score
-            if best is None or score > best[0]:
-                best = (score, k, model, labels)
-        _, self.n_clusters_, self.model_, _ = best
+        self.selection_scores_ = self._score_candidates(Z, X.index[ok])
+        self.n_clusters_ = max(self.selection_scores_, key=lambda k: (self.selection_scores_[k], -k))
+        self.model_, _ = self._fit_k(Z, self.n_clusters_)
         centers = self.model_.cluster_centers_ if self.method == "kmeans" else self.model_.means_
         units = self._to_units(centers)
         order = np.lexsort((units[:, 1] if units.shape[1] > 1 else units[:, 0], units[:, 0]))  # by level, then shape
@@ -248,13 +263,30 @@ class LoadShapeSegmenter(ClusterMixin, BaseEstimator):
         model = GaussianMixture(n_components=k, covariance_type="diag", n_init=2, random_state=self.random_state).fit(Z)
         return model, model.predict(Z)
 
-    def _selection_score(self, model, Z: np.ndarray, labels: np.ndarray) -> float:
-        if self.method == "gmm":
-            return -float(model.bic(Z))
-        if len(np.unique(labels)) < 2:
-            return -1.0
-        n = min(self.silhouette_sample, len(Z))
-        return float(silhouette_score(Z, labels, sample_size=n, random_state=self.random_state))
+    def _score_candidates(self, Z: np.ndarray, ids: pd.Index) -> dict[int, float]:
+        """Score per candidate k: held-out silhouette minus the k penalty (k-means), or -BIC (mixture)."""
+        lo, hi = self.k_range
+        held = heldout_customers(ids, self.selection_frac)
+        if self.method == "gmm" or held.sum() < max(10, 2 * hi) or (~held).sum() < max(10, 2 * hi):
+            held = np.ones(len(Z), dtype=bool)  # too few to hold out: score on the training rows
+            fit_rows = held
+        else:
+            fit_rows = ~held
+        scores = {}
+        for k in range(lo, hi + 1):
+            model, _ = self._fit_k(Z[fit_rows], k)
+            if self.method == "gmm":
+                scores[k] = -float(model.bic(Z))
+                continue
+            labels = model.predict(Z[held])
+            n = min(self.silhouette_sample, int(held.sum()))
+            sil = (
+                float(silhouette_score(Z[held], labels, sample_size=n, random_state=self.random_state))
+                if 1 < len(np.unique(labels)) < held.sum()
+                else -1.0
+            )
+            scores[k] = sil - self.k_penalty * (k - lo)
+        return scores
 
     def _name(self, generated: list[str], previous) -> tuple[list[str], dict[str, str]]:
         prev = previous.centroids_ if isinstance(previous, LoadShapeSegmenter) else previous
@@ -322,51 +354,3 @@ class LoadShapeSegmenter(ClusterMixin, BaseEstimator):
             X["kwh_mean_day"] if "kwh_mean_day" in X.columns else np.expm1(X["level_log1p_kwh"])
         ).to_numpy()
         return self.matrix_.assign(seg, grades)
-
-
-def evaluate_segments(
-    model: LoadShapeSegmenter, X: pd.DataFrame, *, sample: int = 10_000, random_state: int = 0
-) -> dict:
-    """Silhouette and Davies-Bouldin in the model's scaled space, sizes and the insufficient count."""
-    X = _as_frame(X)
-    pred = model.predict_frame(X)
-    ok = pred["segment_id"].to_numpy() >= 0
-    Z = model._transform(X.loc[ok, list(model.feature_names_in_)].to_numpy(dtype=float))
-    labels = pred["segment_id"].to_numpy()[ok]
-    two = len(np.unique(labels)) >= 2
-    sil = (
-        float(silhouette_score(Z, labels, sample_size=min(sample, len(Z)), random_state=random_state))
-        if two
-        else float("nan")
-    )
-    return {
-        "silhouette": sil,
-        "davies_bouldin": float(davies_bouldin_score(Z, labels)) if two else float("nan"),
-        "n_clusters": int(model.n_clusters_),
-        "customers": int(ok.sum()),
-        "insufficient": int((~ok).sum()),
-        "sizes": pred.loc[ok, "segment_name"].value_counts().reindex(model.segment_names_, fill_value=0).to_dict(),
-    }
-
-
-def bootstrap_stability(
-    model: LoadShapeSegmenter, X: pd.DataFrame, *, n_boot: int = 5, frac: float = 0.8, random_state: int = 0
-) -> list[float]:
-    """ARI between the fitted `model`'s labels on X and those of refits on `frac` subsamples of X.
-
-    Each refit keeps ``n_clusters_`` fixed (stability of the partition, not of the choice of k) and uses
-    a different seed; labels are compared on every sufficient row of X.
-    """
-    X = _as_frame(X)
-    base = model.predict(X)
-    ok = base >= 0
-    rng = np.random.default_rng(random_state)
-    idx = np.flatnonzero(ok)
-    scores = []
-    for b in range(n_boot):
-        sub = np.sort(rng.choice(idx, size=int(frac * len(idx)), replace=False))
-        k = model.n_clusters_
-        refit = clone(model).set_params(k_range=(k, k), random_state=model.random_state + b + 1).fit(X.iloc[sub])
-        scores.append(float(adjusted_rand_score(base[ok], refit.predict(X)[ok])))
-    logger.info("bootstrap stability ARI: %s", [round(s, 3) for s in scores])
-    return scores

@@ -66,6 +66,7 @@ DEFAULT_RULES: tuple[StrategyRule, ...] = (
     StrategyRule("digital self-service", value_bands=("low",), grades=("AAA", "AA", "A")),
 )
 DEFAULT_STRATEGY = "standard service"
+REPEAT_COMPLAINER_STRATEGY = "complaint case owner + call-back (repeat complainer)"
 
 
 def load_rules(path: Path) -> tuple[StrategyRule, ...]:
@@ -168,7 +169,10 @@ class ValueCreditMatrix(BaseEstimator):
         out["is_high_risk"] = out["grade"].isin(self.high_risk_grades)
         combos = out[["segment_name", "value_band", "grade"]].drop_duplicates()
         combos["strategy"] = [self.strategy_for(*row) for row in combos.itertuples(index=False)]  # few combos
-        return out.merge(combos, on=["segment_name", "value_band", "grade"], how="left")
+        out = out.merge(combos, on=["segment_name", "value_band", "grade"], how="left")
+        if "is_repeat_complainer" in out:  # complaint profile (issue 22): a named handling before any other
+            out.loc[out["is_repeat_complainer"].fillna(False).astype(bool), "strategy"] = REPEAT_COMPLAINER_STRATEGY
+        return out
 
     def cells(self, assigned: pd.DataFrame) -> pd.DataFrame:
         """The matrix: customers and strategies per (value_band, grade) cell, in band and grade order."""

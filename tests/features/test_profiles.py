@@ -153,3 +153,26 @@ def test_synthetic_tenant_is_valid_and_categorical_ids_change_nothing():
     pd.testing.assert_frame_equal(categorical, build_profiles({**plain, "weather": tables["weather"]}, as_of=as_of))
     assert categorical["has_readings"].all() and categorical["has_bills"].all()
     assert categorical["hdd_slope_365d"].notna().all()
+
+
+@pytest.mark.parametrize("ids", ["categorical", "plain"])
+@pytest.mark.parametrize("chunk", [1, 7, 39])
+def test_usage_built_in_customer_blocks_equals_one_pass(ids, chunk):
+    from features.synthetic import generate_tenant
+
+    tables = generate_tenant(40, days=120, end=pd.Timestamp("2024-06-30"), seed=5)
+    if ids == "plain":
+        tables = {
+            k: v.assign(customer_id=v["customer_id"].astype(str)) if "customer_id" in v else v
+            for k, v in tables.items()
+        }
+    tables["readings"] = tables["readings"].sample(frac=1.0, random_state=0)  # blocks must not rely on row order
+    as_of = pd.Timestamp("2024-06-30")
+    one_pass = build_profiles(tables, as_of=as_of, chunk_customers=1_000)
+    pd.testing.assert_frame_equal(build_profiles(tables, as_of=as_of, chunk_customers=chunk), one_pass)
+    assert one_pass["has_readings"].all() and len(one_pass) == 40
+
+
+def test_chunk_size_must_be_positive(tables):
+    with pytest.raises(ValueError, match="chunk_customers=0"):
+        build_profiles(tables, as_of=AS_OF, chunk_customers=0)

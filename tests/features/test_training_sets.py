@@ -93,6 +93,11 @@ def _one_bill_case(paid_days_after_due: float | None, label_as_of: str) -> pd.Se
         pytest.param(None, "2024-06-01", 1, True, id="unpaid_long_after_due"),
         pytest.param(None, "2024-02-20", 0, False, id="unpaid_outcome_open"),
         pytest.param(40, "2024-02-20", 0, False, id="paid_late_after_label_as_of"),
+        # censoring: a bill paid on time while its window is open is not yet a known 0
+        pytest.param(-3, "2024-02-20", 0, False, id="paid_on_time_window_open_is_not_known"),
+        pytest.param(-3, "2024-03-01", 0, True, id="paid_on_time_window_closed"),
+        pytest.param(None, "2024-03-01", 1, True, id="unpaid_when_the_window_closes"),
+        pytest.param(None, "2024-02-29", 0, False, id="unpaid_a_day_before_the_window_closes"),
     ],
 )
 def test_label(paid_after, label_as_of, label, known):
@@ -120,3 +125,25 @@ def test_training_features_all_exist_in_the_profile():
 
     for name in FEATURES:
         assert PROFILE_DESCRIPTIONS[name] == FEATURE_DESCRIPTIONS[name], name
+
+
+def test_usage_levels_equal_the_profile_values_bill_by_bill():
+    """Training-set path and profile path share one implementation: every bill's values, exactly."""
+    from features.usage import build_usage_profile
+
+    tables = make_tenant(n_customers=6, seed=4)
+    readings = tables["readings"]
+    gappy = (readings["customer_id"] == "C001") & (readings["reading_date"].dt.month % 3 == 0)
+    late_start = (readings["customer_id"] == "C002") & (readings["reading_date"] < "2024-01-10")
+    tables = {**tables, "readings": readings[~gappy & ~late_start].reset_index(drop=True)}
+    training = build_arrears_training_set(tables)
+    usage_cols = ["has_readings", "kwh_mean_30d", "kwh_mean_90d", "kwh_mean_365d"]
+    expected = []
+    for cutoff, bills in training.groupby("issue_date"):
+        profile = build_usage_profile(tables["readings"], as_of=cutoff).set_index("customer_id")
+        expected.append(profile.reindex(bills["customer_id"])[usage_cols].set_axis(bills.index))
+    expected = pd.concat(expected).loc[training.index]
+    expected["has_readings"] = expected["has_readings"].fillna(False).astype(bool)  # no row: no readings
+    assert (~expected["has_readings"]).any() and expected["kwh_mean_30d"].notna().any()
+    for col in usage_cols:
+        np.testing.assert_array_equal(training[col].to_numpy(), expected[col].to_numpy(), err_msg=col)

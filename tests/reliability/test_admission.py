@@ -8,23 +8,44 @@ from pathlib import Path
 
 import pytest
 import yaml
+from harness.service import API_KEYS, BILLING, isolated_mlflow, make_client, write_big_var
+from harness.stubs import (
+    OutOfRangeArrears,
+    RaisingArrears,
+    RenamedArrears,
+    StubArrears,
+    StubForecaster,
+    StubLoader,
+    StubSegmenter,
+)
 
 from features.errors import ModelRejected
 from serving.model_store import ModelStore
 from serving.settings import ServingSettings
-from tests.reliability.conftest import API_KEYS, BILLING, isolated_mlflow, make_client, write_big_var
-from tests.reliability.stubs import OutOfRangeArrears, RaisingArrears, RenamedArrears
-from tests.serving.stubs import StubArrears, StubForecaster, StubLoader, StubSegmenter
 from training import registry
 from training.settings import TrainingSettings
 
 FEATS = {"features": {"kwh_mean_28d": [10.0, 20.0], "late_bills_12m": [1, 2]}}
+REQUESTS_AFTER_REFUSAL = 10  # each checked against the old version; counted for the benchmark
+
+
+def requests_answered_by(client, version: str, record_property) -> list[str]:
+    """Send the requests, record ``requests`` / ``failed_requests`` (junit properties), return the failures."""
+    failures = []
+    for i in range(REQUESTS_AFTER_REFUSAL):
+        r = client.post("/v1/arrears/score", json=FEATS, headers=BILLING)
+        if r.status_code != 200 or r.json().get("model_version") != version:
+            failures.append(f"request {i}: {r.status_code} {r.text[:120]}")
+    record_property("requests", REQUESTS_AFTER_REFUSAL)
+    record_property("failed_requests", len(failures))
+    return failures
 
 
 def _log(kind: str, bundle, example) -> str:
-    with registry.training_run(TRAINING, kind, tags={}, params={}):
-        uri = registry.log_model(kind, bundle, example)
-    return registry.register(kind, uri)
+    reg = registry.open_registry(TRAINING, "demo")
+    with reg.training_run(kind, tags={}, params={}):
+        uri = reg.log_model(kind, bundle, example)
+    return reg.register(kind, uri)
 
 
 TRAINING: TrainingSettings  # set by the fixture (module scope)
@@ -45,24 +66,24 @@ def _registry_env(tmp_path_factory):
     root = tmp_path_factory.mktemp("adm")
     write_big_var(root / "var")
     TRAINING = TrainingSettings(var_dir=root / "var", models_dir=root / "models")
-    client = registry.configure(TRAINING)
+    reg = registry.open_registry(TRAINING, "demo")
     example = pd.DataFrame({"kwh_mean_28d": [10.0, 12.0], "late_bills_12m": [1.0, 0.0]})
     for version in ("1", "2"):
         assert _log("arrears", StubArrears(bias=int(version) / 10), example) == version
-    registry.promote_if_better("arrears", "1", 0.7, None)
+    reg.promote_if_better("arrears", "1", 0.7, None)
     seg_example = pd.DataFrame({"share_night": [0.1, 0.4], "share_evening": [0.3, 0.2]})
     _log("segments", StubSegmenter(), seg_example)
-    registry.promote_if_better("segments", "1", 0.7, None)
+    reg.promote_if_better("segments", "1", 0.7, None)
     settings = ServingSettings(
         var_dir=root / "var", models_dir=root / "models", api_keys=API_KEYS, rate_limit_per_s=0, kinds=("arrears",)
     )
-    v2 = client.get_model_version("meterwise-arrears", "2").source
+    v2 = reg.client.get_model_version("meterwise-demo-arrears", "2").source
     yield settings, v2
 
 
 def _model_dir(v2_source: str) -> Path:
-    """The local folder of a logged model (``<artifacts>/models/<model id>/artifacts`` holding MLmodel)."""
-    folder = Path(TRAINING.artifact_root) / "models" / str(v2_source).rsplit("/", 1)[-1] / "artifacts"
+    """The local folder of a registered version (its ``file://`` source, the run's ``model`` artifact)."""
+    folder = Path(str(v2_source).removeprefix("file://"))
     assert (folder / "MLmodel").exists(), folder
     return folder
 
@@ -90,7 +111,7 @@ def _drop_signature(model_dir: Path) -> None:
 
 
 BROKEN_FILES = {
-    "truncated_file": (_truncate, "EOFError|truncated|UnpicklingError|Error"),
+    "truncated_file": (_truncate, r"registry failed \((EOFError|UnpicklingError)\)"),
     "missing_mlmodel": (lambda d: (d / "MLmodel").unlink(), "missing MLmodel"),
     "no_signature": (_drop_signature, "no signature"),
     "signature_missing_feature": (lambda d: _edit_signature(d, lambda cols: cols[:1]), r"missing \['late_bills_12m'\]"),
@@ -106,7 +127,7 @@ BROKEN_FILES = {
 
 
 @pytest.mark.parametrize("kind", sorted(BROKEN_FILES))
-def test_broken_registry_version_is_refused_and_old_keeps_serving(registry_env, kind, tmp_path):
+def test_broken_registry_version_is_refused_and_old_keeps_serving(registry_env, kind, tmp_path, record_property):
     settings, v2 = registry_env
     model_dir = _model_dir(v2)
     pristine = tmp_path / "pristine"
@@ -120,21 +141,21 @@ def test_broken_registry_version_is_refused_and_old_keeps_serving(registry_env, 
         breaker(model_dir)
         with pytest.raises(ModelRejected, match=reason):
             store.reload("arrears", "2")
-        r = client.post("/v1/arrears/score", json=FEATS, headers=BILLING)
-        assert r.status_code == 200 and r.json()["model_version"] == "1"
+        assert requests_answered_by(client, "1", record_property) == []
     finally:
         shutil.rmtree(model_dir)
         shutil.copytree(pristine, model_dir)
     assert store.reload("arrears", "2").version == "2"  # the next good reload works
 
 
-def test_alias_pointing_nowhere_is_refused(registry_env):
+def test_alias_pointing_nowhere_is_refused(registry_env, record_property):
     settings, _ = registry_env
     store = ModelStore(settings)
     store.load_all()
-    with pytest.raises(ModelRejected, match="no meterwise-arrears@challenger"):
+    with pytest.raises(ModelRejected, match="no meterwise-demo-arrears@challenger"):
         store.reload("arrears", "challenger")
     assert store.get("arrears").version == "1"
+    assert requests_answered_by(make_client(settings, store), "1", record_property) == []
 
 
 @pytest.mark.parametrize(
@@ -148,7 +169,7 @@ def test_alias_pointing_nowhere_is_refused(registry_env):
         pytest.param(StubForecaster(), "lacks", id="wrong_kind"),
     ],
 )
-def test_broken_bundle_is_refused_with_a_named_reason(rel_settings, bundle, reason):
+def test_broken_bundle_is_refused_with_a_named_reason(rel_settings, bundle, reason, record_property):
     loader = StubLoader()
     store = ModelStore(rel_settings, loader=loader)
     store.load_all()
@@ -156,7 +177,6 @@ def test_broken_bundle_is_refused_with_a_named_reason(rel_settings, bundle, reas
     loader.bundles["arrears"] = (bundle, "9")
     with pytest.raises(ModelRejected, match=reason):
         store.reload("arrears")
-    r = client.post("/v1/arrears/score", json=FEATS, headers=BILLING)
-    assert r.status_code == 200 and r.json()["model_version"] == "1"
+    assert requests_answered_by(client, "1", record_property) == []
     loader.bundles["arrears"] = (StubArrears(bias=0.3), "10")
     assert store.reload("arrears").version == "10"

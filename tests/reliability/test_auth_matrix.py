@@ -5,9 +5,8 @@ from __future__ import annotations
 import logging
 
 import pytest
-
-from tests.reliability.auth_matrix import IDENTITIES, POLICY, run_matrix
-from tests.reliability.conftest import API_KEYS, BILLING
+from harness.auth_matrix import IDENTITIES, POLICY, run_matrix
+from harness.service import API_KEYS, BILLING
 
 
 def test_every_route_and_identity_behaves_as_configured(rel_client, caplog):
@@ -22,7 +21,7 @@ def test_every_route_and_identity_behaves_as_configured(rel_client, caplog):
 
 
 def test_a_new_route_without_policy_fails_the_matrix(rel_settings, rel_store):
-    from tests.reliability.conftest import make_client
+    from harness.service import make_client
 
     client = make_client(rel_settings, rel_store)
 

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import pytest
-
-from tests.reliability.catalogue import ROWS, Row, build_clients, check_response, send
-from tests.reliability.conftest import BILLING
+from harness.catalogue import ROWS, Row, build_clients, check_response, send
+from harness.service import BILLING
 
 
 @pytest.fixture(scope="module")

@@ -8,14 +8,14 @@ import tempfile
 from pathlib import Path
 
 import schemathesis
+from harness.fuzz import CHECKS
+from harness.service import ADMIN, API_KEYS, write_big_var
+from harness.stubs import StubLoader
 from hypothesis import HealthCheck, settings
 
 from serving.app import create_app
 from serving.model_store import ModelStore
 from serving.settings import ServingSettings
-from tests.reliability.conftest import ADMIN, API_KEYS, write_big_var
-from tests.reliability.fuzz import CHECKS
-from tests.serving.stubs import StubLoader
 
 CASES = int(os.environ.get("METERWISE_FUZZ_CASES", "50"))
 

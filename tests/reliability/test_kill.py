@@ -5,9 +5,9 @@ from __future__ import annotations
 import random
 import signal
 
-from tests.reliability.conftest import isolated_mlflow
-from tests.reliability.kill import inspect, kill_trial, run_to_completion
-from tests.reliability.train_job import write_tenant
+from harness.kill import inspect, kill_trial, run_to_completion
+from harness.service import isolated_mlflow
+from harness.train_job import write_tenant
 
 
 def test_kill_during_training_never_corrupts_the_champion(tmp_path):
@@ -23,9 +23,8 @@ def test_kill_during_training_never_corrupts_the_champion(tmp_path):
     assert second.problems == [], second
     assert second.completed or second.champion_after in (version, str(int(version) + 1))
     with isolated_mlflow():
-        from training import registry
+        from training.registry import open_registry
         from training.settings import TrainingSettings
 
-        registry.configure(TrainingSettings(var_dir=var, models_dir=models))
-        registry.fail_orphaned_runs()  # what the service does at start
+        open_registry(TrainingSettings(var_dir=var, models_dir=models), "kill").fail_orphaned_runs()  # as training does
     assert inspect(var, models, in_process=True)["running"] == 0

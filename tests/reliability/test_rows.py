@@ -4,8 +4,7 @@ with its column, check, value, source file and line."""
 from __future__ import annotations
 
 import pytest
-
-from tests.reliability.rows import corrupt_and_load
+from harness.rows import corrupt_and_load
 
 
 @pytest.mark.parametrize("seed", range(6))

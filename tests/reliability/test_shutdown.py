@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -14,32 +13,19 @@ import time
 from pathlib import Path
 
 import httpx
-import joblib
-
-from tests.reliability.conftest import API_KEYS, BILLING, write_big_var
-from tests.reliability.stubs import SlowArrears
-from tests.serving.stubs import StubForecaster, StubSegmenter
-
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from harness.load import ROOT, free_port, python_path
+from harness.service import API_KEYS, BILLING, write_big_var, write_stub_models
+from harness.stubs import SlowArrears, StubForecaster, StubSegmenter
 
 
 def start_server(tmp: Path, bundles: dict, **env: str) -> tuple[subprocess.Popen, str]:
     """Serve `bundles` from models/ (no registry) in a subprocess; returns it and its base URL."""
     write_big_var(tmp / "var")
-    for kind, bundle in bundles.items():
-        (tmp / "models" / kind).mkdir(parents=True)
-        joblib.dump(bundle, tmp / "models" / kind / "model.joblib")
-        (tmp / "models" / kind / "meta.json").write_text('{"version": "1"}')
+    write_stub_models(tmp / "models", bundles)
     port = free_port()
     environ = {
         **os.environ,
-        "PYTHONPATH": str(ROOT),
+        "PYTHONPATH": python_path(),
         "METERWISE_HOST": "127.0.0.1",
         "METERWISE_PORT": str(port),
         "METERWISE_VAR_DIR": str(tmp / "var"),

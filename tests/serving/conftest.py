@@ -1,17 +1,19 @@
-"""Serving fixtures: a tiny var/ folder (snapshot + batch scores) and an app around stub bundles."""
+"""Serving fixtures: a tiny var/ folder (one feature snapshot) and an app around stub bundles."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
 
+from features.snapshots import build_manifest, write_snapshot
 from serving.app import create_app
 from serving.model_store import ModelStore
 from serving.settings import ServingSettings
-from tests.serving.stubs import StubArrears, StubLoader
+from tests.serving.stubs import StubLoader
 
 IDS = [f"C{i:03d}" for i in range(10)]
 BILLING = {"X-API-Key": "billing-key"}
@@ -19,38 +21,46 @@ PLANNER = {"X-API-Key": "planner-key"}
 ADMIN = {"X-API-Key": "admin-key"}
 
 
-def write_var(var: Path) -> None:
+UNITS = {
+    "kwh_mean_28d": ("kWh/day", "mean daily kWh over 28 days"),
+    "late_bills_12m": ("count", "bills paid late in 12 months"),
+    "share_night": ("share", "share of kWh at night"),
+    "share_evening": ("share", "share of kWh in the evening"),
+    "has_bills": ("bool", "customer has a bill"),
+}
+
+
+def snapshot_frame(bump: float = 0.0) -> pd.DataFrame:
+    """Ten customers; C008 has no bill yet and C009 no usable arrears feature (both insufficient)."""
     profiles = pd.DataFrame(
         {
             "customer_id": IDS,
-            "kwh_mean_28d": [10.0 + i for i in range(10)],
-            "late_bills_12m": [i % 4 for i in range(10)],
+            "kwh_mean_28d": [10.0 + i + bump for i in range(10)],
+            "late_bills_12m": [float(i % 4) for i in range(10)],
             "share_night": [0.1 * (i % 5) for i in range(10)],
             "share_evening": 0.3,
+            "has_bills": [True] * 8 + [False, True],
         }
     )
-    (var / "features/demo/2014-02-28").mkdir(parents=True)
-    profiles.to_parquet(var / "features/demo/2014-02-28/profiles.parquet")
-    scored = StubArrears().predict_frame(profiles)
-    reasons = StubArrears().reasons_frame(profiles)
-    arrears = pd.concat([profiles[["customer_id"]], scored, reasons], axis=1)
-    arrears["model_version"] = "1"
-    arrears["as_of"] = pd.Timestamp("2014-02-28")
-    arrears.loc[9, "as_of"] = pd.Timestamp("2013-10-31")  # C009 is stale
-    (var / "scores/demo/arrears").mkdir(parents=True)
-    arrears.to_parquet(var / "scores/demo/arrears/latest.parquet")
-    segs = pd.DataFrame(
-        {
-            "customer_id": IDS,
-            "segment_id": [i % 2 for i in range(10)],
-            "segment_name": ["night owls", "evening peak"] * 5,
-            "strategy": ["night tariff", "peak alerts"] * 5,
-            "distance": 0.5,
-            "model_version": "1",
-        }
+    profiles.loc[9, ["kwh_mean_28d", "late_bills_12m"]] = np.nan
+    return profiles
+
+
+def write_features(var: Path, profiles: pd.DataFrame, as_of: str = "2014-02-28") -> Path:
+    """A snapshot as ``features build`` writes it: profiles, manifest (units) and the latest pointer."""
+    manifest = build_manifest(
+        profiles,
+        as_of=pd.Timestamp(as_of),
+        descriptions={c: UNITS[c] for c in profiles.columns if c != "customer_id"},
+        source_hashes={},
+        source_rows={},
+        feature_version="test",
     )
-    (var / "scores/demo/segments").mkdir(parents=True)
-    segs.to_parquet(var / "scores/demo/segments/latest.parquet")
+    return write_snapshot(profiles, manifest, var / "features" / "demo")
+
+
+def write_var(var: Path) -> None:
+    write_features(var, snapshot_frame())
 
 
 @pytest.fixture

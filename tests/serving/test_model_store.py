@@ -11,21 +11,20 @@ import pytest
 
 from features.errors import ModelNotReady, ModelRejected
 from serving.model_store import ModelStore, registry_loader, snapshot_path
-from serving.runtimes import ScoreIndex
 from tests.serving.stubs import StubArrears
 
 
 def test_falls_back_to_models_dir_with_a_clear_log_line(settings, caplog):
     settings = settings.model_copy(update={"use_registry": True, "tracking_uri": None})  # no var/mlflow.db
-    (settings.models_dir / "arrears").mkdir(parents=True)
-    joblib.dump(StubArrears(), settings.models_dir / "arrears" / "model.joblib")
-    (settings.models_dir / "arrears" / "meta.json").write_text('{"kind": "arrears", "version": "12"}')
+    (settings.models_dir / "demo" / "arrears").mkdir(parents=True)
+    joblib.dump(StubArrears(), settings.models_dir / "demo" / "arrears" / "model.joblib")
+    (settings.models_dir / "demo" / "arrears" / "meta.json").write_text('{"kind": "arrears", "version": "12"}')
     load = registry_loader(settings)
     with caplog.at_level(logging.WARNING):
         bundle, version, source = load("arrears", "champion")
     assert (version, source) == ("12", "models_dir") and isinstance(bundle, StubArrears)
     assert "registry unavailable" in caplog.text and "no registry database" in caplog.text
-    assert str(settings.models_dir / "arrears" / "model.joblib") in caplog.text  # the log names the file
+    assert str(settings.models_dir / "demo" / "arrears" / "model.joblib") in caplog.text  # the log names the file
     with pytest.raises(ModelNotReady, match="needs the registry"):
         load("arrears", "3")
     with pytest.raises(ModelNotReady, match="no fallback bundle"):
@@ -61,28 +60,6 @@ def test_canary_rows_come_from_the_snapshot(store, settings):
     assert canary.shape == (8, 2) and canary[3, 0] == 13.0
 
 
-def test_score_index_lookup_order_duplicates_and_staleness():
-    df = pd.DataFrame(
-        {
-            "customer_id": ["a", "b", "a", "c"],
-            "probability": [0.1, 0.2, 0.3, np.nan],
-            "grade": ["A", "B", "C", None],
-            "as_of": pd.to_datetime(["2024-03-01", "2024-01-01", "2024-03-01", "2024-03-01"]),
-        }
-    )
-    idx = ScoreIndex.from_frame(df, ("probability", "grade"), stale_after_days=30)
-    pos, known = idx.lookup(["c", "zz", "a", "b"])
-    assert known.tolist() == [True, False, True, True]
-    assert idx.take("grade", pos, known).tolist() == [None, None, "C", "B"]  # last duplicate wins
-    p = idx.take("probability", pos, known)
-    assert np.isnan(p[0]) and np.isnan(p[1]) and p[2] == 0.3
-    assert idx.status(pos, known).tolist() == ["ok", "unknown_customer", "ok", "stale"]
-    newer = ScoreIndex.from_frame(df, ("grade",), stale_after_days=30, snapshot_as_of=pd.Timestamp("2024-06-01"))
-    assert newer.stale.all()  # the batch scores lag the latest feature snapshot
-    empty = ScoreIndex.from_frame(df.iloc[:0], ("probability",), stale_after_days=30)
-    assert empty.lookup(["a"])[1].tolist() == [False]
-
-
 class BoosterStub(StubArrears):
     """Exposes booster_ + _calibrate like ArrearsRiskModel; `skew` makes the fast path disagree."""
 
@@ -114,14 +91,49 @@ def test_fast_path_only_when_it_matches_the_public_api(store, loader, skew, fast
     np.testing.assert_allclose(runtime.probability(X), StubArrears().predict_proba(X)[:, 1])
 
 
-def test_without_batch_scores_the_snapshot_is_scored_at_load(settings, loader):
-    (settings.var_dir / "scores/demo/arrears/latest.parquet").unlink()
+def test_a_candidate_that_fails_on_the_snapshot_is_refused(store, loader):
+    class FailsOnRealRows(StubArrears):
+        def predict_proba(self, X):
+            if len(X) > 8:  # passes the canary, not the whole snapshot
+                raise RuntimeError("bad on real rows")
+            return super().predict_proba(X)
+
+    old = store.get("arrears")
+    loader.bundles["arrears"] = (FailsOnRealRows(), "2")
+    with pytest.raises(ModelRejected, match="bad on real rows"):
+        store.reload("arrears")
+    assert store.get("arrears") is old
+
+
+def test_segments_fall_back_to_batch_scores_while_the_snapshot_lacks_their_features(settings, loader):
+    from tests.serving.stubs import StubSegmenter
+
+    class ShapeSegmenter(StubSegmenter):
+        def __init__(self):
+            super().__init__()
+            self.feature_names_in_ = ["shape_dow_mon", "shape_dow_sun"]
+
+    batch = pd.DataFrame(
+        {"customer_id": ["C001"], "segment_id": [1], "segment_name": ["evening peak"], "model_version": "7"}
+    )
+    (settings.var_dir / "scores/demo/segments").mkdir(parents=True)
+    batch.assign(as_of=pd.Timestamp("2014-01-31")).to_parquet(settings.var_dir / "scores/demo/segments/latest.parquet")
+    loader.bundles["segments"] = (ShapeSegmenter(), "7")
+    store = ModelStore(settings, loader=loader)
+    store.reload("segments")
+    scores = store.get("segments").scores
+    pos, known = scores.lookup(["C001", "nope"])
+    assert known.tolist() == [True, False]
+    assert scores.take("segment_name", pos, known).tolist() == ["evening peak", None]
+    assert (scores.as_of, scores.model_version) == ("2014-01-31", "7")
+
+
+def test_big_batches_use_one_thread_per_cpu_unless_configured(settings, loader):
+    import os
+
     store = ModelStore(settings, loader=loader)
     store.load_all()
-    scores = store.get("arrears").scores
-    pos, known = scores.lookup(["C003", "nope"])
-    expected = StubArrears().predict_proba(np.array([[13.0, 3.0]]))[0, 1]
-    assert known.tolist() == [True, False]
-    assert scores.take("probability", pos, known)[0] == pytest.approx(expected)
-    assert scores.take("reason_1", pos, known).tolist() == [None, None]
-    assert scores.as_of == "2014-02-28" and scores.model_version == "1"
+    assert store.get("arrears").threads == (os.cpu_count() or 1)
+    pinned = ModelStore(settings.model_copy(update={"predict_threads": 3}), loader=loader)
+    pinned.load_all()
+    assert pinned.get("arrears").threads == 3

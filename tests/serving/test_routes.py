@@ -61,17 +61,24 @@ def test_bearer_and_admin_scope_work(client):
     assert client.get("/v1/arrears/C001", headers=ADMIN).status_code == 200
 
 
-def test_single_customer(client):
+def test_single_customer_is_scored_live_on_the_snapshot(client):
     r = client.get("/v1/arrears/C003", headers=BILLING)
     body = r.json()
     p = StubArrears().predict_proba(np.array([[13.0, 3]]))[0, 1]
     assert body["probability"] == pytest.approx(p)
     assert body["status"] == "ok" and body["grade"] in "ABCDE" and body["model_version"] == "1"
     assert body["reasons"] == ["late_bills_12m", "kwh_mean_28d", None]
-    assert body["as_of"] == "2014-02-28"
-    assert client.get("/v1/arrears/C009", headers=BILLING).json()["status"] == "stale"
+    assert body["as_of"] == "2014-02-28" and body["snapshot_id"].startswith("2014-02-28/")
     err = assert_envelope(client.get("/v1/arrears/NOPE", headers=BILLING), 404, "unknown_customer")
     assert "NOPE" in err["message"]
+
+
+@pytest.mark.parametrize("customer_id", ["C008", "C009"], ids=["no_bill_yet", "all_features_null"])
+def test_customer_without_usable_features_is_insufficient_never_ok(client, customer_id):
+    body = client.get(f"/v1/arrears/{customer_id}", headers=BILLING).json()
+    assert body["status"] == "insufficient_features"
+    assert body["probability"] is None and body["grade"] is None and body["action"] is None
+    assert body["reasons"] == [None, None, None]
 
 
 def test_batch_by_id_keeps_order_and_flags_items(client):
@@ -79,14 +86,17 @@ def test_batch_by_id_keeps_order_and_flags_items(client):
     body = client.post("/v1/arrears/score", json={"customer_ids": ids}, headers=BILLING).json()
     res = body["results"]
     assert res["customer_id"] == ids
-    assert res["status"] == ["ok", "unknown_customer", "stale", "ok", "unknown_customer"]
+    assert res["status"] == ["ok", "unknown_customer", "insufficient_features", "ok", "unknown_customer"]
     assert body["unknown_customer_ids"] == ["X1", "X2"]
-    assert body["status_counts"] == {"ok": 2, "unknown_customer": 2, "stale": 1}
-    assert res["probability"][1] is None and res["grade"][1] is None
+    assert body["status_counts"] == {"ok": 2, "unknown_customer": 2, "insufficient_features": 1}
+    assert res["probability"][1] is None and res["grade"][1] is None and res["probability"][2] is None
     single = client.get("/v1/arrears/C005", headers=BILLING).json()
     assert res["probability"][0] == pytest.approx(single["probability"])
     assert res["reasons"][0] == single["reasons"]
     assert body["source"] == "snapshot" and body["as_of"] == "2014-02-28" and body["model_version"] == "1"
+    assert body["snapshot_id"] == single["snapshot_id"]
+    quiet = client.post("/v1/arrears/score", json={"customer_ids": ids, "include_reasons": False}, headers=BILLING)
+    assert quiet.json()["results"]["reasons"] is None
 
 
 def test_batch_with_features_scores_live_and_reasons_opt_in(client):
@@ -98,8 +108,18 @@ def test_batch_with_features_scores_live_and_reasons_opt_in(client):
     got = np.array(body["results"]["probability"], dtype=float)
     np.testing.assert_allclose(got[:2], expected[:2])
     assert body["results"]["reasons"] is None and body["source"] == "features"
+    assert body["results"]["status"] == ["ok", "ok", "ok"]  # one feature present is enough
     r = client.post("/v1/arrears/score", json={"features": feats, "include_reasons": True}, headers=BILLING)
     assert r.json()["results"]["reasons"][0] == ["late_bills_12m", "kwh_mean_28d", None]
+
+
+def test_all_null_feature_row_is_insufficient_not_ok(client):
+    feats = {"kwh_mean_28d": [12.0, None], "late_bills_12m": [1, None]}
+    body = client.post("/v1/arrears/score", json={"features": feats, "include_reasons": True}, headers=BILLING).json()
+    res = body["results"]
+    assert res["status"] == ["ok", "insufficient_features"]
+    assert res["probability"][1] is None and res["grade"][1] is None and res["reasons"][1] == [None, None, None]
+    assert body["status_counts"] == {"ok": 1, "unknown_customer": 0, "insufficient_features": 1}
 
 
 @pytest.mark.parametrize(
@@ -215,11 +235,13 @@ def test_rate_limit_429(settings, store):
     assert c.get("/v1/arrears/C001", headers=ADMIN).status_code == 200  # buckets are per key
 
 
-def test_segments(client):
-    assert client.get("/v1/segments/C001", headers=BILLING).json()["segment_name"] == "evening peak"
-    body = client.post("/v1/segments", json={"customer_ids": ["C001", "Z"]}, headers=BILLING).json()
-    assert body["results"]["status"] == ["ok", "unknown_customer"]
-    assert body["results"]["strategy"] == ["peak alerts", None]
+def test_segments_by_id_are_live_with_strategies_from_live_grades(client):
+    single = client.get("/v1/segments/C001", headers=BILLING).json()
+    assert single["segment_name"] == "evening peak" and single["source"] == "snapshot"
+    assert single["model_version"] == "1" and single["as_of"] == "2014-02-28"
+    body = client.post("/v1/segments", json={"customer_ids": ["C001", "Z", "C003"]}, headers=BILLING).json()
+    assert body["results"]["status"] == ["ok", "unknown_customer", "ok"]
+    assert body["results"]["strategy"] == ["peak alerts", None, "collect first"]  # C003 is arrears grade E
     feats = {"share_night": [0.9, 0.1], "share_evening": [0.1, 0.5]}
     body = client.post("/v1/segments", json={"features": feats}, headers=BILLING).json()
     assert body["results"]["segment_id"] == [0, 1]
@@ -310,13 +332,13 @@ def test_named_errors_from_other_packages_map_by_builtin_base():
 def test_unexpected_failure_is_a_500_envelope_without_trace(client, loader):
     class Flaky(StubArrears):
         def predict_proba(self, X):
-            if len(X) > 8:  # passes the canary, fails on a real batch
+            if len(X) > 10:  # passes the canary and the 10-customer snapshot, fails on a bigger batch
                 raise RuntimeError("secret internal detail")
             return super().predict_proba(X)
 
     loader.bundles["arrears"] = (Flaky(), "2")
     assert client.post("/v1/models/arrears/reload", headers=ADMIN).status_code == 200
-    feats = {"kwh_mean_28d": [1.0] * 9, "late_bills_12m": [0] * 9}
+    feats = {"kwh_mean_28d": [1.0] * 11, "late_bills_12m": [0] * 11}
     r = client.post("/v1/arrears/score", json={"features": feats}, headers=BILLING)
     err = assert_envelope(r, 500, "internal_error")
     assert "secret" not in r.text and len(err["request_id"]) == 32

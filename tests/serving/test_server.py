@@ -91,7 +91,7 @@ def test_hot_reload_under_load_has_zero_failed_requests(settings, loader):
 
 
 def test_corrupt_model_refused_while_old_keeps_answering(settings):
-    models = settings.models_dir
+    models = settings.models_dir / settings.tenant  # models/<tenant>/<kind>/
     for kind, bundle in (("arrears", StubArrears()), ("segments", StubSegmenter()), ("forecast", StubForecaster())):
         (models / kind).mkdir(parents=True)
         joblib.dump(bundle, models / kind / "model.joblib")

@@ -204,3 +204,26 @@ def test_one_row_predict_is_fast(model, data):
 @parametrize_with_checks([ArrearsRiskModel(n_estimators=20, early_stopping_rounds=0)])
 def test_sklearn_contract(estimator, check):
     check(estimator)
+
+
+@pytest.mark.parametrize("given", ["nothing", "calibration_set"])
+def test_early_stopping_and_calibration_never_share_rows(data, monkeypatch, given):
+    import lightgbm as lgb
+
+    seen = {}
+    real_train = lgb.train
+
+    def spy_train(params, train_set, *args, valid_sets=(), **kwargs):
+        seen["train"] = train_set.construct().num_data()
+        seen["stop"] = valid_sets[0].construct().num_data() if valid_sets else 0
+        return real_train(params, train_set, *args, valid_sets=valid_sets, **kwargs)
+
+    monkeypatch.setattr(lgb, "train", spy_train)
+    X, y = data[FEATURES], data["label"]
+    kwargs = {"calibration_set": (X.iloc[2500:], y.iloc[2500:])} if given == "calibration_set" else {}
+    fit_rows = 2500 if kwargs else 3000
+    model = ArrearsRiskModel(calibration_fraction=0.2, n_estimators=50, random_state=0)
+    model.fit(X.iloc[:fit_rows], y.iloc[:fit_rows], **kwargs)
+    calibration_rows = 500 if kwargs else 600
+    assert seen["stop"] == round((fit_rows - (0 if kwargs else calibration_rows)) * 0.2)
+    assert seen["train"] + seen["stop"] + (0 if kwargs else calibration_rows) == fit_rows

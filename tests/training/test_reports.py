@@ -95,12 +95,16 @@ def test_segments_run_report_has_every_expected_figure(tmp_path: Path, mlflow_se
     data = DataSettings(data_dir=folder, var_dir=tmp_path / "var", tenant="t1")
     result = train_segments(data, mlflow_settings, config=SegmentsConfig(k_min=2, k_max=3, n_boot=0))
 
-    path = write_run_report(result.run_id, mlflow_settings)
-    assert path == mlflow_settings.var_dir / "reports" / f"{result.run_id}.html"
+    path = write_run_report(result.run_id, mlflow_settings, tenant="t1")
+    assert path == mlflow_settings.var_dir / "reports" / "t1" / f"{result.run_id}.html"
     parsed = read_figures(path)
     assert_expected_figures(parsed, "segments")
-    assert write_run_report("segments@champion", mlflow_settings) == path  # same run through the registry
-    assert write_run_report(f"segments:{result.version}", mlflow_settings) == path
+    assert write_run_report("segments@champion", mlflow_settings, tenant="t1") == path  # through the registry
+    assert write_run_report(f"segments:{result.version}", mlflow_settings, tenant="t1") == path
+    with pytest.raises(ModelNotReady, match="belongs to tenant 't1'"):  # another tenant cannot read it
+        write_run_report(result.run_id, mlflow_settings, tenant="t2")
+    with pytest.raises(ModelNotReady, match="champion"):  # nor resolve t1's champion
+        write_run_report("segments@champion", mlflow_settings, tenant="t2")
     page = path.read_text(encoding="utf-8")
     assert "silhouette" in page and "segment_profiles.csv" in page and "missing expected" not in page
 
@@ -113,29 +117,30 @@ def test_arrears_report_figures_from_the_shared_plots(tmp_path: Path, mlflow_set
     p = np.clip(0.3 + 0.4 * (y - 0.3) + rng.normal(0, 0.2, 400), 0.01, 0.99)
     grades = np.array(["A", "B", "C"])[np.digitize(p, [0.3, 0.6])]
     write_arrears_report(tmp_path / "figs", y.astype(int), p, grades, ["A", "B", "C"])
-    with registry.training_run(mlflow_settings, "arrears", tags={"tenant": "t1"}, params={"n": 400}) as run_id:
-        registry.log_metrics({"roc_auc": 0.8})
-        registry.log_artifacts(tmp_path / "figs", "report")
+    reg = registry.open_registry(mlflow_settings, "t1")
+    with reg.training_run("arrears", tags={}, params={"n": 400}) as run_id:
+        reg.log_metrics({"roc_auc": 0.8})
+        reg.log_artifacts(tmp_path / "figs", "report")
 
     out = tmp_path / "custom" / "arrears.html"
-    assert write_run_report(run_id, mlflow_settings, out=out) == out
+    assert write_run_report(run_id, mlflow_settings, out=out, tenant="t1") == out
     assert_expected_figures(read_figures(out), "arrears")
     assert len(read_figures(out).figures) == 4
 
     # the CLI command writes the default path from the environment's settings
     monkeypatch.setenv("METERWISE_VAR_DIR", str(mlflow_settings.var_dir))
     monkeypatch.setenv("MLFLOW_TRACKING_URI", mlflow_settings.tracking_uri)
+    monkeypatch.setenv("METERWISE_TENANT", "t1")
     app = typer.Typer()
     app.command()(report_cmd)
     result = CliRunner().invoke(app, [run_id])
     assert result.exit_code == 0, result.output
-    default = mlflow_settings.var_dir / "reports" / f"{run_id}.html"
+    default = mlflow_settings.var_dir / "reports" / "t1" / f"{run_id}.html"
     assert result.output.rstrip().endswith(str(default))  # after any download progress bar
     assert_expected_figures(read_figures(default), "arrears")
 
 
 def test_unknown_run_is_model_not_ready(mlflow_settings):
-    registry.configure(mlflow_settings)
     with pytest.raises(ModelNotReady):
         write_run_report("0" * 32, mlflow_settings)
     with pytest.raises(ModelNotReady, match="champion"):

@@ -67,3 +67,30 @@ def test_explicit_validation_start(bills):
 def test_bad_split_requests_are_named(bills, kwargs, match):
     with pytest.raises(ValueError, match=match):
         time_split(bills["issue_date"], **kwargs)
+
+
+def test_early_stopping_calibration_and_validation_each_get_their_own_embargoed_slice(bills):
+    cutoff = bills["issue_date"].max() - pd.Timedelta(days=20)
+    split = time_split(
+        bills["issue_date"],
+        label_dates=bills["label_date"],
+        early_stopping_frac=0.15,
+        calibration_frac=0.15,
+        label_cutoff=cutoff,
+    )
+    parts = (split.train, split.early_stopping, split.calibration, split.validation)
+    assert all(p.size for p in parts)
+    assert sum(p.size for p in parts) + split.embargoed == len(bills)
+    assert len(set().union(*map(set, parts))) == sum(p.size for p in parts)  # disjoint
+    starts = (split.early_stopping_start, split.calibration_start, split.validation_start)
+    for rows, nxt in zip(parts[:3], starts, strict=True):
+        assert (bills["label_date"].iloc[rows] < nxt).all()  # settled before the next slice starts
+    assert (bills["label_date"].iloc[split.validation] <= cutoff).all()  # no censored validation label
+    issue = bills["issue_date"]
+    assert issue.iloc[split.train].max() < split.early_stopping_start <= issue.iloc[split.early_stopping].min()
+    assert split.summary()["n_early_stopping"] == split.early_stopping.size
+
+
+def test_label_cutoff_needs_label_dates(bills):
+    with pytest.raises(ValueError, match="label_dates"):
+        time_split(bills["issue_date"], label_cutoff=pd.Timestamp("2024-01-01"))

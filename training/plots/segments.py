@@ -109,6 +109,44 @@ def write_report(
     return path
 
 
+def plot_transitions(table: pd.DataFrame, path: Path) -> Path:
+    """Heat map of customers per (from segment, to segment); `table` as from :func:`transitions`."""
+    m = table.set_index("from_segment")
+    fig, ax = plt.subplots(figsize=(1.3 * m.shape[1] + 3, 0.6 * m.shape[0] + 2))
+    ax.imshow(m.to_numpy(dtype=float), cmap="Blues")
+    for (i, j), v in np.ndenumerate(m.to_numpy()):
+        ax.text(j, i, str(v), ha="center", va="center", fontsize=8)
+    ax.set_xticks(range(m.shape[1]), [str(c) for c in m.columns], rotation=30, ha="right", fontsize=7)
+    ax.set_yticks(range(m.shape[0]), [str(r) for r in m.index], fontsize=7)
+    ax.set_xlabel("to segment")
+    ax.set_ylabel("from segment")
+    ax.set_title("segment migration (customers)", fontsize=10)
+    return _save(fig, path)
+
+
+def write_migration_files(folder: Path, migration: pd.DataFrame) -> dict[str, Path]:
+    """``migration.csv`` + ``migration.parquet`` (per customer), ``transitions.csv``, ``top_reasons.csv`` and
+    ``transitions.png`` into `folder`; returns the paths by name."""
+    from training.segment_migration import top_reasons, transitions
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    table = transitions(migration)
+    paths = {
+        "migration_csv": folder / "migration.csv",
+        "migration_parquet": folder / "migration.parquet",
+        "transitions": folder / "transitions.csv",
+        "top_reasons": folder / "top_reasons.csv",
+    }
+    migration.to_csv(paths["migration_csv"], index=False)
+    migration.to_parquet(paths["migration_parquet"], index=False)
+    table.to_csv(paths["transitions"], index=False)
+    top_reasons(migration).head(30).to_csv(paths["top_reasons"], index=False)
+    if len(table):
+        paths["plot"] = plot_transitions(table, folder / "transitions.png")
+    return paths
+
+
 def markdown_table(df: pd.DataFrame, floatfmt: str = ".3f") -> str:
     """A DataFrame as a GitHub markdown table (no tabulate dependency)."""
     cells = df.map(lambda v: "" if v is None or v != v else format(v, floatfmt) if isinstance(v, float) else str(v))
