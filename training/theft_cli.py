@@ -33,8 +33,8 @@ def train_theft_cmd(
     """Train the theft model on inspection outcomes (inspected customers only), register, promote."""
     from training.theft_job import train_theft
 
-    folder, _, training = _settings(data_dir)
-    result = train_theft(folder, training, promote=promote)
+    folder, data, training = _settings(data_dir)
+    result = train_theft(folder, training, tenant=data.tenant, promote=promote)
     typer.echo(json.dumps({"version": result.version, "promoted": result.promoted, "reason": result.reason,
                            "as_of": str(result.as_of.date()), "labelled": result.labelled}))  # fmt: skip
 
@@ -54,9 +54,11 @@ def score_theft_cmd(
     from training.theft_report import write_inspection_report
 
     folder, data, training = _settings(data_dir)
-    model, version = registry.load_or_exported(training, "theft")
+    model, version = registry.open_registry(training, data.tenant).load_or_exported("theft")
     listing = score_theft(folder, model, as_of=as_of, capacity=capacity * days, tariff_per_kwh=tariff)
-    out = data.var_dir / "scores" / data.tenant / "theft"
+    from features.settings import scores_dir
+
+    out = scores_dir(data.var_dir, data.tenant, "theft")
     out.mkdir(parents=True, exist_ok=True)
     summary: dict = {
         "model_version": version,

@@ -69,41 +69,41 @@ def _data_id(inspections: pd.DataFrame) -> str:
     return hashlib.sha256(pd.util.hash_pandas_object(inspections, index=False).to_numpy().tobytes()).hexdigest()[:12]
 
 
-def train_theft(data_dir: Path, training: TrainingSettings, *, promote: bool = True) -> TheftTrainResult:
+def train_theft(
+    data_dir: Path, training: TrainingSettings, *, tenant: str = "demo", promote: bool = True
+) -> TheftTrainResult:
     """Train, log and register a theft model; move ``champion`` only if :func:`training.promotion.decide` says so."""
     tables, _ = load_tenant(data_dir, tables=TABLES)
     features, y, as_of = training_rows(tables)
     model = TheftRiskModel(random_state=training.seed).fit(features, y.to_numpy())
     model.as_of_, n = as_of, model.n_labelled_  # the training cut-off travels with the bundle (age rule)
     data_id = _data_id(tables["inspections"])
-    registry.configure(training)
+    reg = registry.open_registry(training, tenant)
     tags = {
         "as_of": str(as_of.date()),
         "feature_version": "theft-v1",
         "labels": "inspected-only (PU)",
         "data_id": data_id,
     }
-    with registry.training_run(training, KIND, tags=tags, params={**model.params_, "labelled": n}):
-        registry.log_metrics({"inner_auc": model.inner_auc_, "base_rate": model.base_rate_})
-        uri = registry.log_model(
+    with reg.training_run(KIND, tags=tags, params={**model.params_, "labelled": n}):
+        reg.log_metrics({"inner_auc": model.inner_auc_, "base_rate": model.base_rate_})
+        uri = reg.log_model(
             KIND, model, pd.DataFrame(columns=model.feature_names_in_, dtype=float, index=[0]).fillna(0.0)
         )
-    version = registry.register(KIND, uri, tags={"as_of": tags["as_of"], "data_id": data_id})
+    version = reg.register(KIND, uri, tags={"as_of": tags["as_of"], "data_id": data_id})
     challenger = Scored(version, "auc", model.inner_auc_, True, data_id, as_of)
-    champion = _champion_score(features, y, data_id)
+    champion = _champion_score(reg, features, y, data_id)
     decision = decide(challenger, champion, has_champion=champion is not None)
     if promote:
-        registry.promote_if_better(KIND, version, 1.0 if decision.promote else 0.0, None if decision.promote else 1.0)
-        registry.set_version_tags(KIND, version, decision.tags())
-        if decision.promote:  # the fallback bundle serving reads (models/theft/model.joblib)
-            registry.export_bundle(
-                KIND, model, version, training.models_dir, {"as_of": str(as_of.date()), "auc": model.inner_auc_}
-            )
+        reg.promote_if_better(KIND, version, 1.0 if decision.promote else 0.0, None if decision.promote else 1.0)
+        reg.set_version_tags(KIND, version, decision.tags())
+        if decision.promote:  # the fallback bundle serving reads (models/<tenant>/theft/model.joblib)
+            reg.export_bundle(KIND, model, version, meta={"as_of": str(as_of.date()), "auc": model.inner_auc_})
     logger.info("theft v%s: %s", version, decision.reason)
     return TheftTrainResult(model, as_of, n, version, decision.promote and promote, decision.reason)
 
 
-def _champion_score(features: pd.DataFrame, y: pd.Series, data_id: str) -> Scored | None:
+def _champion_score(reg: registry.Registry, features: pd.DataFrame, y: pd.Series, data_id: str) -> Scored | None:
     """The champion re-scored on the challenger's labelled customers (same data id).
 
     The challenger's figure is out-of-fold (inner CV); the champion's is on rows it may have trained
@@ -111,9 +111,9 @@ def _champion_score(features: pd.DataFrame, y: pd.Series, data_id: str) -> Score
     """
     from training.evaluation import roc_auc
 
-    if registry.champion_version(KIND) is None:
+    if reg.champion_version(KIND) is None:
         return None
-    bundle, version = registry.load_version(KIND, registry.CHAMPION)
+    bundle, version = reg.load_version(KIND, registry.CHAMPION)
     keep = y.notna().to_numpy()
     auc = roc_auc(y.to_numpy()[keep], bundle.predict_proba(features.loc[keep])[:, 1])
     return Scored(

@@ -2,7 +2,7 @@
 
 Both need an API key with the ``revenue_protection`` scope. The inspection list is built once per
 service from the tenant's ``meter_reads``/``inspections`` and the exported theft champion
-(``models/theft/model.joblib``), kept on ``app.state.theft`` and rebuilt when that bundle changes.
+(``models/<tenant>/theft/model.joblib``), kept on ``app.state.theft`` and rebuilt when that bundle changes.
 """
 
 from __future__ import annotations
@@ -78,12 +78,12 @@ class TheftService:
         return {"as_of": str(self.listing.as_of.date()), "model_version": self.version, "items": sub.to_dict("records")}
 
 
-def build_service(models_dir: FsPath, data_dir: FsPath) -> TheftService:
-    """Load the exported theft champion and build today's list from the tenant's tables."""
-    from training import registry
+def build_service(models_dir: FsPath, data_dir: FsPath, tenant: str) -> TheftService:
+    """Load the tenant's exported theft champion and build today's list from the tenant's tables."""
+    from training.exported import load_exported
     from training.theft_job import score_theft
 
-    model, version = registry.load_exported("theft", models_dir)
+    model, version = load_exported("theft", models_dir, tenant=tenant)
     try:
         listing = score_theft(data_dir, model)
     except (FileNotFoundError, KeyError) as err:
@@ -106,7 +106,7 @@ async def get_theft(request: Request, settings: SettingsDep) -> TheftService:
         with _LOCK:
             cached = getattr(request.app.state, "theft", None)
             if cached is None:
-                cached = build_service(settings.models_dir, get_data_settings().data_dir)
+                cached = build_service(settings.models_dir, get_data_settings().data_dir, settings.tenant)
                 request.app.state.theft = cached
             return cached
 

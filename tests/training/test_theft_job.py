@@ -12,9 +12,10 @@ def test_first_version_becomes_champion_and_an_equal_retrain_stays_challenger(tm
     training = TrainingSettings(var_dir=tmp_path / "var", models_dir=tmp_path / "models")
     first = train_theft(DEMO_DIR, training)
     assert first.promoted and first.reason == "no champion yet"
-    assert (tmp_path / "models" / KIND / "model.joblib").exists()
+    assert (tmp_path / "models" / "demo" / KIND / "model.joblib").exists()
     second = train_theft(DEMO_DIR, training)  # same labels, same score: no 1 % gain
     assert not second.promoted, second.reason
-    assert registry.champion_version(KIND) == first.version
-    tags = registry.version_run(KIND, second.version)["tags"]
+    reg = registry.open_registry(training, "demo")
+    assert reg.champion_version(KIND) == first.version
+    tags = reg.version_run(KIND, second.version)["tags"]
     assert tags["labels"] == "inspected-only (PU)" and tags["as_of"] == str(first.as_of.date())
