@@ -1,8 +1,9 @@
 """Data contracts for what a utility exports, checked at the boundary.
 
-Five tables (``customers``, ``readings`` (daily), ``interval_readings``, ``bills``, ``payments``,
-``weather``, and the optional ``weather_forecasts``: region, issued_at, valid_at, temperature_c[, humidity])
-are declared once here as pandera schemas. :func:`validate` checks one table and
+The tables (``customers``, ``readings`` (daily), ``interval_readings``, ``bills``, ``payments``,
+``weather``; optional ``weather_forecasts`` (region, issued_at, valid_at, temperature_c[, humidity]) and
+``work_orders``; for revenue protection ``meter_reads`` and ``inspections``) are declared once here as
+pandera schemas. :func:`validate` checks one table and
 either raises :class:`~features.errors.ContractViolation` naming every bad row and field, or, with
 ``quarantine=True``, splits the input into accepted rows and rejected rows with their reasons.
 :func:`check_references` checks the links between tables (payments for unknown bills, readings of
@@ -25,6 +26,8 @@ from features.errors import ContractViolation
 from features.work_orders import work_orders_schema
 
 CATEGORIES = ("residential", "commercial", "industrial", "agricultural", "public")
+#: what an inspection found (``inspections.outcome``)
+OUTCOMES = ("theft_confirmed", "no_irregularity", "not_reached")
 CHANNELS = ("direct_debit", "bank_transfer", "card", "cash", "online", "mobile", "agent", "other")
 DATE = "datetime64[ns]"
 UTC = "datetime64[ns, UTC]"
@@ -138,6 +141,53 @@ def schemas(now: pd.Timestamp | None = None) -> dict[str, pa.DataFrameSchema]:
             unique=["region", "observed_at"],
             report_duplicates="all",
         ),
+        # Meter register reads (one per visit or bill). new_index < old_index is allowed on purpose:
+        # it is a rollback or a register turnover, a theft signal for features/theft.py, not bad data.
+        "meter_reads": pa.DataFrameSchema(
+            {
+                "customer_id": _id(),
+                "meter_id": _id(),
+                "read_date": date(checks=[day_ok]),
+                "old_index": pa.Column("float64", coerce=True, checks=_finite_non_negative()),
+                "new_index": pa.Column("float64", coerce=True, checks=_finite_non_negative()),
+                "status": pa.Column(str, coerce=True),
+                "remark": pa.Column(str, nullable=True, coerce=True),
+                "multiplier": pa.Column(
+                    "float64",
+                    coerce=True,
+                    checks=[pa.Check.gt(0, error="positive"), pa.Check.lt(np.inf, error="finite")],
+                ),
+                "billed_kwh": pa.Column(
+                    "float64", nullable=True, coerce=True, required=False, checks=_finite_non_negative()
+                ),
+                "months": pa.Column(
+                    "float64",
+                    nullable=True,
+                    coerce=True,
+                    required=False,
+                    checks=pa.Check.in_range(0, 120, error="months in 0..120"),
+                ),
+                "tariff": pa.Column(str, nullable=True, coerce=True, required=False),
+                "meter_type": pa.Column(str, nullable=True, coerce=True, required=False),
+            },
+            unique=["customer_id", "meter_id", "read_date"],
+            report_duplicates="all",
+        ),
+        "inspections": pa.DataFrameSchema(
+            {
+                "customer_id": _id(),
+                "inspected_date": date(checks=[day_ok]),
+                "outcome": pa.Column(str, pa.Check.isin(OUTCOMES), coerce=True),
+                "recovered_kwh": pa.Column(
+                    "float64", nullable=True, coerce=True, required=False, checks=_finite_non_negative()
+                ),
+                "recovered_amount": pa.Column(
+                    "float64", nullable=True, coerce=True, required=False, checks=_finite_non_negative()
+                ),
+            },
+            unique=["customer_id", "inspected_date"],
+            report_duplicates="all",
+        ),
         "work_orders": work_orders_schema(ts_ok),  # complaints in free text (issue 22), optional per tenant
         # issued weather forecasts: what a planner knew at `issued_at` about `valid_at` (optional table)
         "weather_forecasts": pa.DataFrameSchema(
@@ -165,7 +215,10 @@ def schemas(now: pd.Timestamp | None = None) -> dict[str, pa.DataFrameSchema]:
     }
 
 
-TABLES = tuple(schemas(pd.Timestamp("2000-01-01", tz="UTC")))
+#: revenue-protection tables: optional, loaded only by the theft path (``load_tenant(..., tables=...)``)
+REVENUE_TABLES = ("meter_reads", "inspections")
+ALL_TABLES = tuple(schemas(pd.Timestamp("2000-01-01", tz="UTC")))
+TABLES = tuple(t for t in ALL_TABLES if t not in REVENUE_TABLES)
 
 
 @dataclass(frozen=True)
@@ -212,7 +265,7 @@ def validate(
     Parameters
     ----------
     table : str
-        One of :data:`TABLES`.
+        One of :data:`ALL_TABLES`.
     df : pandas.DataFrame
         The rows as exported; column order and extra columns do not matter (extra columns are kept
         for ``customers`` only, dropped elsewhere after validation since no feature reads them).
@@ -230,8 +283,8 @@ def validate(
         Listing each bad row (0-based position), column, failed check and value. Always raised for
         table-level problems (missing columns), which no quarantine can fix.
     """
-    if table not in TABLES:
-        raise ValueError(f"table={table!r}; expected one of {TABLES}")
+    if table not in ALL_TABLES:
+        raise ValueError(f"table={table!r}; expected one of {ALL_TABLES}")
     schema = schemas(now)[table]
     data = df.reset_index(drop=True)
     try:
@@ -298,7 +351,7 @@ def check_references(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
             )
 
     if known is not None:
-        for name in ("readings", "interval_readings", "bills", "payments", "work_orders"):
+        for name in ("readings", "interval_readings", "bills", "payments", "work_orders", "meter_reads", "inspections"):
             if name in tables:
                 ids = tables[name]["customer_id"]
                 fail(name, (ids.notna() & ~ids.isin(known)).to_numpy(), "customer_id", "known_customer", ids)

@@ -13,6 +13,7 @@ from training.backtest_job import backtest_cmd
 from training.cli import demo_cmd, forecast_cmd, score_app, train_app
 from training.reports import report_cmd
 from training.segment_migration import report_migration_cmd
+from training.theft_cli import score_theft_cmd, train_theft_cmd
 from training.work_orders_cli import app as work_orders_app
 
 app = typer.Typer(
@@ -30,6 +31,8 @@ app.add_typer(data_app, name="data")
 app.add_typer(features_app, name="features")
 app.add_typer(train_app, name="train")
 app.add_typer(score_app, name="score")
+score_app.command("theft")(score_theft_cmd)
+train_app.command("theft")(train_theft_cmd)
 app.command("forecast")(forecast_cmd)
 app.command("backtest")(backtest_cmd)
 app.command("serve")(serve_cmd)

@@ -2,7 +2,8 @@
 
 Dev defaults are for the local demo only. In production set ``METERWISE_API_KEYS`` (a JSON object
 ``{"<key>": ["<scope>", ...]}``) to long random keys; scopes are ``billing`` (arrears + segments),
-``planner`` (forecasts), ``customer_service`` (work-order classification) and ``admin`` (reload).
+``planner`` (forecasts), ``customer_service`` (work-order classification), ``revenue_protection`` (theft
+risk) and ``admin`` (reload).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from features.settings import DEMO_TENANT, PROJECT_ROOT, check_tenant
 
-SCOPES = ("billing", "planner", "admin", "customer_service")
+SCOPES = ("billing", "planner", "admin", "customer_service", "revenue_protection")
 KINDS = ("arrears", "segments", "forecast")
 
 #: Demo keys, documented in the README; never use them outside a laptop.
@@ -24,6 +25,7 @@ DEV_API_KEYS: dict[str, list[str]] = {
     "planner-key": ["planner"],
     "admin-key": ["admin", "billing", "planner", "customer_service"],
     "service-key": ["customer_service"],  # work-order classification (issue 22)
+    "revenue-key": ["revenue_protection"],  # theft risk (/v1/theft, issue 21)
 }
 
 

@@ -17,6 +17,8 @@ POLICY: dict[tuple[str, str], str | None] = {
     ("GET", "/v1/segments/{customer_id}"): "billing",
     ("POST", "/v1/segments"): "billing",
     ("POST", "/v1/forecasts"): "planner",
+    ("GET", "/v1/theft/{customer_id}"): "revenue_protection",
+    ("POST", "/v1/theft/score"): "revenue_protection",
     ("POST", "/v1/work-orders/classify"): "customer_service",
     ("GET", "/v1/models"): "any",
     ("GET", "/v1/models/{kind}"): "any",
@@ -37,6 +39,7 @@ BODIES: dict[str, Any] = {
     "/v1/arrears/score": {"customer_ids": ["K0001", "K0002"]},
     "/v1/segments": {"customer_ids": ["K0001"]},
     "/v1/forecasts": {"level": "region", "key": "north", "horizon": 3},
+    "/v1/theft/score": {"customer_ids": ["K0001"]},
 }
 
 
