@@ -91,7 +91,7 @@ def test_second_tenant_leaves_the_demo_unchanged(root: Path):
     demo_reg = open_registry(training, "demo")
 
     build_snapshot(demo.data_dir, demo.snapshot_dir, tenant="demo")
-    assert train_arrears(demo, training).promoted
+    assert train_arrears(demo, training, force=True).promoted  # tiny tenant: promotion rule is not under test here
     score_arrears(demo, training)
     demo_store = ModelStore(serving(root, training, "demo"))
     demo_store.load_all()
@@ -102,7 +102,7 @@ def test_second_tenant_leaves_the_demo_unchanged(root: Path):
 
     # the second tenant: its own snapshot, model (its own v1 and champion), scores and exported bundle
     build_snapshot(acme.data_dir, acme.snapshot_dir, tenant="acme")
-    result = train_arrears(acme, training)
+    result = train_arrears(acme, training, force=True)
     assert result.promoted and result.version == "1" and result.champion_version is None  # never saw demo's
     score_arrears(acme, training)
     acme_reg = open_registry(training, "acme")

@@ -81,6 +81,12 @@ HEADLINES: dict[str, list[tuple[str, str]]] = {
         ("time_split_macro_f1", "time split {}"),
         ("classify_orders_per_s", "{} orders/s"),
     ],
+    "theft_steg": [
+        ("a_whole_history_cv.lgbm.auc", "AUC (client CV) {}"),
+        ("a_whole_history_cv.lgbm.precision_at_5pct", "precision at 5 % {}"),
+        ("b_before_cutoff_cv.lgbm.auc", "AUC (before cut-off) {}"),
+        ("b_before_cutoff_cv.lgbm.calibration_error", "ECE {}"),
+    ],
 }
 
 
