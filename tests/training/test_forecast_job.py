@@ -56,6 +56,16 @@ def test_promoting_again_rescores_the_champion_on_the_same_windows(trained, mlfl
     assert not decision.promote  # the same model is no better than itself by the margin
 
 
+@pytest.mark.slow
+def test_a_worse_challenger_never_replaces_the_champion(trained, mlflow_settings):
+    from training.registry import open_registry
+
+    data, summary = trained
+    weak = train_forecast(data, mlflow_settings, freqs=("D", "M"), params={"n_estimators": 1, "max_rows": 2_000})
+    assert not weak["promoted"], weak["reason"]
+    assert open_registry(mlflow_settings, data.tenant).champion_version("forecast") == summary["version"]
+
+
 def test_generic_csv_is_read_and_summed_to_the_freq(tmp_path):
     stamps = pd.date_range("2024-01-01", periods=48, freq="30min", tz="UTC")
     path = tmp_path / "my.csv"
