@@ -353,4 +353,6 @@ class LoadShapeSegmenter(ClusterMixin, BaseEstimator):
         seg["kwh_mean_day"] = (
             X["kwh_mean_day"] if "kwh_mean_day" in X.columns else np.expm1(X["level_log1p_kwh"])
         ).to_numpy()
+        if "is_repeat_complainer" in X.columns:  # complaint profile: the matrix gives them a named handling
+            seg["is_repeat_complainer"] = X["is_repeat_complainer"].fillna(False).astype(bool).to_numpy()
         return self.matrix_.assign(seg, grades)

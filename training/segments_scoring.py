@@ -17,6 +17,7 @@ from features.io import load_tenant, write_table
 from features.settings import DataSettings
 from features.shapes import build_shapes
 from features.snapshots import default_as_of
+from features.work_orders_profile import add_complaint_features
 from training import registry
 from training.segmentation import LoadShapeSegmenter
 from training.settings import TrainingSettings
@@ -77,12 +78,14 @@ def score_segments(
     atomically. Grades come from `grades_path` (default: the arrears batch scores' ``latest.parquet``).
     """
     bundle, version = registry.open_registry(training, data.tenant).load_or_exported(KIND, model)
-    tables, _ = load_tenant(data.data_dir, tables=TABLES)
+    tables, _ = load_tenant(data.data_dir, tables=(*TABLES, "work_orders"))
     as_of = _latest_day(tables) if as_of is None else pd.Timestamp(as_of).tz_localize(None).normalize()
     window = int(getattr(bundle, "window_days", 365))
-    scores = score_frame(
-        bundle, _shapes(tables, as_of, window), _read_grades(data, grades_path), version=version, as_of=as_of
-    )
+    shapes = _shapes(tables, as_of, window)
+    if "work_orders" in tables:  # repeat complainers get their named handling (training/value_matrix.py)
+        complaints = add_complaint_features(shapes.reset_index(), tables["work_orders"], as_of=as_of)
+        shapes = complaints.set_index("customer_id")
+    scores = score_frame(bundle, shapes, _read_grades(data, grades_path), version=version, as_of=as_of)
     folder = data.scores_dir(KIND)
     path = write_table(scores, folder / f"{as_of.date()}.parquet")
     tmp = folder / f".latest.{os.getpid()}.parquet"

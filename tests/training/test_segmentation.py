@@ -195,6 +195,17 @@ def test_estimator_contract(fitted):
 # --- value x credit matrix ------------------------------------------------------------------------
 
 
+def test_repeat_complainers_get_their_named_handling(fitted, shapes):
+    from training.value_matrix import REPEAT_COMPLAINER_STRATEGY
+
+    flagged = shapes.assign(is_repeat_complainer=[i % 10 == 0 for i in range(len(shapes))])
+    out = fitted.assign_strategies(flagged, None).set_index("customer_id")
+    repeat = flagged.index[flagged["is_repeat_complainer"]]
+    assert (out.loc[repeat, "strategy"] == REPEAT_COMPLAINER_STRATEGY).all()
+    assert not (out.drop(index=repeat)["strategy"] == REPEAT_COMPLAINER_STRATEGY).any()
+    assert REPEAT_COMPLAINER_STRATEGY not in set(fitted.assign_strategies(shapes, None)["strategy"])
+
+
 def test_value_bands_grades_and_strategies(fitted, shapes):
     grades = pd.DataFrame({"customer_id": [shapes.index[0], shapes.index[45]], "grade": ["C", "AAA"]})
     out = fitted.assign_strategies(shapes, grades).set_index("customer_id")
