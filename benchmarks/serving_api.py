@@ -43,8 +43,9 @@ import httpx
 import numpy as np
 import orjson
 import pandas as pd
+from harness.load import free_port
 from harness.results import RESULTS, finish
-from harness.serving_client import concurrent, free_port, sequential, start, stop, summary, wait_ready
+from harness.serving_client import concurrent, sequential, start, stop, summary, wait_ready
 
 logger = logging.getLogger("serving_api")
 ROOT = Path(__file__).resolve().parents[1]

@@ -170,7 +170,7 @@ class RawConn:
         self.port, self.key = port, key
 
     async def open(self) -> RawConn:
-        self.reader, self.writer = await asyncio.open_connection("127.0.0.1", self.port, limit=2**22)
+        self.reader, self.writer = await asyncio.open_connection("127.0.0.1", self.port, limit=2**24)
         self.writer.get_extra_info("socket").setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         return self
 

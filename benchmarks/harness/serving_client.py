@@ -1,16 +1,14 @@
 """A lean HTTP/1.1 client and server launchers for the serving benchmark (loopback only).
 
-``RawConn`` is the keep-alive client of ``tests/reliability/load.py``, kept here so that benchmarks never
-import ``tests/``: httpx cannot drive thousands of requests a second on 2 shared cores without becoming the
-bottleneck. Timing loops: :func:`sequential` (concurrency 1) and :func:`concurrent` (one connection per
-stream, closed loop), both with a warm-up that is not measured.
+``RawConn`` is the keep-alive client of :mod:`harness.load` (httpx cannot drive thousands of requests a
+second on 2 shared cores without becoming the bottleneck). Timing loops: :func:`sequential` (concurrency 1)
+and :func:`concurrent` (one connection per stream, closed loop), both with a warm-up that is not measured.
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
-import socket
 import subprocess
 import time
 from collections.abc import Callable
@@ -19,42 +17,9 @@ from pathlib import Path
 import httpx
 import numpy as np
 
+from harness.load import RawConn
+
 Request = tuple[str, str, bytes]  # method, path, body
-
-
-class RawConn:
-    """One keep-alive HTTP/1.1 connection to 127.0.0.1 sending ``X-API-Key``."""
-
-    def __init__(self, port: int, key: str):
-        self.port, self.key = port, key
-
-    async def open(self) -> RawConn:
-        self.reader, self.writer = await asyncio.open_connection("127.0.0.1", self.port, limit=2**24)
-        self.writer.get_extra_info("socket").setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        return self
-
-    async def request(self, method: str, path: str, body: bytes = b"") -> tuple[int, bytes]:
-        head = (
-            f"{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nX-API-Key: {self.key}\r\n"
-            f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
-        ).encode()
-        self.writer.write(head + body)
-        raw = await self.reader.readuntil(b"\r\n\r\n")
-        status = int(raw[9:12])
-        headers = raw.lower()
-        i = headers.find(b"content-length:")
-        if i >= 0:
-            n = int(headers[i + 15 : headers.index(b"\r\n", i)])
-            return status, await self.reader.readexactly(n)
-        chunks = []  # chunked transfer encoding
-        while True:
-            size = int((await self.reader.readuntil(b"\r\n")).strip(), 16)
-            chunks.append(await self.reader.readexactly(size + 2))
-            if size == 0:
-                return status, b"".join(c[:-2] for c in chunks)
-
-    def close(self) -> None:
-        self.writer.close()
 
 
 async def timed(conn: RawConn, request: Request) -> float:
@@ -104,12 +69,6 @@ async def concurrent(
         for c in conns:
             c.close()
     return len(lat) / elapsed, np.array(lat)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def start(cmd: list[str], env: dict[str, str], cwd: Path, log: Path) -> subprocess.Popen:
