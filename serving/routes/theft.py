@@ -19,9 +19,10 @@ from pydantic import BaseModel, ConfigDict, Field
 from features.errors import ModelNotReady, UnknownCustomer
 from serving.deps import SettingsDep, require_scope
 from serving.routes.common import ERRORS
+from serving.routing import OrjsonRoute
 from serving.schemas import ErrorEnvelope
 
-router = APIRouter(prefix="/v1/theft", tags=["theft"])
+router = APIRouter(prefix="/v1/theft", tags=["theft"], route_class=OrjsonRoute)
 RevenueKey = Annotated[Any, Depends(require_scope("revenue_protection"))]
 CustomerPath = Annotated[str, Path(min_length=1, max_length=64, examples=["MAC002932"])]
 ROW_FIELDS = ("rank", "probability", "stolen_kwh_year", "expected_revenue", "in_capacity", "recently_inspected")
