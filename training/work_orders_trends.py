@@ -41,7 +41,7 @@ def period_start(created_at: pd.Series, freq: str) -> pd.Series:
         raise ValueError(f"freq={freq!r}; expected one of {tuple(FREQS)}")
     when = pd.to_datetime(created_at, utc=True).dt.tz_convert(None).dt.normalize()
     if freq == "week":
-        return when - pd.to_timedelta(when.dt.dayofweek, unit="D")
+        return when - pd.to_timedelta(when.dt.day_of_week, unit="D")
     return when.dt.to_period("M").dt.start_time
 
 
