@@ -20,7 +20,7 @@ import pandas as pd
 from features.errors import ModelNotReady, ModelRejected
 from serving.lgbm import SingleRowPredictor
 from serving.live import LiveCache, LiveScores, row_status
-from serving.snapshots import Snapshot
+from serving.snapshots import IdIndexed, Snapshot
 
 logger = logging.getLogger(__name__)
 REASON_COLUMNS = ("reason_1", "reason_2", "reason_3")
@@ -30,7 +30,7 @@ SEGMENT_CONTEXT = ("customer_id", "days_observed", "kwh_mean_day")  # used by se
 
 
 @dataclass(frozen=True)
-class ScoreIndex:
+class ScoreIndex(IdIndexed):
     """Batch-scoring outputs as numpy columns, indexed by customer id (segments fallback only)."""
 
     index: pd.Index
@@ -58,26 +58,11 @@ class ScoreIndex:
         version = versions.mode().iloc[0] if len(versions) else None
         return cls(index, cols, None if newest is None else newest.date().isoformat(), version)
 
-    def lookup(self, ids: list[str]) -> tuple[np.ndarray, np.ndarray]:
-        """Positions (clipped to 0 for unknown ids) and the known mask, in request order."""
-        if len(self.index) == 0:
-            return np.zeros(len(ids), dtype=np.intp), np.zeros(len(ids), dtype=bool)
-        pos = self.index.get_indexer(np.asarray(ids, dtype=object))
-        known = pos >= 0
-        return np.where(known, pos, 0), known
-
     def take(self, name: str, pos: np.ndarray, known: np.ndarray) -> np.ndarray:
         out = self.columns[name].take(pos)
         if not known.all():
             out[~known] = np.nan if out.dtype.kind == "f" else None
         return out
-
-    def position(self, customer_id: str) -> int | None:
-        try:
-            loc = self.index.get_loc(customer_id)
-        except KeyError:
-            return None
-        return loc if isinstance(loc, int | np.integer) else None
 
 
 def frame_of(X: np.ndarray, names: list[str]) -> pd.DataFrame:

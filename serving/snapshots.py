@@ -24,8 +24,29 @@ from features.snapshots import LATEST_FILE, MANIFEST_FILE, PROFILES_FILE
 logger = logging.getLogger(__name__)
 
 
+class IdIndexed:
+    """Rows keyed by customer id through ``self.index`` (a ``pd.Index``): vectorised lookups by id."""
+
+    index: pd.Index
+
+    def lookup(self, ids: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        """Positions (0 for unknown ids) and the known mask, in request order; no per-id Python."""
+        if len(self.index) == 0:
+            return np.zeros(len(ids), dtype=np.intp), np.zeros(len(ids), dtype=bool)
+        pos = self.index.get_indexer(np.asarray(ids, dtype=object))
+        known = pos >= 0
+        return np.where(known, pos, 0), known
+
+    def position(self, customer_id: str) -> int | None:
+        try:
+            loc = self.index.get_loc(customer_id)
+        except KeyError:
+            return None
+        return loc if isinstance(loc, int | np.integer) else None
+
+
 @dataclass(frozen=True)
-class Snapshot:
+class Snapshot(IdIndexed):
     """One feature snapshot in memory: row ``i`` of every column belongs to ``index[i]``."""
 
     id: str  # "<as_of>/<profile hash prefix>": changes when the snapshot is rebuilt, even for the same day
@@ -44,21 +65,6 @@ class Snapshot:
     def matrix(self, names: list[str]) -> np.ndarray:
         """Float64 matrix of `names` in that order, shape (n_customers, len(names)); null -> NaN."""
         return self.frame[names].to_numpy(dtype=np.float64, na_value=np.nan)
-
-    def lookup(self, ids: list[str]) -> tuple[np.ndarray, np.ndarray]:
-        """Positions (0 for unknown ids) and the known mask, in request order; no per-id Python."""
-        if len(self.index) == 0:
-            return np.zeros(len(ids), dtype=np.intp), np.zeros(len(ids), dtype=bool)
-        pos = self.index.get_indexer(np.asarray(ids, dtype=object))
-        known = pos >= 0
-        return np.where(known, pos, 0), known
-
-    def position(self, customer_id: str) -> int | None:
-        try:
-            loc = self.index.get_loc(customer_id)
-        except KeyError:
-            return None
-        return loc if isinstance(loc, int | np.integer) else None
 
 
 def read_snapshot_folder(folder: Path) -> Snapshot:
