@@ -50,6 +50,22 @@ def _id(**kw) -> pa.Column:
     return pa.Column(str, nullable=False, coerce=True, checks=pa.Check.str_length(1, 64), **kw)
 
 
+def _weather_values() -> dict[str, pa.Column]:
+    """Temperature and optional humidity, shared by observed weather and issued weather forecasts."""
+    return {
+        "temperature_c": pa.Column(
+            "float64", coerce=True, checks=pa.Check.in_range(-60, 60, error="plausible_temperature (-60..60 °C)")
+        ),
+        "humidity": pa.Column(
+            "float64",
+            nullable=True,
+            coerce=True,
+            required=False,
+            checks=pa.Check.in_range(0, 1, error="humidity in 0..1"),
+        ),
+    }
+
+
 def schemas(now: pd.Timestamp | None = None) -> dict[str, pa.DataFrameSchema]:
     """The contract of every table; dates later than `now` (default: the current time) are rejected."""
     now = pd.Timestamp.now(tz="UTC") if now is None else pd.Timestamp(now)
@@ -125,18 +141,7 @@ def schemas(now: pd.Timestamp | None = None) -> dict[str, pa.DataFrameSchema]:
             {
                 "region": pa.Column(str, coerce=True),
                 "observed_at": pa.Column(UTC, coerce=True, checks=[ts_ok]),
-                "temperature_c": pa.Column(
-                    "float64",
-                    coerce=True,
-                    checks=pa.Check.in_range(-60, 60, error="plausible_temperature (-60..60 °C)"),
-                ),
-                "humidity": pa.Column(
-                    "float64",
-                    nullable=True,
-                    coerce=True,
-                    required=False,
-                    checks=pa.Check.in_range(0, 1, error="humidity in 0..1"),
-                ),
+                **_weather_values(),
             },
             unique=["region", "observed_at"],
             report_duplicates="all",
@@ -195,18 +200,7 @@ def schemas(now: pd.Timestamp | None = None) -> dict[str, pa.DataFrameSchema]:
                 "region": pa.Column(str, coerce=True),
                 "issued_at": pa.Column(UTC, coerce=True, checks=[ts_ok]),
                 "valid_at": pa.Column(UTC, coerce=True),
-                "temperature_c": pa.Column(
-                    "float64",
-                    coerce=True,
-                    checks=pa.Check.in_range(-60, 60, error="plausible_temperature (-60..60 °C)"),
-                ),
-                "humidity": pa.Column(
-                    "float64",
-                    nullable=True,
-                    coerce=True,
-                    required=False,
-                    checks=pa.Check.in_range(0, 1, error="humidity in 0..1"),
-                ),
+                **_weather_values(),
             },
             checks=[pa.Check(lambda d: d["valid_at"] >= d["issued_at"], name="valid_at >= issued_at")],
             unique=["region", "issued_at", "valid_at"],
