@@ -166,7 +166,12 @@ def warm_by_id(port: int, ids: np.ndarray) -> None:
     h = {"X-API-Key": KEY, "content-type": "application/json"}
     for start_at in range(0, len(ids), 5_000):
         body = orjson.dumps({"customer_ids": ids[start_at : start_at + 5_000].tolist()})
-        r = httpx.post(f"http://127.0.0.1:{port}/v1/arrears/score", content=body, headers=h, timeout=300)
+        deadline = time.monotonic() + 300
+        while True:  # a worker still loading (or filling reasons) answers 503 with Retry-After: honour it
+            r = httpx.post(f"http://127.0.0.1:{port}/v1/arrears/score", content=body, headers=h, timeout=300)
+            if r.status_code != 503 or time.monotonic() > deadline:
+                break
+            time.sleep(float(r.headers.get("retry-after", 1)))
         r.raise_for_status()
 
 
