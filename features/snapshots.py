@@ -207,4 +207,9 @@ def build_snapshot(
         weather=tables.get("weather"),
         customers=tables.get("customers"),
     )
-    return write_snapshot(profiles, manifest, root, extra={"shapes": shapes.reset_index()})
+    from features.protection import protection_table
+
+    extra = {"shapes": shapes.reset_index()}
+    if "customers" in tables:  # region + protection flags: guardrails of the API (issue 20)
+        extra["protection"] = protection_table(tables["customers"])
+    return write_snapshot(profiles, manifest, root, extra=extra)

@@ -51,6 +51,11 @@ class ArrearsScore(Strict):
     model_version: str = Field(description="version of the model that computed this answer")
     as_of: str | None = Field(description="as-of date of the feature snapshot the answer was computed on")
     snapshot_id: str = SnapshotId
+    guardrail: str | None = Field(
+        None, description="protection rule or period that replaced a strong action (e.g. medical), else null"
+    )
+    original_action: str | None = Field(None, description="the grade's action a guardrail replaced (audit)")
+    decision_batch_id: int | None = Field(None, description="audit record of this answer (GET /v1/decisions)")
 
     model_config = ConfigDict(
         json_schema_extra={
@@ -107,6 +112,8 @@ class ArrearsColumns(Strict):
     grade: list[str | None]
     action: list[str | None]
     reasons: list[list[str | None]] | None = Field(description="[reason_1, reason_2, reason_3] per row, or null")
+    guardrail: list[str | None] | None = Field(None, description="guardrail applied per row, else null")
+    original_action: list[str | None] | None = Field(None, description="action a guardrail replaced, per row")
 
 
 class ArrearsBatchResponse(Strict):
@@ -118,6 +125,8 @@ class ArrearsBatchResponse(Strict):
     status_counts: dict[str, int]
     unknown_customer_ids: list[str]
     results: ArrearsColumns
+    guarded_count: int | None = Field(None, description="rows whose action a guardrail replaced")
+    decision_batch_id: int | None = Field(None, description="audit record of this batch (GET /v1/decisions)")
 
     model_config = ConfigDict(
         json_schema_extra={
