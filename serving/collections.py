@@ -85,7 +85,7 @@ class CollectionsDesk:
                     url = self.collections.audit_url(self.settings.var_dir)
                     try:
                         self._log = DecisionLog.open(url, synchronous=self.collections.audit_synchronous)
-                    except Exception as err:  # noqa: BLE001 (any driver error: the service must say 503)
+                    except Exception as err:
                         raise AuditUnavailable(f"audit database unavailable: {type(err).__name__}") from err
         return self._log
 
@@ -162,7 +162,7 @@ class CollectionsDesk:
             return self.log.record(batch, now=now)
         except AuditUnavailable:
             raise
-        except Exception as err:  # noqa: BLE001 (a refused write must refuse the answer)
+        except Exception as err:
             logger.error("audit write failed (%d decisions not served): %s", n, err)
             raise AuditUnavailable(f"audit database refused the write: {type(err).__name__}") from err
 

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import ConfigDict, Field
 
 from serving.schemas import Strict
 
 
 class Decision(Strict):
+    """One decision as it was served."""
+
     decision_id: int = Field(description="id of this decision in the audit trail")
     batch_id: int = Field(description="the request or batch run it was served in")
     decided_at: str = Field(description="when it was served (UTC, ISO 8601)")
@@ -35,8 +37,8 @@ class DecisionsResponse(Strict):
     count: int
     decisions: list[Decision] = Field(description="newest first")
 
-    model_config = {
-        "json_schema_extra": {
+    model_config = ConfigDict(
+        json_schema_extra={
             "examples": [
                 {
                     "customer_id": "MAC000252",
@@ -65,8 +67,8 @@ class DecisionsResponse(Strict):
                     ],
                 }
             ]
-        }
-    }
+        },
+    )
 
 
 class AlertColumns(Strict):
