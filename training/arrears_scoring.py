@@ -19,6 +19,7 @@ from features.settings import DataSettings
 from features.snapshots import default_as_of
 from training import registry
 from training.arrears import ArrearsRiskModel, GradePolicy
+from training.collections_batch import guard_and_record
 from training.settings import TrainingSettings
 
 logger = logging.getLogger(__name__)
@@ -75,6 +76,7 @@ def score_arrears(
     if "has_bills" in profiles:
         profiles = profiles[profiles["has_bills"].fillna(False).astype(bool)]
     scores = score_frame(bundle, profiles.reset_index(drop=True), version=version, as_of=as_of)
+    scores = guard_and_record(scores, tables["customers"], data, day=as_of)  # guardrails + audit trail (issue 20)
     folder = data.scores_dir(KIND)
     path = write_table(scores, folder / f"{as_of.date()}.parquet")
     tmp = folder / f".latest.{os.getpid()}.parquet"
