@@ -35,7 +35,7 @@ def hammer(base: str, worker: int, stop_at: threading.Event, acked: list[dict]) 
 
 
 def test_every_acknowledged_decision_survives_kill_9(tmp_path: Path):
-    env = stub_server_env(tmp_path)
+    env = {**stub_server_env(tmp_path), "METERWISE_DATABASE_URL": f"sqlite:///{tmp_path / 'var' / 'decisions.db'}"}
     proc, base = launch(env)
     acked: list[dict] = []
     halt = threading.Event()

@@ -48,8 +48,10 @@ def make_client(settings: ServingSettings, collections: CollectionsSettings) -> 
 
 
 @pytest.fixture
-def policy() -> CollectionsSettings:
-    return CollectionsSettings(mild_actions=("none", "reminder"), protected_periods=(WINTER,))
+def policy(tmp_path) -> CollectionsSettings:  # this test's own audit file, whatever METERWISE_DATABASE_URL says
+    return CollectionsSettings(
+        mild_actions=("none", "reminder"), protected_periods=(WINTER,), database_url=f"sqlite:///{tmp_path}/a.db"
+    )
 
 
 @pytest.fixture

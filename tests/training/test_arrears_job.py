@@ -87,6 +87,7 @@ def test_train_promote_refuses_worse_then_force_and_score(data_settings, mlflow_
     assert registry.open_registry(mlflow_settings, "t1").champion_version("arrears") == "1"
 
     as_of = pd.Timestamp("2024-05-15")
+    monkeypatch.delenv("METERWISE_DATABASE_URL", raising=False)  # this run's own SQLite audit file
     path = score_arrears(data_settings, mlflow_settings, as_of=as_of)
     assert path == data_settings.var_dir / "scores" / "t1" / "arrears" / "2024-05-15.parquet"
     scores = pd.read_parquet(path)
