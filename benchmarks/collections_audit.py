@@ -1,0 +1,161 @@
+"""What the guardrails and the decision audit trail add to an arrears answer, on a real server.
+
+A 10,000-customer stub tenant (the serving stubs of ``harness``: no training) is served twice by
+``python -m serving.server``: with the audit trail (SQLite WAL, ``synchronous=NORMAL``, the default) and
+with ``METERWISE_AUDIT_ENABLED=false`` (guardrails still on). Each run: 400 sequential single answers
+(``GET /v1/arrears/{id}``) and 12 batches of 10,000 ids (``POST /v1/arrears/score``), after a warm-up.
+The guardrails alone are timed in process on 10,000 rows (the vectorised policy, no I/O). Every
+acknowledged batch is then looked up in the audit database (none may be missing).
+
+Writes ``benchmarks/results/collections_audit.json``.
+"""
+
+from __future__ import annotations
+
+import logging
+import statistics
+import sys
+import time
+from pathlib import Path
+from tempfile import TemporaryDirectory
+
+import httpx
+import numpy as np
+import pandas as pd
+from harness.load import launch, stop
+from harness.results import finish
+from harness.service import BILLING, api_keys_env, write_stub_models
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from training.collections_settings import CollectionsSettings, ProtectedPeriod  # noqa: E402
+from training.decisions import DecisionLog  # noqa: E402
+from training.guardrails import GuardrailPolicy  # noqa: E402
+
+logger = logging.getLogger("collections_audit")
+N = 10_000
+SINGLES, BATCHES = 400, 12
+IDS = [f"K{i:05d}" for i in range(N)]
+
+
+def write_var(var: Path) -> None:
+    """Features for N customers and their protection flags (3 % medical, 2 % elderly, four regions)."""
+    rng = np.random.default_rng(0)
+    folder = var / "features" / "demo" / "2014-02-28"
+    folder.mkdir(parents=True)
+    pd.DataFrame(
+        {
+            "customer_id": IDS,
+            "kwh_mean_28d": rng.uniform(5, 40, N).round(2),
+            "late_bills_12m": rng.integers(0, 6, N).astype(float),
+        }
+    ).to_parquet(folder / "profiles.parquet")
+    pd.DataFrame(
+        {
+            "customer_id": IDS,
+            "region": rng.choice(["north", "south", "east", "west"], N),
+            "medical": pd.array(rng.random(N) < 0.03, dtype="boolean"),
+            "elderly": pd.array(rng.random(N) < 0.02, dtype="boolean"),
+        }
+    ).to_parquet(folder / "protection.parquet")
+
+
+def measure(base: str) -> dict:
+    rng = np.random.default_rng(1)
+    singles, batches, acked = [], [], []
+    with httpx.Client(base_url=base, headers=BILLING, timeout=60) as client:
+        for cid in IDS[:50]:  # warm-up: live scores, reasons cache, audit schema
+            client.get(f"/v1/arrears/{cid}").raise_for_status()
+        client.post("/v1/arrears/score", json={"customer_ids": IDS}).raise_for_status()
+        for cid in rng.choice(IDS, SINGLES):
+            t = time.perf_counter()
+            r = client.get(f"/v1/arrears/{cid}")
+            singles.append(time.perf_counter() - t)
+            r.raise_for_status()
+        for _ in range(BATCHES):
+            t = time.perf_counter()
+            r = client.post("/v1/arrears/score", json={"customer_ids": list(rng.permutation(IDS))})
+            batches.append(time.perf_counter() - t)
+            r.raise_for_status()
+            body = r.json()
+            acked.append((body.get("decision_batch_id"), body.get("guarded_count")))
+    ms = 1000.0
+    return {
+        "single_p50_ms": float(np.percentile(singles, 50) * ms),
+        "single_p99_ms": float(np.percentile(singles, 99) * ms),
+        "batch_10k_median_ms": float(statistics.median(batches) * ms),
+        "batch_10k_p90_ms": float(np.percentile(batches, 90) * ms),
+        "acked": acked,
+    }
+
+
+def guardrails_in_process() -> float:
+    """Median ms of the vectorised guardrails on N rows (no I/O)."""
+    rng = np.random.default_rng(2)
+    winter = ProtectedPeriod(name="winter_moratorium", regions=("north",), start="11-15", end="03-15")
+    policy = GuardrailPolicy(CollectionsSettings(protected_periods=(winter,)))
+    actions = rng.choice(np.array(["none", "reminder SMS", "call", "field visit"], dtype=object), N)
+    codes = (rng.random(N) < 0.05).astype(np.int8)
+    regions = pd.Index(["north", "south", "east", "west"])
+    region_codes = rng.integers(0, 4, N)
+    times = []
+    for _ in range(50):
+        t = time.perf_counter()
+        policy.apply(actions, codes, region_codes, regions, pd.Timestamp("2024-12-01"))
+        times.append(time.perf_counter() - t)
+    return statistics.median(times) * 1000.0
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    runs = {}
+    with TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        write_var(root / "var")
+        write_stub_models(root / "models")
+        db = root / "var" / "decisions.db"
+        base_env = {
+            "METERWISE_VAR_DIR": str(root / "var"),
+            "METERWISE_MODELS_DIR": str(root / "models"),
+            "METERWISE_USE_REGISTRY": "false",
+            "METERWISE_DATABASE_URL": f"sqlite:///{db}",
+            **api_keys_env({"rel-billing-7f3a9c2e": ["billing"]}),
+        }
+        for name, extra in (("audit", {}), ("no_audit", {"METERWISE_AUDIT_ENABLED": "false"})):
+            proc, base = launch({**base_env, **extra})
+            try:
+                runs[name] = measure(base)
+            finally:
+                stop(proc)
+            logger.info("%s: %s", name, {k: v for k, v in runs[name].items() if k != "acked"})
+        log = DecisionLog.open(f"sqlite:///{db}")
+        with log.engine.connect() as conn:
+            counts = dict(conn.exec_driver_sql("SELECT id, count FROM decision_batches").fetchall())
+        log.close()
+    acked = runs["audit"].pop("acked")
+    runs["no_audit"].pop("acked")
+    lost = sum(1 for batch_id, _ in acked if counts.get(batch_id) != N)
+    guarded_share = statistics.mean(g / N for _, g in acked)
+    result = {
+        "customers": N,
+        "singles": SINGLES,
+        "batches": BATCHES,
+        "store": "sqlite WAL synchronous=NORMAL",
+        "with_audit": runs["audit"],
+        "without_audit": runs["no_audit"],
+        "audit_added_single_p50_ms": runs["audit"]["single_p50_ms"] - runs["no_audit"]["single_p50_ms"],
+        "audit_added_single_p99_ms": runs["audit"]["single_p99_ms"] - runs["no_audit"]["single_p99_ms"],
+        "audit_added_batch_10k_ms": runs["audit"]["batch_10k_median_ms"] - runs["no_audit"]["batch_10k_median_ms"],
+        "guardrails_10k_ms": guardrails_in_process(),
+        "guarded_share": guarded_share,
+        "acknowledged_batches_missing": lost,
+    }
+    gates = {
+        "guardrails_10k_ms<=5": result["guardrails_10k_ms"] <= 5,
+        "audit_added_single_p50_ms<=1": result["audit_added_single_p50_ms"] <= 1.0,
+        "no_acknowledged_batch_missing": lost == 0,
+    }
+    finish("collections_audit", result, gates)
+
+
+if __name__ == "__main__":
+    main()
