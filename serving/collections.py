@@ -25,6 +25,7 @@ from features.errors import MeterwiseError
 from features.settings import DataSettings
 from serving.settings import ServingSettings
 from serving.snapshots import Snapshot
+from training.cold_start import arrears_priors
 from training.collections_settings import CollectionsSettings, load_collections_settings
 from training.decisions import DecisionBatch, DecisionLog
 from training.guardrails import Guarded, GuardrailPolicy, protection_codes
@@ -37,6 +38,15 @@ class AuditUnavailable(MeterwiseError):
     """The audit database refused the write: the decision is not served (503), never served unrecorded."""
 
     code = "audit_unavailable"
+
+
+@dataclass(frozen=True)
+class ColdStart:
+    """Per snapshot row: the peers' prior probability (NaN: none) and its basis, for one model version."""
+
+    key: str
+    prior: np.ndarray
+    basis: np.ndarray
 
 
 @dataclass(frozen=True)
@@ -73,6 +83,7 @@ class CollectionsDesk:
         self.policy = GuardrailPolicy(collections)
         self.clock = clock or (lambda: dt.datetime.now(dt.UTC))
         self._protection: Protection | None = None
+        self._cold: ColdStart | None = None
         self._log: DecisionLog | None = None
         self._lock = threading.Lock()
 
@@ -95,6 +106,53 @@ class CollectionsDesk:
             cached = self._protection = Protection.of(snapshot)
         return cached
 
+    def cold_start(self, snapshot: Snapshot, live: Any) -> ColdStart | None:
+        """Peers' priors for every row of `snapshot` from the live scores (cached per snapshot and version)."""
+        keys = tuple(k for k in self.collections.cold_start_keys if k in snapshot.frame.columns)
+        if not self.collections.cold_start or not keys or live is None:
+            return None
+        key = f"{snapshot.id}|{live.version}"
+        cached = self._cold
+        if cached is None or cached.key != key:
+            prior, basis = arrears_priors(
+                snapshot.frame[list(keys)],
+                np.asarray(live.columns["probability"], dtype=float),
+                live.usable,
+                keys=keys,
+                min_peers=self.collections.cold_start_min_peers,
+            )
+            cached = self._cold = ColdStart(key, prior, basis)
+        return cached
+
+    def fill_cold_start(self, cols: dict, snapshot: Snapshot | None, live: Any, grader: Any) -> int:
+        """Rows ``insufficient_features`` of customers known to the snapshot get the peers' prior
+        (status ``cold_start``, grade and action from the model's bands, ``cold_start`` = the basis)."""
+        ids = cols.get("customer_id")
+        if snapshot is None or ids is None or grader is None or live is None or live.snapshot.id != snapshot.id:
+            return 0
+        status = np.asarray(cols["status"], dtype=object)
+        todo = status == "insufficient_features"
+        if not todo.any():
+            return 0
+        cold = self.cold_start(snapshot, live)
+        if cold is None:
+            return 0
+        pos, known = snapshot.lookup(ids)
+        prior = np.where(known, cold.prior.take(pos), np.nan)
+        fill = todo & ~np.isnan(prior)
+        if not fill.any():
+            return 0
+        grades, actions = grader(prior[fill])
+        probability = np.asarray(cols["probability"], dtype=float).copy()
+        grade, action = np.asarray(cols["grade"], dtype=object).copy(), np.asarray(cols["action"], dtype=object).copy()
+        probability[fill], grade[fill], action[fill] = prior[fill], grades, actions
+        status[fill] = "cold_start"
+        basis = np.full(len(status), None, dtype=object)
+        basis[fill] = cold.basis.take(pos[fill])
+        cols.update(status=status.tolist(), probability=probability, grade=grade.tolist(), action=action.tolist())
+        cols["cold_start"] = basis.tolist()
+        return int(fill.sum())
+
     def guard(self, snapshot: Snapshot | None, ids: list[str] | None, actions: Any, day: pd.Timestamp) -> Guarded:
         """Guardrails for `actions` of the customers `ids` (None: features without ids; periods for every
         region only)."""
@@ -109,24 +167,32 @@ class CollectionsDesk:
         region_codes = np.where(known, prot.region_codes.take(pos), -1)
         return self.policy.apply(actions, codes, region_codes, prot.regions, day)
 
-    def apply(self, out: dict[str, Any], snapshot: Snapshot | None) -> dict[str, Any]:
-        """Guard and record one answer (``results`` columns for a batch, flat fields for one customer)."""
+    def apply(
+        self, out: dict[str, Any], snapshot: Snapshot | None, live: Any = None, grader: Any = None
+    ) -> dict[str, Any]:
+        """Cold-start, guard and record one answer (``results`` columns for a batch, flat fields for one
+        customer). `live` (the arrears runtime's live scores) and `grader` (its ``grade``) enable cold start."""
         now = self.clock()
         day = pd.Timestamp(now.date())
         single = "results" not in out
         cols = {k: [v] for k, v in out.items()} if single else out["results"]
         ids = cols.get("customer_id")
+        by_snapshot = out.get("source", "snapshot") == "snapshot"
+        cold = self.fill_cold_start(cols, snapshot, live, grader) if by_snapshot else 0
         guarded = self.guard(snapshot, ids, cols["action"], day)
         cols["action"] = guarded.action.tolist()
         cols["original_action"] = guarded.original_action.tolist()
         cols["guardrail"] = guarded.guardrail.tolist()
         batch_id = self._record(out, cols, ids, now, day) if self.collections.audit_enabled else None
         if single:
-            return {
-                **out,
-                **{k: cols[k][0] for k in ("action", "original_action", "guardrail")},
-                "decision_batch_id": batch_id,
-            }
+            fields = ("status", "probability", "grade", "action", "original_action", "guardrail")
+            single_out = {**out, **{k: cols[k][0] for k in fields}, "decision_batch_id": batch_id}
+            return {**single_out, "cold_start": cols.get("cold_start", [None])[0]}
+        if cold:
+            counts = dict(out["status_counts"])
+            counts["insufficient_features"] -= cold
+            counts["cold_start"] = cold
+            out = {**out, "status_counts": counts}
         return {**out, "guarded_count": guarded.count, "decision_batch_id": batch_id}
 
     def _record(self, out: dict, cols: dict, ids: list | None, now: dt.datetime, day: pd.Timestamp) -> int:
@@ -174,9 +240,14 @@ async def decide(svc: Any, out: dict[str, Any]) -> dict[str, Any]:
     desk: CollectionsDesk | None = getattr(svc, "collections", None)
     if desk is None:
         return out
-    watcher = getattr(svc.store, "snapshots", None)
+    store = svc.store
+    watcher = getattr(store, "snapshots", None)
     snapshot = watcher.current() if watcher is not None else None
+    live = grader = None
+    if snapshot is not None and hasattr(store, "cached_live"):  # cold start needs the live scores (cached)
+        runtime = store.get("arrears")
+        live, grader = store.cached_live(runtime), getattr(runtime.bundle, "grade", None)
     rows = len(out["results"]["status"]) if "results" in out else 1
     if rows <= INLINE_ROWS:
-        return desk.apply(out, snapshot)
-    return await run_in_threadpool(desk.apply, out, snapshot)
+        return desk.apply(out, snapshot, live, grader)
+    return await run_in_threadpool(desk.apply, out, snapshot, live, grader)

@@ -96,7 +96,9 @@ def build_prior(
         for i, key in enumerate(group_keys):  # vectorised "k1=v1, k2=v2"
             part = key + "=" + joined.loc[found, key].astype(str)
             labels = part if i == 0 else labels + ", " + part
-        out_basis[joined.index[found]] = labels + " (n=" + joined.loc[found, "count"].astype(int).astype(str) + " peers)"
+        out_basis[joined.index[found]] = (
+            labels + " (n=" + joined.loc[found, "count"].astype(int).astype(str) + " peers)"
+        )
     shape_days = _window(peers, issue, 7 * shape_weeks)
     by_day = shape_days.groupby(shape_days["reading_date"].dt.dayofweek)["kwh"].mean().reindex(range(7))
     shape = (by_day / by_day.mean()).fillna(1.0).to_numpy()
@@ -132,3 +134,43 @@ def cold_start_forecast(
             "basis": np.repeat(prior.basis.to_numpy(), horizon_days),
         }
     )
+
+
+def arrears_priors(
+    attrs: pd.DataFrame, probability: np.ndarray, usable: np.ndarray, *, keys: tuple[str, ...], min_peers: int = 20
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per row of `attrs`, the mean arrears probability of the scored rows (``usable``) of its most
+    specific group among `keys` with at least `min_peers` of them, and that group's basis (vectorised).
+
+    Returns
+    -------
+    prior : ndarray of float, shape (n,)
+        NaN where no group (not even everyone) has `min_peers` scored rows.
+    basis : ndarray of object, shape (n,)
+        e.g. ``"category=residential, region=north, tariff=std (n=61 peers)"``; None where no prior.
+    """
+    n = len(attrs)
+    prior = np.full(n, np.nan)
+    basis = np.full(n, None, dtype=object)
+    p = pd.Series(np.where(usable, probability, np.nan), index=attrs.index, dtype=float)
+    for depth in range(len(keys), -1, -1):
+        todo = np.isnan(prior)
+        if not todo.any():
+            break
+        group_keys = list(keys[:depth])
+        if group_keys:
+            grouped = p.groupby([attrs[k].astype(str) for k in group_keys], sort=False)
+            mean, count = grouped.transform("mean").to_numpy(), grouped.transform("count").to_numpy()
+            label = pd.Series("", index=attrs.index)
+            for i, key in enumerate(group_keys):
+                part = key + "=" + attrs[key].astype(str)
+                label = part if i == 0 else label + ", " + part
+        else:
+            mean, count = np.full(n, p.mean()), np.full(n, p.count())
+            label = pd.Series("all customers", index=attrs.index)
+        take = todo & (count >= min_peers) & ~np.isnan(mean)
+        prior[take] = mean[take]
+        basis[take] = (
+            label + " (n=" + pd.Series(count, index=attrs.index).astype(int).astype(str) + " peers)"
+        ).to_numpy()[take]
+    return prior, basis

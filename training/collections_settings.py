@@ -119,6 +119,11 @@ class CollectionsSettings(BaseSettings):
         default_factory=dict, description="tariff -> price per kWh; default: from the customer's recent bills"
     )
     key_accounts: KeyAccountRule = Field(default_factory=KeyAccountRule)
+    cold_start: bool = Field(True, description="score customers with too little history from their peers' prior")
+    cold_start_keys: tuple[str, ...] = Field(
+        ("category", "region", "tariff"), description="peer groups of a cold-start prior, most important first"
+    )
+    cold_start_min_peers: int = Field(20, ge=1, description="scored peers a group needs to give a prior")
 
     @field_validator("alert_days")
     @classmethod

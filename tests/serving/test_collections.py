@@ -6,6 +6,7 @@ import dataclasses
 import datetime as dt
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
@@ -33,6 +34,8 @@ def write_protection(var: Path) -> None:
             "region": ["north" if i == 7 else "south" for i in range(10)],
             "medical": pd.array([i in (0, 3) for i in range(10)], dtype="boolean"),
             "elderly": pd.array([i == 2 for i in range(10)], dtype="boolean"),
+            "category": "residential",
+            "tariff": "std",
         }
     ).to_parquet(folder / "protection.parquet")
 
@@ -50,7 +53,10 @@ def make_client(settings: ServingSettings, collections: CollectionsSettings) -> 
 @pytest.fixture
 def policy(tmp_path) -> CollectionsSettings:  # this test's own audit file, whatever METERWISE_DATABASE_URL says
     return CollectionsSettings(
-        mild_actions=("none", "reminder"), protected_periods=(WINTER,), database_url=f"sqlite:///{tmp_path}/a.db"
+        mild_actions=("none", "reminder"),
+        protected_periods=(WINTER,),
+        database_url=f"sqlite:///{tmp_path}/a.db",
+        cold_start_min_peers=3,
     )
 
 
@@ -159,3 +165,25 @@ def test_alerts_filter_by_level_and_kind(client, settings):
     assert shock["results"]["projected_bill"] == [90.0] and shock["results"]["days_left"] == [None]
     assert client.get("/v1/alerts", params={"kind": "nope"}, headers=BILLING).status_code == 422
     assert client.get("/v1/alerts", headers=PLANNER).status_code == 403
+
+
+def test_too_little_history_gets_the_peers_prior_flagged_cold_start(guarded, store):
+    live = store.live(store.get("arrears"))
+    south_scored = [i for i in range(10) if i != 7 and live.usable[i]]  # C008 / C009: no usable features
+    prior = float(np.mean(live.columns["probability"][south_scored]))
+    one = guarded.get("/v1/arrears/C008", headers=BILLING).json()
+    assert one["status"] == "cold_start" and one["probability"] == pytest.approx(prior)
+    assert one["cold_start"] == "category=residential, region=south, tariff=std (n=7 peers)"
+    assert one["grade"] is not None and one["action"] is not None
+    batch = guarded.post("/v1/arrears/score", json={"customer_ids": ["C000", "C009", "NOPE"]}, headers=BILLING).json()
+    assert batch["results"]["status"] == ["ok", "cold_start", "unknown_customer"]
+    assert batch["status_counts"] == {"ok": 1, "unknown_customer": 1, "insufficient_features": 0, "cold_start": 1}
+    audit = guarded.get("/v1/decisions", params={"customer_id": "C009"}, headers=BILLING).json()["decisions"]
+    assert audit[0]["status"] == "cold_start" and audit[0]["probability"] == pytest.approx(prior)
+
+
+def test_without_enough_peers_it_stays_insufficient(settings, policy):
+    write_protection(settings.var_dir)
+    with make_client(settings, policy.model_copy(update={"cold_start_min_peers": 50})) as c:
+        one = c.get("/v1/arrears/C008", headers=BILLING).json()
+    assert one["status"] == "insufficient_features" and one["probability"] is None and one["cold_start"] is None
