@@ -32,7 +32,7 @@ import pandas as pd
 from harness.results import finish
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from training.cold_start import build_prior, cold_start_forecast  # noqa: E402
+from training.cold_start import build_prior, cold_start_forecast
 
 logger = logging.getLogger("cold_start")
 LONDON = Path(__file__).resolve().parents[2] / "shared" / "data" / "london_smart_meters"

@@ -27,9 +27,9 @@ from harness.results import finish
 from harness.service import BILLING, api_keys_env, write_stub_models
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from training.collections_settings import CollectionsSettings, ProtectedPeriod  # noqa: E402
-from training.decisions import DecisionLog  # noqa: E402
-from training.guardrails import GuardrailPolicy  # noqa: E402
+from training.collections_settings import CollectionsSettings, ProtectedPeriod
+from training.decisions import DecisionLog
+from training.guardrails import GuardrailPolicy
 
 logger = logging.getLogger("collections_audit")
 N = 10_000
