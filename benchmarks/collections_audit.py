@@ -1,10 +1,12 @@
 """What the guardrails and the decision audit trail add to an arrears answer, on a real server.
 
-A 10,000-customer stub tenant (the serving stubs of ``harness``: no training) is served twice by
-``python -m serving.server``: with the audit trail (SQLite WAL, ``synchronous=NORMAL``, the default) and
-with ``METERWISE_AUDIT_ENABLED=false`` (guardrails still on). Each run: 400 sequential single answers
-(``GET /v1/arrears/{id}``) and 12 batches of 10,000 ids (``POST /v1/arrears/score``), after a warm-up.
-The guardrails alone are timed in process on 10,000 rows (the vectorised policy, no I/O). Every
+A 10,000-customer stub tenant (the serving stubs of ``harness``: no training) is served by two
+``python -m serving.server`` processes at once: one with the audit trail (SQLite WAL, ``synchronous=NORMAL``, the default) and
+with ``METERWISE_AUDIT_ENABLED=false`` (guardrails still on). After a warm-up, 400 single answers
+(``GET /v1/arrears/{id}``) and 12 batches of 10,000 ids (``POST /v1/arrears/score``), each sent to one server
+then the other (interleaved, so the shared machine's load falls on both alike).
+Policy: a protected period covering the whole year in the north (a quarter of the customers), so the
+guarded share does not depend on the day the benchmark runs. The guardrails alone are timed in process on 10,000 rows (the vectorised policy, no I/O). Every
 acknowledged batch is then looked up in the audit database (none may be missing).
 
 Writes ``benchmarks/results/collections_audit.json``.
@@ -35,12 +37,14 @@ logger = logging.getLogger("collections_audit")
 N = 10_000
 SINGLES, BATCHES = 400, 12
 IDS = [f"K{i:05d}" for i in range(N)]
+TENANT = "bench"  # no data/bench/collections.json: the policy comes from the environment below
+PERIODS = '[{"name": "north_all_year", "regions": ["north"], "start": "01-01", "end": "12-31"}]'
 
 
 def write_var(var: Path) -> None:
     """Features for N customers and their protection flags (3 % medical, 2 % elderly, four regions)."""
     rng = np.random.default_rng(0)
-    folder = var / "features" / "demo" / "2014-02-28"
+    folder = var / "features" / TENANT / "2014-02-28"
     folder.mkdir(parents=True)
     pd.DataFrame(
         {
@@ -59,32 +63,47 @@ def write_var(var: Path) -> None:
     ).to_parquet(folder / "protection.parquet")
 
 
-def measure(base: str) -> dict:
+def measure(bases: dict[str, str]) -> dict[str, dict]:
+    """Interleaved A/B: each single request and each batch goes to every server in turn, so that the
+    shared machine's load falls on both alike."""
     rng = np.random.default_rng(1)
-    singles, batches, acked = [], [], []
-    with httpx.Client(base_url=base, headers=BILLING, timeout=60) as client:
-        for cid in IDS[:50]:  # warm-up: live scores, reasons cache, audit schema
-            client.get(f"/v1/arrears/{cid}").raise_for_status()
-        client.post("/v1/arrears/score", json={"customer_ids": IDS}).raise_for_status()
+    singles = {n: [] for n in bases}
+    batches = {n: [] for n in bases}
+    acked: dict[str, list] = {n: [] for n in bases}
+    clients = {n: httpx.Client(base_url=b, headers=BILLING, timeout=60) for n, b in bases.items()}
+    try:
+        for client in clients.values():  # warm-up: live scores, reasons cache, audit schema
+            for cid in IDS[:50]:
+                client.get(f"/v1/arrears/{cid}").raise_for_status()
+            client.post("/v1/arrears/score", json={"customer_ids": IDS}).raise_for_status()
         for cid in rng.choice(IDS, SINGLES):
-            t = time.perf_counter()
-            r = client.get(f"/v1/arrears/{cid}")
-            singles.append(time.perf_counter() - t)
-            r.raise_for_status()
+            for name, client in clients.items():
+                t = time.perf_counter()
+                r = client.get(f"/v1/arrears/{cid}")
+                singles[name].append(time.perf_counter() - t)
+                r.raise_for_status()
         for _ in range(BATCHES):
-            t = time.perf_counter()
-            r = client.post("/v1/arrears/score", json={"customer_ids": list(rng.permutation(IDS))})
-            batches.append(time.perf_counter() - t)
-            r.raise_for_status()
-            body = r.json()
-            acked.append((body.get("decision_batch_id"), body.get("guarded_count")))
+            ids = list(rng.permutation(IDS))
+            for name, client in clients.items():
+                t = time.perf_counter()
+                r = client.post("/v1/arrears/score", json={"customer_ids": ids})
+                batches[name].append(time.perf_counter() - t)
+                r.raise_for_status()
+                body = r.json()
+                acked[name].append((body.get("decision_batch_id"), body.get("guarded_count")))
+    finally:
+        for client in clients.values():
+            client.close()
     ms = 1000.0
     return {
-        "single_p50_ms": float(np.percentile(singles, 50) * ms),
-        "single_p99_ms": float(np.percentile(singles, 99) * ms),
-        "batch_10k_median_ms": float(statistics.median(batches) * ms),
-        "batch_10k_p90_ms": float(np.percentile(batches, 90) * ms),
-        "acked": acked,
+        name: {
+            "single_p50_ms": float(np.percentile(singles[name], 50) * ms),
+            "single_p99_ms": float(np.percentile(singles[name], 99) * ms),
+            "batch_10k_median_ms": float(statistics.median(batches[name]) * ms),
+            "batch_10k_p90_ms": float(np.percentile(batches[name], 90) * ms),
+            "acked": acked[name],
+        }
+        for name in bases
     }
 
 
@@ -107,26 +126,34 @@ def guardrails_in_process() -> float:
 
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    runs = {}
     with TemporaryDirectory() as tmp:
         root = Path(tmp)
         write_var(root / "var")
-        write_stub_models(root / "models")
+        write_stub_models(root / "models", tenant=TENANT)
         db = root / "var" / "decisions.db"
         base_env = {
             "METERWISE_VAR_DIR": str(root / "var"),
             "METERWISE_MODELS_DIR": str(root / "models"),
             "METERWISE_USE_REGISTRY": "false",
+            "METERWISE_TENANT": TENANT,
+            "METERWISE_PROTECTED_PERIODS": PERIODS,
             "METERWISE_DATABASE_URL": f"sqlite:///{db}",
+            "METERWISE_KINDS": '["arrears"]',
+            "METERWISE_REQUIRED_KINDS": '["arrears"]',
             **api_keys_env({"rel-billing-7f3a9c2e": ["billing"]}),
         }
-        for name, extra in (("audit", {}), ("no_audit", {"METERWISE_AUDIT_ENABLED": "false"})):
-            proc, base = launch({**base_env, **extra})
-            try:
-                runs[name] = measure(base)
-            finally:
+        procs, bases = [], {}
+        try:
+            for name, extra in (("audit", {}), ("no_audit", {"METERWISE_AUDIT_ENABLED": "false"})):
+                proc, base = launch({**base_env, **extra})
+                procs.append(proc)
+                bases[name] = base
+            runs = measure(bases)
+        finally:
+            for proc in procs:
                 stop(proc)
-            logger.info("%s: %s", name, {k: v for k, v in runs[name].items() if k != "acked"})
+        for name, run in runs.items():
+            logger.info("%s: %s", name, {k: v for k, v in run.items() if k != "acked"})
         log = DecisionLog.open(f"sqlite:///{db}")
         with log.engine.connect() as conn:
             counts = dict(conn.exec_driver_sql("SELECT id, count FROM decision_batches").fetchall())
