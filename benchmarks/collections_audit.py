@@ -1,13 +1,14 @@
 """What the guardrails and the decision audit trail add to an arrears answer, on a real server.
 
 A 10,000-customer stub tenant (the serving stubs of ``harness``: no training) is served by two
-``python -m serving.server`` processes at once: one with the audit trail (SQLite WAL, ``synchronous=NORMAL``, the default) and
-with ``METERWISE_AUDIT_ENABLED=false`` (guardrails still on). After a warm-up, 400 single answers
-(``GET /v1/arrears/{id}``) and 12 batches of 10,000 ids (``POST /v1/arrears/score``), each sent to one server
-then the other (interleaved, so the shared machine's load falls on both alike).
-Policy: a protected period covering the whole year in the north (a quarter of the customers), so the
-guarded share does not depend on the day the benchmark runs. The guardrails alone are timed in process on 10,000 rows (the vectorised policy, no I/O). Every
-acknowledged batch is then looked up in the audit database (none may be missing).
+``python -m serving.server`` processes at once: one with the audit trail (SQLite WAL,
+``synchronous=NORMAL``, the default) and one with ``METERWISE_AUDIT_ENABLED=false`` (guardrails still on).
+After a warm-up, 400 single answers (``GET /v1/arrears/{id}``) and 12 batches of 10,000 ids
+(``POST /v1/arrears/score``), each sent to one server then the other (interleaved, so the shared machine's
+load falls on both alike). Policy: a protected period covering the whole year in the north (a quarter of
+the customers), so the guarded share does not depend on the day the benchmark runs. The guardrails alone
+are timed in process on 10,000 rows (the vectorised policy, no I/O). Every acknowledged batch is then
+looked up in the audit database (none may be missing).
 
 Writes ``benchmarks/results/collections_audit.json``.
 """

@@ -37,7 +37,18 @@ from serving.limits import BatchGate, deadline_for
 from serving.metrics import Metrics
 from serving.model_store import ModelStore
 from serving.responses import envelope, error_response
-from serving.routes import alerts, arrears, decisions, forecasts, health, models, segments, theft, work_orders
+from serving.routes import (
+    alerts,
+    arrears,
+    customers,
+    decisions,
+    forecasts,
+    health,
+    models,
+    segments,
+    theft,
+    work_orders,
+)
 from serving.settings import ServingSettings
 
 logger = logging.getLogger(__name__)
@@ -289,7 +300,7 @@ def create_app(settings: ServingSettings | None = None, store: ModelStore | None
     for module in (arrears, segments, forecasts, models, health, theft):  # routers carry their full /v1 prefix
         app.include_router(module.router)
     app.include_router(work_orders.router)
-    for module in (decisions, alerts):  # collections: the audit trail and balance alerts
+    for module in (decisions, alerts, customers):  # collections: audit trail, balance alerts, key accounts
         app.include_router(module.router)
     app.add_middleware(
         RequestContext,

@@ -25,6 +25,7 @@ POLICY: dict[tuple[str, str], str | None] = {
     ("POST", "/v1/models/{kind}/reload"): "admin",
     ("GET", "/v1/decisions"): "billing",
     ("GET", "/v1/alerts"): "billing",
+    ("GET", "/v1/customers/{customer_id}/profile"): "billing",
     ("GET", "/healthz"): None,
     ("GET", "/readyz"): None,
     ("GET", "/metrics"): None,
