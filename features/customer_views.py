@@ -31,18 +31,20 @@ def key_accounts(
 ) -> pd.DataFrame:
     """``key_account`` (bool) and ``key_account_basis`` per customer: the contract flag, then the category,
     then the top `top_share` of customers by kWh over 365 days (ties included)."""
-    ids = customers["customer_id"].astype(str)
-    basis = pd.Series(None, index=ids.to_numpy(), dtype=object)
+    ids = customers["customer_id"].astype(str).to_numpy()
+    basis = np.full(len(ids), None, dtype=object)
     if top_share > 0 and len(kwh_365d.dropna()):
         cut = kwh_365d.dropna().quantile(1 - top_share)
-        top = kwh_365d.reindex(basis.index) >= cut
-        basis[top.fillna(False).to_numpy()] = f"top {top_share:.0%} by kWh over 365 days"
+        top = (kwh_365d.reindex(ids) >= cut).to_numpy()
+        basis[top] = f"top {top_share:.0%} by kWh over 365 days"
     if categories and "category" in customers:
-        basis[customers["category"].isin(categories).to_numpy()] = "category " + customers["category"].astype(str)
+        in_category = customers["category"].isin(categories).to_numpy()
+        basis[in_category] = ("category " + customers["category"].astype(str)).to_numpy()[in_category]
     if flag_column and flag_column in customers:
         basis[customers[flag_column].fillna(False).to_numpy(dtype=bool)] = f"contract flag {flag_column}"
+    keyed = pd.notna(basis).astype(bool)
     return pd.DataFrame(
-        {"key_account": basis.notna().to_numpy(), "key_account_basis": basis.to_numpy()}, index=basis.index
+        {"key_account": keyed, "key_account_basis": pd.Series(basis, dtype=object, index=ids)}, index=ids
     )
 
 
