@@ -72,3 +72,34 @@ def migrate_cmd(tenant: Tenant = None) -> None:
     finally:
         engine.dispose()
     typer.echo(f"audit schema up to date in {engine.url.render_as_string(hide_password=True)}")
+
+
+@app.command("views")
+def views_cmd(as_of: AsOf = None, data_dir: DataDir = None, tenant: Tenant = None) -> None:
+    """Write every customer's key-account view (load profiles, peak kW, load factor, key-account flag)."""
+    from training.customer_views_job import write_customer_views
+
+    data = tenant_settings(tenant, data_dir)
+    try:
+        path, views = write_customer_views(data, as_of=pd.Timestamp(as_of) if as_of else None)
+    except (MeterwiseError, ValueError) as err:
+        _fail(err)
+    typer.echo(f"{len(views)} customers, {int(views['key_account'].sum())} key accounts -> {path}")
+
+
+@app.command("report-customer")
+def report_customer_cmd(
+    customer_id: Annotated[str, typer.Argument(help="customer to report on")],
+    as_of: AsOf = None,
+    data_dir: DataDir = None,
+    tenant: Tenant = None,
+) -> None:
+    """HTML report of one customer: load profiles with plots, peak kW, load factor, arrears, audit trail."""
+    from training.customer_report import write_customer_report
+
+    data = tenant_settings(tenant, data_dir)
+    try:
+        path = write_customer_report(data, customer_id, as_of=pd.Timestamp(as_of) if as_of else None)
+    except (MeterwiseError, ValueError) as err:
+        _fail(err)
+    typer.echo(str(path))

@@ -187,3 +187,26 @@ def test_without_enough_peers_it_stays_insufficient(settings, policy):
     with make_client(settings, policy.model_copy(update={"cold_start_min_peers": 50})) as c:
         one = c.get("/v1/arrears/C008", headers=BILLING).json()
     assert one["status"] == "insufficient_features" and one["probability"] is None and one["cold_start"] is None
+
+
+def test_profile_joins_the_view_the_guarded_arrears_answer_and_is_not_a_decision(guarded, settings):
+    from training.customer_views_job import VIEWS, views_dir
+
+    folder = views_dir(settings.var_dir, settings.tenant)
+    folder.mkdir(parents=True)
+    pd.DataFrame(
+        {
+            "customer_id": ["C003"],
+            "key_account": [True],
+            "key_account_basis": ["contract flag key_account"],
+            "peak_kw": [3.2],
+            "daily_28d": [np.arange(28, dtype=float)],
+            "as_of": [pd.Timestamp("2014-02-28")],
+        }
+    ).to_parquet(folder / VIEWS)
+    body = guarded.get("/v1/customers/C003/profile", headers=BILLING).json()
+    assert body["key_account"] is True and body["usage"]["peak_kw"] == 3.2 and len(body["usage"]["daily_28d"]) == 28
+    assert body["arrears"]["guardrail"] == "medical" and body["arrears"]["original_action"] == "payment plan"
+    assert guarded.get("/v1/decisions", params={"customer_id": "C003"}, headers=BILLING).json()["count"] == 0
+    assert guarded.get("/v1/customers/NOPE/profile", headers=BILLING).status_code == 404
+    assert guarded.get("/v1/customers/C003/profile", headers=PLANNER).status_code == 403
