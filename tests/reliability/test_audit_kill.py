@@ -34,6 +34,30 @@ def hammer(base: str, worker: int, stop_at: threading.Event, acked: list[dict]) 
             i += 1
 
 
+def missing_decisions(acked: list[dict], stored: dict[tuple[int, str], str]) -> list[tuple[int, str]]:
+    """(batch, customer) of every acknowledged answer absent from, or different in, the stored rows."""
+    missing = []
+    for answer in acked:
+        if "results" in answer:
+            pairs = zip(answer["results"]["customer_id"], answer["results"]["action"], strict=True)
+        else:
+            pairs = [(answer["customer_id"], answer["action"])]
+        batch = answer["decision_batch_id"]
+        missing += [(batch, cid) for cid, action in pairs if stored.get((batch, cid), "<missing>") != action]
+    return missing
+
+
+def test_the_check_catches_a_lost_or_altered_decision():  # the control: the kill test can fail
+    acked = [
+        {"decision_batch_id": 1, "customer_id": "A", "action": "call"},
+        {"decision_batch_id": 2, "results": {"customer_id": ["A", "B"], "action": ["none", "call"]}},
+    ]
+    stored = {(1, "A"): "call", (2, "A"): "none", (2, "B"): "call"}
+    assert missing_decisions(acked, stored) == []
+    assert missing_decisions(acked, {k: v for k, v in stored.items() if k != (2, "B")}) == [(2, "B")]
+    assert missing_decisions(acked, {**stored, (1, "A"): "field visit"}) == [(1, "A")]
+
+
 def test_every_acknowledged_decision_survives_kill_9(tmp_path: Path):
     env = {**stub_server_env(tmp_path), "METERWISE_DATABASE_URL": f"sqlite:///{tmp_path / 'var' / 'decisions.db'}"}
     proc, base = launch(env)
@@ -65,14 +89,7 @@ def test_every_acknowledged_decision_survives_kill_9(tmp_path: Path):
             }
     finally:
         log.close()
-    missing = []
-    for answer in acked:
-        if "results" in answer:
-            batch, cols = answer["decision_batch_id"], answer["results"]
-            pairs = zip(cols["customer_id"], cols["action"], strict=True)
-        else:
-            batch, pairs = answer["decision_batch_id"], [(answer["customer_id"], answer["action"])]
-        missing += [(batch, cid) for cid, action in pairs if stored.get((batch, cid), "<missing>") != action]
+    missing = missing_decisions(acked, stored)
     assert not missing, f"{len(missing)} acknowledged decisions lost or changed, first {missing[:5]}"
 
     proc, base = launch(env)  # a restart serves them
