@@ -97,6 +97,7 @@ def build_customer_views(
     year = readings[(readings["reading_date"] > day - pd.Timedelta(days=YEAR_DAYS)) & (readings["reading_date"] <= day)]
     kwh_365d = year.groupby("customer_id")["kwh"].sum()
     recent = _daily_grid(readings, day, RECENT_DAYS)
+    previous = _daily_grid(readings, day - pd.Timedelta(days=RECENT_DAYS), RECENT_DAYS)
     weeks = _daily_grid(readings, day, 7 * SHAPE_WEEKS)
     weekday = weeks.T.groupby(weeks.columns.dayofweek).mean().T.reindex(columns=range(7))
     ids = customers["customer_id"].astype(str).to_numpy()
@@ -106,6 +107,8 @@ def build_customer_views(
             out[col] = customers[col].astype(str).to_numpy()
     out["kwh_365d"] = kwh_365d.reindex(ids).to_numpy()
     out["kwh_mean_28d"] = recent.mean(axis=1).reindex(ids).to_numpy()
+    out["kwh_mean_prev_28d"] = previous.mean(axis=1).reindex(ids).to_numpy()
+    out["kwh_var_28d"] = recent.var(axis=1).reindex(ids).to_numpy()
     out["daily_max_kwh_28d"] = recent.max(axis=1).reindex(ids).to_numpy()
     out["days_with_readings_28d"] = recent.notna().sum(axis=1).reindex(ids).fillna(0).astype(int).to_numpy()
     out["daily_28d"] = list(recent.reindex(ids).to_numpy().round(3))

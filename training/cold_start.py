@@ -119,7 +119,8 @@ def cold_start_forecast(
     k = seen["count"].fillna(0.0).to_numpy()
     own_mean = seen["mean"].fillna(0.0).to_numpy()
     k0 = prior.k0 if np.isfinite(prior.k0) else 1e9
-    weight = k / (k + k0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        weight = np.where(k > 0, k / (k + k0), 0.0)  # k0 = 0 (peers never vary day to day): own days decide
     level = weight * own_mean + (1 - weight) * prior.level.to_numpy()
     days = pd.date_range(issue, periods=horizon_days, freq="D")
     shape = prior.weekday_shape[days.dayofweek.to_numpy()]
@@ -174,3 +175,38 @@ def arrears_priors(
             label + " (n=" + pd.Series(count, index=attrs.index).astype(int).astype(str) + " peers)"
         ).to_numpy()[take]
     return prior, basis
+
+
+def month_ahead(
+    views: pd.DataFrame, *, keys: tuple[str, ...] = ("category", "region", "tariff"), min_peers: int = 20
+) -> pd.DataFrame:
+    """Next-28-day kWh per customer of `views` (:func:`features.customer_views.build_customer_views`), P10/P50/P90.
+
+    P50: 28 x the credibility mix of the customer's own mean over its last 28 days (``k`` days seen) and its
+    peers' prior (customers with 28 full days, most specific group of `keys` with `min_peers`); ``k0`` from
+    the peers' within / between variances. P10/P90: P50 x the 10th / 90th percentiles, over the peers, of
+    the ratio of their last 28 days to the 28 before (how much a month moves on the next). A customer with
+    fewer than 28 days is ``cold_start`` with the prior's basis.
+    """
+    k = views["days_with_readings_28d"].fillna(0).to_numpy(dtype=float)
+    full = k >= 28
+    own = views["kwh_mean_28d"].to_numpy(dtype=float)
+    present = tuple(c for c in keys if c in views.columns)
+    prior, basis = arrears_priors(views[list(present)], own, full, keys=present, min_peers=min_peers)
+    between = float(np.nanvar(own[full])) if full.any() else np.nan
+    within = float(np.nanmean(views["kwh_var_28d"].to_numpy(dtype=float)[full])) if full.any() else np.nan
+    k0 = within / between if between > 0 else np.inf
+    weight = np.where(np.isfinite(k0), k / (k + k0), (k > 0).astype(float))
+    level = np.where(k > 0, weight * np.nan_to_num(own) + (1 - weight) * prior, prior)
+    ratio = (views["kwh_mean_28d"] / views["kwh_mean_prev_28d"]).to_numpy(dtype=float)[full]
+    ratio = ratio[np.isfinite(ratio)]
+    q10, q90 = np.quantile(ratio, [0.1, 0.9]) if len(ratio) else (np.nan, np.nan)
+    p50 = 28 * level
+    return pd.DataFrame(
+        {
+            "month_kwh_p10": p50 * q10,
+            "month_kwh_p50": p50,
+            "month_kwh_p90": p50 * q90,
+        },
+        index=views.index,
+    ).assign(forecast_cold_start=pd.Series(np.where(full, None, basis), index=views.index, dtype=object))

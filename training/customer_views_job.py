@@ -17,6 +17,7 @@ from features.customer_views import build_customer_views
 from features.io import load_tenant, write_table
 from features.settings import DataSettings, check_tenant
 from features.snapshots import default_as_of
+from training.cold_start import month_ahead
 from training.collections_settings import CollectionsSettings, load_collections_settings
 
 logger = logging.getLogger(__name__)
@@ -38,7 +39,9 @@ def write_customer_views(
     rule = collections.key_accounts
     views = build_customer_views(
         tables, as_of=day, flag_column=rule.flag_column, categories=rule.categories, top_share=rule.top_share
-    ).reset_index()
+    )
+    forecast = month_ahead(views, keys=collections.cold_start_keys, min_peers=collections.cold_start_min_peers)
+    views = views.join(forecast).reset_index()
     folder = views_dir(data.var_dir, data.tenant)
     path = write_table(views, folder / f"{day.date()}.parquet")
     tmp = folder / f".views.{os.getpid()}.parquet"

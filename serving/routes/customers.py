@@ -2,8 +2,9 @@
 
 Load profile (daily, by weekday, half-hourly), peak demand (kW) and its time, load factor, the key-account
 flag and its basis (from ``meterwise collections views``), the live arrears answer with its guardrail (or
-the peers' cold-start prior), and the live segment with its service strategy. A view, not a decision: it
-is not written to the audit trail.
+the peers' cold-start prior), the live segment with its service strategy, and the next 28 days' kWh
+(P10/P50/P90; from the peers' prior, flagged ``cold_start``, for a customer with fewer than 28 days of
+readings). A view, not a decision: it is not written to the audit trail.
 """
 
 from __future__ import annotations
@@ -114,6 +115,8 @@ async def get_profile(request: Request, customer_id: CustomerPath, _: BillingOrA
     head = {
         k: usage.pop(k, None) for k in ("category", "tariff", "region", "key_account", "key_account_basis", "as_of")
     }
+    forecast = {k: usage.pop(f"month_kwh_{k}", None) for k in ("p10", "p50", "p90")}
+    forecast["cold_start"] = usage.pop("forecast_cold_start", None)
     return json_response(
         {
             "customer_id": customer_id,
@@ -121,5 +124,6 @@ async def get_profile(request: Request, customer_id: CustomerPath, _: BillingOrA
             "usage": usage or None,
             "arrears": arrears,
             "segment": await _segment(request, customer_id),
+            "forecast_28d_kwh": forecast if forecast["p50"] is not None else None,
         }
     )
