@@ -151,8 +151,8 @@ class DecisionLog:
         self.engine = engine
         self._insert_batch = batches.insert()
         keys = ["batch_id", *DECISION_COLUMNS]
-        # compiled once for this database's driver: executemany straight on the driver (a Core execute
-        # with 10,000 parameter dicts spends more time processing them than the database spends inserting)
+        # SQLite: compiled once, executemany straight on the driver (a Core execute with 10,000 parameter
+        # dicts spends more time processing them than SQLite spends inserting); PostgreSQL: COPY
         self._rows_sql = str(decisions.insert().compile(dialect=engine.dialect, column_keys=keys))
         self._positional = engine.dialect.paramstyle in ("qmark", "numeric", "format")
 
@@ -185,11 +185,21 @@ class DecisionLog:
             ).inserted_primary_key[0]
             if n:
                 rows = list(zip([batch_id] * n, *cols.values(), strict=True))
-                if not self._positional:
-                    keys = ("batch_id", *DECISION_COLUMNS)
-                    rows = [dict(zip(keys, row, strict=True)) for row in rows]
-                conn.exec_driver_sql(self._rows_sql, rows)
+                self._insert(conn, rows)
         return int(batch_id)
+
+    def _insert(self, conn: sa.Connection, rows: list[tuple]) -> None:
+        """Bulk insert of decision rows in the caller's transaction, the fastest way the driver offers."""
+        keys = ("batch_id", *DECISION_COLUMNS)
+        if self.engine.dialect.driver == "psycopg":  # PostgreSQL (psycopg 3): COPY, ~2x executemany
+            cursor = conn.connection.cursor()
+            with cursor.copy(f"COPY decisions ({', '.join(keys)}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+        elif self._positional:  # SQLite: executemany straight on the driver
+            conn.exec_driver_sql(self._rows_sql, rows)
+        else:  # any other driver: Core (insertmanyvalues batches the rows)
+            conn.execute(decisions.insert(), [dict(zip(keys, row, strict=True)) for row in rows])
 
     def for_customer(self, customer_id: str, *, limit: int = 100) -> list[dict[str, Any]]:
         """The decisions served for `customer_id`, newest first, each with its batch's context."""
