@@ -124,7 +124,9 @@ class CollectionsDesk:
             cached = self._cold = ColdStart(key, prior, basis)
         return cached
 
-    def fill_cold_start(self, cols: dict, snapshot: Snapshot | None, live: Any, grader: Any) -> int:
+    def fill_cold_start(
+        self, cols: dict, snapshot: Snapshot | None, live: Any, grader: Any, found: tuple | None = None
+    ) -> int:
         """Rows ``insufficient_features`` of customers known to the snapshot get the peers' prior
         (status ``cold_start``, grade and action from the model's bands, ``cold_start`` = the basis)."""
         ids = cols.get("customer_id")
@@ -137,7 +139,7 @@ class CollectionsDesk:
         cold = self.cold_start(snapshot, live)
         if cold is None:
             return 0
-        pos, known = snapshot.lookup(ids)
+        pos, known = found or snapshot.lookup(ids)
         prior = np.where(known, cold.prior.take(pos), np.nan)
         fill = todo & ~np.isnan(prior)
         if not fill.any():
@@ -153,7 +155,14 @@ class CollectionsDesk:
         cols["cold_start"] = basis.tolist()
         return int(fill.sum())
 
-    def guard(self, snapshot: Snapshot | None, ids: list[str] | None, actions: Any, day: pd.Timestamp) -> Guarded:
+    def guard(
+        self,
+        snapshot: Snapshot | None,
+        ids: list[str] | None,
+        actions: Any,
+        day: pd.Timestamp,
+        found: tuple | None = None,
+    ) -> Guarded:
         """Guardrails for `actions` of the customers `ids` (None: features without ids; periods for every
         region only)."""
         actions = np.asarray(actions, dtype=object)
@@ -162,7 +171,7 @@ class CollectionsDesk:
             no_region = np.full(n, -1, dtype=np.intp)
             return self.policy.apply(actions, np.zeros(n, np.int8), no_region, pd.Index([]), day)
         prot = self.protection(snapshot)
-        pos, known = snapshot.lookup(ids)
+        pos, known = found or snapshot.lookup(ids)
         codes = np.where(known, prot.codes.take(pos), 0)
         region_codes = np.where(known, prot.region_codes.take(pos), -1)
         return self.policy.apply(actions, codes, region_codes, prot.regions, day)
@@ -177,9 +186,10 @@ class CollectionsDesk:
         single = "results" not in out
         cols = {k: [v] for k, v in out.items()} if single else out["results"]
         ids = cols.get("customer_id")
+        found = snapshot.lookup(ids) if snapshot is not None and ids is not None else None  # once per request
         by_snapshot = out.get("source", "snapshot") == "snapshot"
-        cold = self.fill_cold_start(cols, snapshot, live, grader) if by_snapshot else 0
-        guarded = self.guard(snapshot, ids, cols["action"], day)
+        cold = self.fill_cold_start(cols, snapshot, live, grader, found) if by_snapshot else 0
+        guarded = self.guard(snapshot, ids, cols["action"], day, found)
         cols["action"] = guarded.action.tolist()
         cols["original_action"] = guarded.original_action.tolist()
         cols["guardrail"] = guarded.guardrail.tolist()
