@@ -21,6 +21,7 @@ from serving.deps import require_any_scope
 from serving.responses import json_response
 from serving.routes.common import ERRORS, live_answers
 from serving.routing import OrjsonRoute
+from serving.schemas import ErrorEnvelope
 from serving.snapshots import _stamp
 from training.customer_views_job import VIEWS, views_dir
 
@@ -102,7 +103,7 @@ async def _segment(request: Request, customer_id: str) -> dict | None:
 
 @router.get(
     "/{customer_id}/profile",
-    responses=ERRORS,
+    responses={**ERRORS, 404: {"model": ErrorEnvelope, "description": "unknown customer"}},
     summary="Key-account view: load profile, peak kW and its time, load factor, arrears status, segment strategy",
 )
 async def get_profile(request: Request, customer_id: CustomerPath, _: BillingOrAdmin) -> Response:
