@@ -17,6 +17,7 @@ from features.customer_views import build_customer_views
 from features.io import load_tenant, write_table
 from features.settings import DataSettings, check_tenant
 from features.snapshots import default_as_of
+from features.usage_collapse import build_usage_collapse
 from training.cold_start import month_ahead
 from training.collections_settings import CollectionsSettings, load_collections_settings
 
@@ -27,6 +28,17 @@ VIEWS = "views.parquet"
 def views_dir(var_dir: Path, tenant: str) -> Path:
     """Folder of a tenant's customer views: ``<var_dir>/customers/<tenant>/``."""
     return Path(var_dir) / "customers" / check_tenant(tenant)
+
+
+def usage_collapse(tables: dict[str, pd.DataFrame], day: pd.Timestamp, late_days: int) -> pd.DataFrame:
+    """Usage-collapse features with their interaction with arrears (amount past due at `day`)."""
+    from features.payments import build_payment_profile
+
+    arrears = None
+    if "bills" in tables and "payments" in tables:
+        profile = build_payment_profile(tables["bills"], tables["payments"], as_of=day, late_days=late_days)
+        arrears = profile.set_index("customer_id")["arrears_amount"]
+    return build_usage_collapse(tables["readings"], as_of=day, unpaid=arrears).set_index("customer_id")
 
 
 def write_customer_views(
@@ -41,7 +53,8 @@ def write_customer_views(
         tables, as_of=day, flag_column=rule.flag_column, categories=rule.categories, top_share=rule.top_share
     )
     forecast = month_ahead(views, keys=collections.cold_start_keys, min_peers=collections.cold_start_min_peers)
-    views = views.join(forecast).reset_index()
+    collapse = usage_collapse(tables, day, data.late_days)
+    views = views.join(forecast).join(collapse).reset_index()
     folder = views_dir(data.var_dir, data.tenant)
     path = write_table(views, folder / f"{day.date()}.parquet")
     tmp = folder / f".views.{os.getpid()}.parquet"
