@@ -83,6 +83,7 @@ def test_every_acknowledged_decision_survives_kill_9(tmp_path: Path):
     log = DecisionLog.open(f"sqlite:///{tmp_path / 'var' / 'decisions.db'}")
     try:
         with log.engine.connect() as conn:
+            assert conn.exec_driver_sql("PRAGMA integrity_check").scalar() == "ok"
             stored = {
                 (row.batch_id, row.customer_id): row.action
                 for row in conn.exec_driver_sql("SELECT batch_id, customer_id, action FROM decisions")
