@@ -33,6 +33,17 @@ ALERT_COLUMNS = (
     "projected_bill",
     "usual_bill",
 )
+#: what the collections team does at each level (load control only for customers neither protected nor key)
+ACTIONS = {
+    "7d": "balance reminder SMS",
+    "3d": "balance reminder SMS + top-up link",
+    "1d": "urgent top-up call",
+    "exhausted": "load control (remote limit) after a final notice",
+    "warning": "bill-shock warning SMS",
+}
+PROTECTED_ACTION = "welfare call; no load control (protected customer)"
+KEY_ACCOUNT_ACTION = "key-account manager call before any load control"
+PROTECTION_FLAGS = ("medical", "priority_services", "elderly", "low_income")
 EXHAUSTED = "exhausted"
 BILLS_FOR_RATE, BILLS_FOR_USUAL = 3, 6
 
@@ -171,4 +182,20 @@ def build_alerts(
             bills, readings, rates, as_of=day, exclude=prepaid, ratio=shock_ratio, min_days=shock_min_days
         )
     )
-    return pd.concat([p for p in parts if len(p)] or parts[:1], ignore_index=True).assign(as_of=day)
+    alerts = pd.concat([p for p in parts if len(p)] or parts[:1], ignore_index=True)
+    return recommend(alerts, tables.get("customers")).assign(as_of=day)
+
+
+def recommend(alerts: pd.DataFrame, customers: pd.DataFrame | None) -> pd.DataFrame:
+    """``recommended_action`` per alert: by level, except that an exhausted balance of a protected customer
+    gets a welfare call and a key account its manager's call instead of load control (vectorised)."""
+    action = alerts["level"].map(ACTIONS).astype(object).to_numpy()
+    if customers is not None and len(alerts):
+        info = customers.drop_duplicates("customer_id").set_index("customer_id").reindex(alerts["customer_id"])
+        flags = [c for c in PROTECTION_FLAGS if c in info]
+        protected = info[flags].fillna(False).astype(bool).any(axis=1).to_numpy() if flags else False
+        key = info["key_account"].fillna(False).astype(bool).to_numpy() if "key_account" in info else False
+        exhausted = (alerts["level"] == EXHAUSTED).to_numpy()
+        action = np.where(exhausted & key, KEY_ACCOUNT_ACTION, action)
+        action = np.where(exhausted & protected, PROTECTED_ACTION, action)
+    return alerts.assign(recommended_action=pd.Series(action, index=alerts.index, dtype=object))

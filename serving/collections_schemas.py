@@ -80,6 +80,9 @@ class AlertColumns(Strict):
     daily_cost: list[float | None] = Field(description="recent mean daily kWh x unit rate (currency/day)")
     projected_bill: list[float | None] = Field(description="bill_shock: the running month projected (currency)")
     usual_bill: list[float | None] = Field(description="bill_shock: median of the recent bills (currency)")
+    recommended_action: list[str | None] = Field(
+        description="by level; an exhausted balance of a protected customer or key account is never load control first"
+    )
 
 
 class AlertsResponse(Strict):

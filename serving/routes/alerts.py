@@ -24,7 +24,17 @@ from training.alerts_job import LATEST, alerts_dir
 
 router = APIRouter(prefix="/v1/alerts", tags=["collections"], route_class=OrjsonRoute)
 BillingOrAdmin = Annotated[Any, Depends(require_any_scope("billing", "admin"))]
-COLUMNS = ("customer_id", "kind", "level", "days_left", "balance", "daily_cost", "projected_bill", "usual_bill")
+COLUMNS = (
+    "customer_id",
+    "kind",
+    "level",
+    "days_left",
+    "balance",
+    "daily_cost",
+    "projected_bill",
+    "usual_bill",
+    "recommended_action",
+)
 _lock = threading.Lock()
 
 
@@ -68,6 +78,6 @@ async def get_alerts(
             "as_of": as_of,
             "count": len(rows),
             "level_counts": {str(k): int(v) for k, v in rows["level"].value_counts().items()},
-            "results": {c: rows[c].tolist() for c in COLUMNS},  # NaN -> null
+            "results": {c: rows[c].tolist() if c in rows else [None] * len(rows) for c in COLUMNS},  # NaN -> null
         }
     )

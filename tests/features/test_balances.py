@@ -104,3 +104,25 @@ def test_bill_shock_needs_enough_days_of_the_month():
     month = readings({"S": 50.0}, start="2024-03-01", end="2024-03-03")
     tables = {"readings": month, "bills": bills(["S"])}
     assert build_alerts(tables, as_of=pd.Timestamp("2024-03-03")).empty
+
+
+def test_recommended_action_never_puts_a_protected_customer_under_load_control():
+    bal = pd.DataFrame({"customer_id": ["P", "M", "K", "Q"], "as_of": [DAY] * 4, "balance": [-1.0, -1.0, -1.0, 5.0]})
+    customers = pd.DataFrame(
+        {
+            "customer_id": ["P", "M", "K", "Q"],
+            "medical": pd.array([False, True, False, False], dtype="boolean"),
+            "key_account": pd.array([False, False, True, None], dtype="boolean"),
+        }
+    )
+    tables = {
+        "readings": readings({c: 10.0 for c in "PMKQ"}),
+        "bills": bills(list("PMKQ")),
+        "balances": bal,
+        "customers": customers,
+    }
+    out = build_alerts(tables, as_of=DAY).set_index("customer_id")["recommended_action"]
+    assert out["P"].startswith("load control")
+    assert out["M"] == "welfare call; no load control (protected customer)"
+    assert out["K"] == "key-account manager call before any load control"
+    assert out["Q"] == "balance reminder SMS"
