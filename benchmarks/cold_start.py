@@ -17,15 +17,7 @@ days from the issue day, from readings before it only:
 - ``category_mean``: the mean daily kWh of the peers of its ACORN group over the last 28 days, flat.
 
 Error: WAPE = sum |actual - forecast| / sum actual over held-out households x days (all four issue days
-pooled; per issue day too).
-
-Arrears scores, on the Taiwan credit-default clients (``../shared/data/taiwan_credit_default``; no London
-household has a payment record): a seeded 25 % held out; a 'new' client with no repayment history gets the
-default rate of the training clients of its education x marriage x age band (at least 50, falling back),
-by :func:`training.cold_start.arrears_priors` (the serving rule); a client with history is scored by LightGBM
-on all 23 features (defaults, seed 0). AUC and Brier score on the held-out clients, both.
-
-Writes ``benchmarks/results/cold_start.json``.
+pooled; per issue day too). Writes ``benchmarks/results/cold_start.json``.
 """
 
 from __future__ import annotations
@@ -40,7 +32,7 @@ import pandas as pd
 from harness.results import finish
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from training.cold_start import arrears_priors, build_prior, cold_start_forecast
+from training.cold_start import build_prior, cold_start_forecast
 
 logger = logging.getLogger("cold_start")
 LONDON = Path(__file__).resolve().parents[2] / "shared" / "data" / "london_smart_meters"
@@ -135,39 +127,6 @@ def one_issue(readings: pd.DataFrame, attrs: pd.DataFrame, issue: pd.Timestamp, 
     return out, pairs
 
 
-def arrears_part() -> dict:
-    """Cold-start arrears prior vs a model with repayment history, on held-out Taiwan clients."""
-    from lightgbm import LGBMClassifier
-    from sklearn.metrics import brier_score_loss, roc_auc_score
-
-    raw = pd.read_csv(LONDON.parent / "taiwan_credit_default" / "UCI_Credit_Card.csv")
-    y = raw["Y"].to_numpy()
-    rng = np.random.default_rng(SEED)
-    test = rng.random(len(raw)) < HOLD_OUT
-    attrs = pd.DataFrame(
-        {
-            "education": raw["X3"].astype(str),
-            "marriage": raw["X4"].astype(str),
-            "age_band": pd.cut(raw["X5"], [0, 25, 30, 35, 40, 50, 200]).astype(str),
-        }
-    )
-    prior, basis = arrears_priors(
-        attrs, y.astype(float), ~test, keys=("education", "marriage", "age_band"), min_peers=50
-    )
-    features = raw[[f"X{i}" for i in range(1, 24)]]
-    model = LGBMClassifier(random_state=0, verbose=-1).fit(features[~test], y[~test])
-    p_hist = model.predict_proba(features[test])[:, 1]
-    return {
-        "clients_held_out": int(test.sum()),
-        "auc_cold_start_prior": float(roc_auc_score(y[test], prior[test])),
-        "auc_with_history": float(roc_auc_score(y[test], p_hist)),
-        "brier_cold_start_prior": float(brier_score_loss(y[test], prior[test])),
-        "brier_with_history": float(brier_score_loss(y[test], p_hist)),
-        "brier_base_rate": float(brier_score_loss(y[test], np.full(test.sum(), y[~test].mean()))),
-        "basis_example": str(basis[np.flatnonzero(test)[0]]),
-    }
-
-
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     started = time.perf_counter()
@@ -190,7 +149,6 @@ def main() -> None:
         "keys": list(KEYS),
         **{f"wape_{n}": wape(np.concatenate(a), np.concatenate(f)) for n, (a, f) in pooled.items()},
         "cold_30d_over_full_history": None,
-        "arrears": arrears_part(),
         "per_issue": per_issue,
         "seconds": time.perf_counter() - started,
     }
@@ -198,7 +156,6 @@ def main() -> None:
     gates = {
         "cold_start_0d_not_worse_than_category_mean": result["wape_cold_start_0d"] <= result["wape_category_mean"],
         "cold_start_30d_beats_category_mean": result["wape_cold_start_30d"] < result["wape_category_mean"],
-        "arrears_prior_auc_above_0.5": result["arrears"]["auc_cold_start_prior"] > 0.5,
         "own_history_helps_7d_30d_beat_0d": max(result["wape_cold_start_7d"], result["wape_cold_start_30d"])
         < result["wape_cold_start_0d"],
     }

@@ -93,8 +93,6 @@ HEADLINES: dict[str, list[tuple[str, str]]] = {
         ("wape_cold_start_30d", "30 days {}"),
         ("wape_full_history", "full history {}"),
         ("wape_category_mean", "category mean {}"),
-        ("arrears.auc_cold_start_prior", "arrears AUC new client (prior) {}"),
-        ("arrears.auc_with_history", "with history {}"),
     ],
     "collections_audit": [
         ("audit_added_single_p50_ms", "audit adds {} ms (single p50)"),
