@@ -104,6 +104,12 @@ def rebuild_demo_cmd(
     """Rebuild the embedded demo tenant from ../shared/data (deterministic; prints table hashes)."""
     from features.demo import build_demo
 
+    if not (shared_data / "london_smart_meters").is_dir():
+        raise typer.BadParameter(
+            f"{shared_data} has no london_smart_meters/ folder: rebuilding needs the shared public data; "
+            f"the embedded demo in {DEMO_DIR} works without it",
+            param_hint="--shared-data",
+        )
     typer.echo(json.dumps(build_demo(shared_data, out_dir, n_households=households), indent=2))
 
 
