@@ -82,7 +82,8 @@ def hint_for(err: BaseException) -> str | None:
 def describe(err: BaseException, command: str) -> tuple[str, int]:
     """The (at most two) lines shown for `err` raised by `command`, and the exit code."""
     if isinstance(err, UsageError):
-        ctx_path = err.ctx.command_path if err.ctx is not None else command
+        ctx = getattr(err, "ctx", None)  # the (sub)command whose options were wrong; named as typed
+        ctx_path = " ".join(["meterwise", *ctx.command_path.split()[1:]]) if ctx is not None else command
         return f"error: {_one_line(err.format_message())}\nhint: see `{ctx_path} --help`", err.exit_code
     if isinstance(err, KeyError) and not isinstance(err, MeterwiseError):  # a KeyError's str() is a bare repr
         message, known = f"{type(err).__name__}: {err}", False

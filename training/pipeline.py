@@ -108,9 +108,10 @@ def render_summary(summary: dict[str, Any], arrears: pd.DataFrame, segments: pd.
     arr, seg, fc = summary["train arrears"], summary["train segments"], summary["train forecast"]
     auc = arr.metrics.get("heldout_roc_auc", arr.metrics.get("roc_auc"))
     arr_reason = arr.decision.reason if arr.decision is not None else "no decision recorded"
-    grades = ", ".join(f"{g} {n}" for g, n in arrears["grade"].value_counts().sort_index().items())
-    sil = seg.metrics.get("silhouette")
-    names = segments["segment_name"].value_counts()
+    order = arrears.groupby("grade")["probability"].mean().sort_values().index  # safest grade first
+    counts = arrears["grade"].value_counts()
+    grades = ", ".join(f"{g} {counts[g]}" for g in order)
+    sil = seg.metrics.get("silhouette_heldout", seg.metrics.get("silhouette"))
     tenant = summary["tenant"]
     uri = summary["tracking_uri"]
     ui = f"mlflow ui --backend-store-uri {uri}" if uri.startswith("sqlite:") else f"open {uri}"
@@ -118,18 +119,18 @@ def render_summary(summary: dict[str, Any], arrears: pd.DataFrame, segments: pd.
     serve = "meterwise serve" + ("" if tenant == "demo" else f" --tenant {tenant}")
     lines = [
         f"meterwise demo: tenant {tenant}, data as of {summary['as_of']}",
-        f"  validated   {tables} rows"
-        + (f" ({quarantined:,} rows quarantined)" if quarantined else " (no bad rows)"),
+        f"  validated   {tables} rows" + (f" ({quarantined:,} rows quarantined)" if quarantined else " (no bad rows)"),
         f"  features    snapshot in {_where(summary['features'])}",
         f"  arrears     model v{arr.version}: AUC {auc:.3f} on held-out bills; {_promotion(arr.promoted, arr_reason)}",
-        f"  segments    model v{seg.version}: {len(names)} segments"
-        + (f", silhouette {sil:.2f}" if sil is not None else "")
+        f"  segments    model v{seg.version}: {len(seg.segment_names)} segments"
+        + (f", held-out silhouette {sil:.2f}" if sil is not None else "")
         + f"; {_promotion(seg.promoted, seg.reason or 'see the run')}",
         f"  forecast    model v{fc['version']}: mean absolute error {fc['score']:.2f} x the seasonal naive's "
         f"(lower is better); {_promotion(fc['promoted'], fc['reason'])}",
         f"  scored      {len(arrears):,} customers for arrears risk (grades {grades})",
         f"              -> {_where(summary['score arrears'])}",
-        f"              {len(segments):,} customers into segments -> {_where(summary['score segments'])}",
+        f"              {int(segments['segment_id'].notna().sum()):,} customers into segments"
+        f" -> {_where(summary['score segments'])}",
         f"  report      {_where(summary['report arrears'])} (the arrears run: figures, metrics)",
         f"  registry    {uri} (models meterwise-{tenant}-arrears, -segments, -forecast)",
         "",

@@ -39,9 +39,7 @@ def evaluate_cmd(
 
     frame = read_labelled(input, text_col=text_col, label_col=label_col, date_col=date_col)
     with step(f"evaluate {len(frame)} work orders"):
-        result = evaluate_corpus(
-            frame["text"], frame["label"], frame.get("created_at"), folds=folds, random_state=seed
-        )
+        result = evaluate_corpus(frame["text"], frame["label"], frame.get("created_at"), folds=folds, random_state=seed)
     result = {"input": str(input), "text_col": text_col, "label_col": label_col, "date_col": date_col, **result}
     out.mkdir(parents=True, exist_ok=True)
     path = out / "evaluation.json"
