@@ -4,7 +4,7 @@ accepted by the service with the key its operation names.
 The service is the stub one (tests/serving/stubs.py) over a snapshot holding the example customers, with the
 arrears stub declaring the example's features and their real units; the examples' ids, features and series
 are also checked against the demo tenant and the declared feature set, so they stay true for the real service.
-Theft and work-order routes need models the stub service does not load: their examples are not sent here.
+Theft answers from the demo's own inspection list (fitted once per module), work orders from a stub classifier.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
 
-from features.io import find_table, read_table
+from features.io import find_table, load_tenant, read_table
 from features.settings import DEMO_DIR
 from features.snapshots import build_manifest, write_snapshot
 from features.training_sets import FEATURE_DESCRIPTIONS
@@ -28,8 +28,8 @@ from serving.schemas import EXAMPLE_FEATURES, ArrearsBatchResponse, ArrearsScore
 from serving.settings import ServingSettings
 from tests.serving.conftest import UNITS, snapshot_frame
 from tests.serving.stubs import StubArrears, StubLoader
+from tests.serving.test_routes_work_orders import StubClassifier
 
-NOT_SENT = ("/v1/theft", "/v1/work-orders")  # their models are not in the stub service
 URL = re.compile(r"""(?:src|href)=["']([^"']+)["']|url:\s*["']([^"']+)["']""")
 
 
@@ -41,7 +41,12 @@ def schema_examples(schema: dict[str, Any], components: dict[str, Any]) -> list[
         return [ex for option in schema["anyOf"] for ex in schema_examples(option, components)]
     if schema.get("examples"):
         return list(schema["examples"])
-    props = {name: p["examples"][0] for name, p in schema.get("properties", {}).items() if p.get("examples")}
+    props = {}
+    for name, prop in schema.get("properties", {}).items():
+        if prop.get("examples"):
+            props[name] = prop["examples"][0]
+        elif prop.get("type") == "array" and (items := schema_examples(prop.get("items", {}), components)):
+            props[name] = items[:1]
     return [props] if props else []
 
 
@@ -51,8 +56,20 @@ def example_ids(openapi: dict[str, Any]) -> set[str]:
     return set(re.findall(r"MAC\d{6}", text))
 
 
+@pytest.fixture(scope="module")
+def theft():
+    from serving.routes.theft import TheftService
+    from training.theft_job import TABLES, fit_theft
+    from training.theft_list import build_inspection_list
+
+    tables, _ = load_tenant(DEMO_DIR, tables=TABLES)
+    model, _, _ = fit_theft(tables)
+    listing = build_inspection_list(model, tables["meter_reads"], tables["customers"], tables["inspections"])
+    return TheftService(model, "1", listing)
+
+
 @pytest.fixture
-def openapi_client(tmp_path: Path):
+def openapi_client(tmp_path: Path, theft):
     # a snapshot with the example customers, the stub segmenter's shares and the example's arrears features
     base = snapshot_frame()
     ids = sorted({"MAC000252", "MAC000009", "MAC002932"} | set(base["customer_id"]))
@@ -78,6 +95,8 @@ def openapi_client(tmp_path: Path):
     store = ModelStore(settings, loader=loader)
     store.load_all()
     with TestClient(create_app(settings, store), raise_server_exceptions=False) as client:
+        client.app.state.theft = theft
+        client.app.state.work_orders_model = (StubClassifier(), "1")
         yield client
 
 
@@ -114,8 +133,6 @@ def requests_from_schema(openapi: dict[str, Any]) -> list[tuple[str, str, Any, l
     components = openapi["components"]["schemas"]
     out = []
     for path, item in openapi["paths"].items():
-        if path.startswith(NOT_SENT):
-            continue
         for method, op in item.items():
             url = path
             for param in op.get("parameters", []):
@@ -145,6 +162,7 @@ def test_every_request_example_succeeds_with_the_key_it_names(openapi_client):
         sent.append((method, url))
     assert ("post", "/v1/arrears/score") in sent and ("post", "/v1/forecasts") in sent
     assert sum(1 for s in sent if s == ("post", "/v1/arrears/score")) == 2  # by id and with features
+    assert ("post", "/v1/theft/score") in sent and ("post", "/v1/work-orders/classify") in sent
 
 
 def test_examples_name_real_demo_customers_features_and_series(openapi_client):
