@@ -18,7 +18,7 @@ from typing import Any
 import pandas as pd
 
 from features.io import load_tenant
-from features.progress import progress
+from features.progress import progress, step
 from features.settings import DataSettings
 from features.snapshots import build_snapshot, resolve_as_of
 from training.arrears_job import score_arrears, train_arrears
@@ -72,9 +72,10 @@ def run_pipeline(
             ),
         ),
     ]
-    for name, step in progress(steps, "meterwise demo", unit="step"):
+    for name, run in progress(steps, "meterwise demo", unit="step"):
         started = time.perf_counter()
-        summary[name] = step()
+        with step(name):  # a ticking clock under the steps bar: training a kind takes minutes
+            summary[name] = run()
         logger.info("%s done in %.1f s", name, time.perf_counter() - started)
     return summary
 
