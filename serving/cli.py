@@ -113,6 +113,8 @@ class MeterwiseGroup(TyperGroup):
             raise
         except Exception as err:
             if ctx.params.get("verbose"):
+                if isinstance(err, UsageError) and isinstance(err.__cause__, Exception):
+                    raise err.__cause__ from None  # a command made it a usage error: show where it came from
                 raise
             text, code = describe(err, self._command_path(ctx))
             typer.echo(text, err=True)

@@ -36,5 +36,5 @@ def report_cmd(
             f"{err.reason} (tenant {data.tenant!r}); give a run id printed by `meterwise train ...`, "
             "or arrears@champion, segments:3",
             param_hint="RUN_ID",
-        ) from None
+        ) from err
     typer.echo(str(path))
