@@ -67,6 +67,8 @@ def test_an_unknown_run_names_the_run_and_what_to_give(mlflow_settings, monkeypa
     monkeypatch.setenv("MLFLOW_TRACKING_URI", mlflow_settings.tracking_uri)
     lines = assert_short(run(["report", "abc123"]), 2)
     assert "no run abc123" in lines[0] and "arrears@champion" in lines[0]
+    verbose = run(["-v", "report", "abc123"])  # -v: the registry's own error, with its traceback
+    assert isinstance(verbose.exception, ModelNotReady) and verbose.exit_code == 1
 
 
 def test_a_horizon_past_the_frequency_limit_names_the_limit(bundle_forecast):
