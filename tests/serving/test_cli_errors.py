@@ -122,3 +122,15 @@ def test_a_long_multi_line_message_is_cut_to_one_line():
     first, hint = text.splitlines()
     assert code == 2 and len(first) <= 610 and "readings in x.csv: 200 bad rows" in first
     assert "--quarantine" in hint
+
+
+def test_a_broken_contract_in_features_build_is_one_line_with_the_quarantine_hint(monkeypatch):
+    failures = pd.DataFrame({"row": [11], "column": ["kwh"], "check": ["non_negative"], "value": [-2.0]})
+
+    def build(*_, **__):
+        raise ContractViolation("readings", failures, source="readings.csv")
+
+    monkeypatch.setattr("features.snapshots.build_snapshot", build)
+    lines = assert_short(run(["features", "build"]), 2)
+    assert "readings in readings.csv: 1 bad rows" in lines[0] and "row 11: kwh non_negative" in lines[0]
+    assert "--quarantine" in lines[1]
