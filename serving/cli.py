@@ -184,8 +184,10 @@ def configure_logging(verbose: bool) -> None:
     logging.captureWarnings(True)
     for name, quiet in QUIET_LOGGERS.items():
         logging.getLogger(name).setLevel(level if verbose else max(level, quiet))
+    os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")  # stdout carries our output only
     if not verbose:
         os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # our own bar shows the step
+        os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "ERROR")  # MLflow configures its logger when imported
     os.environ.setdefault("MPLBACKEND", "Agg")  # commands only write PNGs; read when matplotlib picks a backend
 
 
