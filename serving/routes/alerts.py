@@ -63,8 +63,8 @@ async def get_alerts(
     request: Request,
     _: BillingOrAdmin,
     level: Annotated[str | None, Query(max_length=16, examples=["3d"])] = None,
-    kind: Annotated[str | None, Query(pattern="^(low_balance|bill_shock)$")] = None,
-    customer_id: Annotated[str | None, Query(min_length=1, max_length=64)] = None,
+    kind: Annotated[str | None, Query(pattern="^(low_balance|bill_shock)$", examples=["low_balance"])] = None,
+    customer_id: Annotated[str | None, Query(min_length=1, max_length=64, examples=["MAC001586"])] = None,
 ) -> Response:
     frame = _current(request)
     mask = np.ones(len(frame), dtype=bool)

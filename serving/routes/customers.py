@@ -27,7 +27,7 @@ from training.customer_views_job import VIEWS, views_dir
 
 router = APIRouter(prefix="/v1/customers", tags=["collections"], route_class=OrjsonRoute)
 BillingOrAdmin = Annotated[Any, Depends(require_any_scope("billing", "admin"))]
-CustomerPath = Annotated[str, Path(min_length=1, max_length=64, examples=["MAC004179"])]
+CustomerPath = Annotated[str, Path(min_length=1, max_length=64, examples=["MAC000009"])]
 _lock = threading.Lock()
 
 

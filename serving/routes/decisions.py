@@ -32,7 +32,7 @@ async def get_decisions(
     request: Request,
     _: BillingOrAdmin,
     customer_id: Annotated[str, Query(min_length=1, max_length=64, examples=["MAC000252"])],
-    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    limit: Annotated[int, Query(ge=1, le=1000, examples=[20])] = 100,
 ) -> Response:
     desk = request.app.state.collections
     rows = await run_in_threadpool(lambda: desk.log.for_customer(customer_id, limit=limit))
