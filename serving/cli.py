@@ -9,8 +9,8 @@ import typer
 
 from features.cli import data_app, features_app
 from serving.server import serve_cmd
-from training.backtest_job import backtest_cmd
 from training.cli import demo_cmd, forecast_cmd, score_app, train_app
+from training.forecast_cli import backtest_cmd
 from training.reports import report_cmd
 from training.segment_migration import report_migration_cmd
 from training.theft_cli import score_theft_cmd, train_theft_cmd

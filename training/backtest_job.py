@@ -20,16 +20,14 @@ import json
 import logging
 import time
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Any
 
 import numpy as np
 import pandas as pd
-import typer
 
 from features.series import Panel
 from training.backtest import rolling_origin, score
 from training.baselines import SeasonalNaive
-from training.csv_series import csv_panel, read_load_csv
 from training.forecast_engine import SEASONS, choose_scale_window, engine_forecaster, engine_spec
 
 logger = logging.getLogger(__name__)
@@ -135,23 +133,3 @@ def write_backtest(fc: pd.DataFrame, summary: dict[str, Any], out_dir: Path) -> 
     by_h = score(fc, by=["model", "horizon"])
     paths["by_horizon"] = plot_error_by_horizon(by_h, out_dir / "error_by_horizon.png", metric="mape")
     return paths
-
-
-def backtest_cmd(
-    input: Annotated[Path, typer.Option(help="CSV timestamp,load[,temperature]")],
-    freq: Annotated[str, typer.Option(help="H, Q (15 min) or D")] = "H",
-    horizon: Annotated[int, typer.Option(help="periods ahead of each daily 00:00 issue")] = 24,
-    days: Annotated[int, typer.Option(help="days of daily issues at the end of the data")] = 365,
-    country: Annotated[str | None, typer.Option(help="holiday country code, e.g. US (none unless asked)")] = None,
-    out: Annotated[Path, typer.Option(help="output folder")] = Path("var/backtest"),
-) -> None:
-    """Rolling-origin backtest on your own series: issued daily at 00:00, data strictly before the issue."""
-    panel = csv_panel(read_load_csv(input, freq), freq)
-    fc, summary = run_backtest(panel, freq, horizon=horizon, days=days, country=country)
-    paths = write_backtest(fc, summary, out)
-    base = summary["baselines"]
-    typer.echo(
-        f"{summary['windows']} windows: MAPE {summary['mape']:.2f} % (naive 1d {base['naive_1d']['mape']:.2f}, "
-        f"7d {base['naive_7d']['mape']:.2f}); P10-P90 coverage {summary['coverage_p10_p90']:.2f}"
-    )
-    typer.echo(f"json: {paths['json']}")

@@ -1,7 +1,7 @@
 """`meterwise train …`, `meterwise score …`, `meterwise demo`: the training side of the CLI.
 
 Each kind's command functions live next to their job (``arrears_cli``, ``segments_job``,
-``forecast_job``); this module only mounts them.
+``forecast_cli``); this module only mounts them.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import typer
 
 from features.cli import AsOf, DataDir, Tenant, tenant_settings
 from training.arrears_cli import score_arrears_cmd, train_arrears_cmd
-from training.forecast_job import forecast_cmd, train_forecast_cmd
+from training.forecast_cli import forecast_cmd, train_forecast_cmd
 from training.segments_job import score_segments_cmd, train_segments_cmd
 
 train_app = typer.Typer(
