@@ -4,9 +4,10 @@ Protocol (the same code path as ``benchmarks/forecast_real.py``'s PJM figure):
 
 * a forecast is issued every day at 00:00 over the last `days` days (hourly and quarter-hourly series;
   every period for daily series), for the next `horizon` periods, from data strictly before the issue time;
-* the model (:mod:`training.forecast_engine`) is refitted every `refit_days` days on data before the issue
-  time (fitting once per refit period, not per window: the fit never sees a later value), and its target
-  scale window is chosen by validation inside the first training window;
+* the model (:func:`training.forecast_engine.series_engine`) is refitted every `refit_days` days on data
+  before the issue time (fitting once per refit period, not per window: the fit never sees a later value);
+  its members (target form and scale window, averaged) are chosen by validation inside the first training
+  window;
 * observed temperature, when the file has it, is read through the climatology known at the issue time;
 * baselines: ``naive_1d`` (the same period one day before) and ``naive_7d`` (one week before).
 
@@ -28,7 +29,7 @@ import pandas as pd
 from features.series import Panel
 from training.backtest import rolling_origin, score
 from training.baselines import SeasonalNaive
-from training.forecast_engine import SEASONS, choose_scale_window, engine_forecaster, engine_spec
+from training.forecast_engine import SEASONS, series_engine
 
 logger = logging.getLogger(__name__)
 PER_DAY = {"H": 24, "Q": 96, "D": 1}
@@ -74,19 +75,13 @@ def run_backtest(
         raise ValueError(f"no issue time leaves {horizon} periods inside the data; need more than {days} days")
     exog = tuple(k for k in panel.exog if k not in known)
     phase = int(origins[0]) % SEASONS[freq] if freq in {"H", "Q"} else None
-    history = int(origins[0]) + 1
-
-    def make(window: int, target: str = "level"):
-        spec = engine_spec(freq, exog=exog, known=known, country=country, scale_window=window)
-        return engine_forecaster(
-            freq, horizon, spec=spec, seed=seed, issue_phase=phase, group_col=None, history=history,
-            target=target, **(overrides or {}),
-        )  # fmt: skip
-
-    window, target = choose_scale_window(panel, freq, horizon, make, end=int(origins[0]))
+    engine, members = series_engine(
+        panel, freq, horizon, end=int(origins[0]), country=country, known=known, seed=seed, issue_phase=phase,
+        overrides=overrides,
+    )  # fmt: skip
     per_day = PER_DAY[freq]
     models = {
-        "lightgbm": lambda: make(window, target),
+        "lightgbm": engine,
         "naive_1d": lambda: SeasonalNaive(per_day, error_window=per_day * 28),
         "naive_7d": lambda: SeasonalNaive(7 * per_day, error_window=per_day * 28),
     }
@@ -110,8 +105,7 @@ def run_backtest(
         },
         "weather": "climatology (known at the issue time)" if exog else ("issued" if known else "none"),
         "holidays": country or "none",
-        "scale_window": int(window),
-        "target": target,
+        "members": [f"{target} / scale {window}" for window, target in members],
         "refit_every_days": refit_days,
         "seconds": round(time.perf_counter() - t0, 1),
     }
