@@ -174,6 +174,14 @@ def bench_openstef(results: dict) -> None:
     results["openstef"] = {
         **out,
         "weather": "issued forecasts (the files' weather columns, read at their valid time)",
+        "weather_alignment": (
+            "The files hold one weather-forecast value per 15-minute valid time, without its issue time "
+            "(OpenSTEF's own day-ahead model inputs). Each issue at 00:00 UTC reads, for every target in the "
+            "next 24 h, the value the file holds for that valid time, i.e. assumes that forecast was issued "
+            "before 00:00 UTC; the same for the APX day-ahead price (published the day before) and the "
+            "standard load profiles (a calendar table). Measured load enters only through lags at or before "
+            "the issue time; no weather column is ever read at a time after its target."
+        ),
         "seconds": round(time.perf_counter() - t0, 1),
     }
     plot_backtest(fc, fc["series_id"].iloc[0], OUT / "openstef_forecast_vs_actual.png", model="lightgbm", last=96 * 7)

@@ -68,7 +68,7 @@ def test_a_learner_that_loses_to_the_seasonal_naive_is_not_served():
     index = pd.date_range("2023-01-01", periods=24 * 120, freq="h")
     y = 100 + 30 * np.sin((index.hour.to_numpy() - 6) * np.pi / 12)
     panel = Panel(index, y[None, :], pd.DataFrame({"series_id": ["input:series"]}), "H")
-    fc, summary = run_backtest(panel, "H", horizon=24, days=7, refit_days=7, overrides=QUICK)
+    _, summary = run_backtest(panel, "H", horizon=24, days=7, refit_days=7, overrides=QUICK)
     assert summary["mape"] <= summary["baselines"]["naive_1d"]["mape"] + 1e-9
     assert any("naive" in m for m in summary["members"])
     origins = issue_origins(panel, "H", 24, 7)
