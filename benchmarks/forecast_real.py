@@ -10,7 +10,8 @@ Every figure uses only what was known at each issue time, through the one engine
 (a) PJM East: ``meterwise backtest``'s own code path (:func:`training.backtest_job.run_backtest`) on the
     shared CSV read by :func:`training.csv_series.read_load_csv`: a forecast issued every day at 00:00 over
     the last 365 days for the next 24 hours from data strictly before the issue time, US holidays; no
-    weather (the file has none). Reproduce with
+    weather (the file has none). Nixtla mlforecast's LightGBM out of the box runs on the same issues
+    (:func:`mlforecast_baseline`, ``pjm.baselines.mlforecast``) and is gated. Reproduce with
     ``meterwise backtest --input ../shared/data/pjm_hourly/PJME_hourly.csv --freq H --horizon 24 --days 365
     --country US``.
 (b) OpenSTEF: per node, the same protocol at 15 minutes (96 ahead, issued daily at 00:00 UTC, last 30 days).

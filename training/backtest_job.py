@@ -120,10 +120,11 @@ def write_backtest(fc: pd.DataFrame, summary: dict[str, Any], out_dir: Path) -> 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = {"json": out_dir / "backtest.json", "forecasts": out_dir / "forecasts.csv"}
-    paths["json"].write_text(json.dumps(summary, indent=2))
     fc.to_csv(paths["forecasts"], index=False)
     sid = fc["series_id"].iloc[0]
     paths["chart"] = plot_backtest(fc, sid, out_dir / "forecast_vs_actual.png", model="lightgbm", last=24 * 14)
     by_h = score(fc, by=["model", "horizon"])
     paths["by_horizon"] = plot_error_by_horizon(by_h, out_dir / "error_by_horizon.png", metric="mape")
+    charts = {"charts": {"forecast_vs_actual": paths["chart"].name, "error_by_horizon": paths["by_horizon"].name}}
+    paths["json"].write_text(json.dumps({**summary, **charts}, indent=2))
     return paths

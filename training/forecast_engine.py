@@ -1,9 +1,11 @@
 """The one forecasting configuration shared by tenant jobs, the generic CSV path and the benchmarks (pure).
 
 Nothing here depends on a dataset: the feature declarations and learner settings are fixed per frequency,
-and what differs between series (the target scale window) is chosen from the data by validation on the
-last weeks *inside* the training window (:func:`choose_scale_window`). Holidays enter only when a country
-is asked for.
+and what differs between series is chosen from the data by validation on the last four weeks of issues
+*inside* the training window (:func:`choose_members`): which of the candidate forecasters (LightGBM on the
+level at a short or long target scale, LightGBM on the change from the same hour a season back, the
+seasonal naive) are averaged. A learner that loses to the seasonal naive there is never served alone.
+Holidays enter only when a country is asked for.
 
 Day-ahead hourly declaration (the evaluator's task): lags 24..168 and 336, the same hour over the last 7
 days and the same hour of the week over the last 4 weeks, the latest hours before the issue time, recent
