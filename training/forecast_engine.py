@@ -169,10 +169,11 @@ def _validation_errors(
         if target != "naive":
             model = model.set_params(calibration_fraction=0.0).fit(panel, end=cut)  # P50 only
         if origins is None:
-            step = SEASONS[freq] if model.origin_phase is not None else max(horizon // 2, 1)
-            origins = np.arange(cut, last - horizon + 1, step)
-            if model.origin_phase is not None:
+            origins = np.arange(cut, last - horizon + 1)
+            if model.origin_phase is not None:  # the issue hour of the forecasts
                 origins = origins[origins % model.origin_step == model.origin_phase % model.origin_step]
+            else:
+                origins = origins[:: max(horizon // 2, 1)]
             if len(origins) == 0:
                 return None
         fc = model.predict(panel, origins, horizon=horizon)

@@ -8,7 +8,15 @@ import pytest
 
 from features.series import Panel
 from training.backtest_job import issue_origins, run_backtest
-from training.forecast_engine import EngineEnsemble, engine_forecaster, engine_spec, series_engine, validation_span
+from training.baselines import SeasonalNaive
+from training.forecast_engine import (
+    EngineEnsemble,
+    _validation_errors,
+    engine_forecaster,
+    engine_spec,
+    series_engine,
+    validation_span,
+)
 
 QUICK = {"n_estimators": 40, "num_leaves": 15, "max_rows": 20_000}
 
@@ -83,3 +91,27 @@ def test_ensemble_band_is_ordered_around_the_average():
     factory, _ = series_engine(panel, "H", 24, end=24 * 100 - 1, issue_phase=23, overrides=QUICK)
     fc = factory().fit(panel, end=24 * 100 - 1).predict(panel, np.array([24 * 100 - 1, 24 * 101 - 1]))
     assert len(fc) == 48 and (fc["p10"] <= fc["p50"]).all() and (fc["p50"] <= fc["p90"]).all()
+
+
+def test_inner_validation_scores_every_candidate_whatever_the_history_length():
+    """A validation window that is not a whole number of days still holds issues at the issue hour."""
+    panel = _hourly(days=110)
+    end = 24 * 100 + 6  # issue phase 6; a quarter of the history is not a multiple of 24
+    factory, _ = series_engine(panel, "H", 24, end=end, issue_phase=end % 24, overrides=QUICK)
+    make = factory().members[0]
+    assert make.origin_phase == end % 24
+    errors = _validation_errors(
+        panel,
+        "H",
+        24,
+        lambda w, t: (
+            SeasonalNaive(w)
+            if t == "naive"
+            else engine_forecaster(
+                "H", 24, spec=engine_spec("H", scale_window=w), issue_phase=end % 24, group_col=None, target=t, **QUICK
+            )
+        ),
+        end,
+    )
+    assert errors is not None and len(errors) == 4  # two scale windows, the seasonal target, the naive
+    assert all(len(e) >= 24 * 7 for e in errors.values())
