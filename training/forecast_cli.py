@@ -10,9 +10,9 @@ from typing import Annotated
 import typer
 
 from features.cli import DataDir, Tenant, tenant_settings
+from training import forecast_job
 from training.backtest_job import run_backtest, write_backtest
 from training.csv_series import csv_panel, read_load_csv
-from training.forecast_job import forecast, train_forecast
 from training.settings import TrainingSettings
 
 
@@ -24,7 +24,7 @@ def train_forecast_cmd(
     tenant: Tenant = None,
 ) -> None:
     """Backtest, train, reconcile and register load forecasts (meterwise-<tenant>-forecast)."""
-    summary = train_forecast(
+    summary = forecast_job.train_forecast(
         tenant_settings(tenant, data_dir),
         TrainingSettings(),
         freqs=tuple(f.strip() for f in freqs.split(",") if f.strip()),
@@ -51,7 +51,7 @@ def forecast_cmd(
     """Write a P10/P50/P90 forecast (CSV/Parquet) and a PNG chart for planners, issued from the latest data."""
     data = tenant_settings(tenant, writes=False, reads=False)
     out = out or data.var_dir / "forecasts" / data.tenant
-    paths = forecast(
+    paths = forecast_job.forecast(
         level, key, horizon, freq, out_dir=out, training=TrainingSettings(), input_csv=input, fmt=fmt,
         tenant=data.tenant, country=country, data=data,
     )  # fmt: skip
