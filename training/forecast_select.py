@@ -119,8 +119,11 @@ def reconcile_p50(frame: pd.DataFrame, P: np.ndarray, ids: list[str]) -> pd.Data
     return out.assign(p50=out.pop("p50_rec"))
 
 
-def interval_table(frame: pd.DataFrame, freq: str, quantiles: tuple[float, float] = (0.1, 0.9)) -> pd.DataFrame:
-    """Per level and horizon bucket, quantiles of the relative residual ``(y - p50) / |p50|``.
+def interval_table(
+    frame: pd.DataFrame, freq: str, horizon: int | None = None, quantiles: tuple[float, float] = (0.1, 0.9)
+) -> pd.DataFrame:
+    """Per level and horizon bucket (up to `horizon`, default the frame's longest), quantiles of the
+    relative residual ``(y - p50) / |p50|``.
 
     A bucket with fewer than :data:`MIN_RESIDUALS` residuals borrows those of the next longer horizons
     (then of the shorter ones): a wider band rather than a band fitted to a handful of points. A bucket
@@ -131,7 +134,7 @@ def interval_table(frame: pd.DataFrame, freq: str, quantiles: tuple[float, float
     f = f[np.abs(f["p50"]) > 1e-9]
     rel = ((f["y"] - f["p50"]) / np.abs(f["p50"])).to_numpy()
     hor, lev = f["horizon"].to_numpy(), f["level"].astype(str).to_numpy()
-    edges = _edges(freq, int(frame["horizon"].max()))
+    edges = _edges(freq, int(horizon or frame["horizon"].max()))
     labels = horizon_bucket(pd.Series(edges), edges).tolist()
     rows = []
     for level in sorted(set(frame["level"].astype(str))):
@@ -167,7 +170,8 @@ def calibrated(frame: pd.DataFrame, freq: str) -> pd.DataFrame:
     parts = []
     for o in origins[max(len(origins) // 2, 1) :]:
         known = frame[(frame["origin"] < o) & (frame["timestamp"] <= o)]
-        parts.append(apply_intervals(frame[frame["origin"] == o], interval_table(known, freq), freq, horizon))
+        table = interval_table(known, freq, horizon)
+        parts.append(apply_intervals(frame[frame["origin"] == o], table, freq, horizon))
     if not parts:
         raise ValueError(f"{len(origins)} backtest origin(s): need at least 2 to hold some out")
     return pd.concat(parts, ignore_index=True)
