@@ -58,7 +58,9 @@ def test_intervals_borrow_residuals_when_few_and_grow_past_the_observed_horizons
 
 
 def test_a_total_over_one_grouping_reconciles_with_its_groups_as_bottom():
-    series = pd.DataFrame({"series_id": ["total:all", "g:a", "g:b"], "level": ["total", "g", "g"], "key": ["all", "a", "b"]})
+    series = pd.DataFrame(
+        {"series_id": ["total:all", "g:a", "g:b"], "level": ["total", "g", "g"], "key": ["all", "a", "b"]}
+    )
     panel = Panel(pd.date_range("2024-01-01", periods=3, freq="D"), np.ones((3, 3)), series)
     S, ids = hierarchy(panel, None)
     assert ids == ["total:all", "g:a", "g:b"] and S.tolist() == [[1, 1], [1, 0], [0, 1]]
