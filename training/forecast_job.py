@@ -292,6 +292,7 @@ def forecast(
         "model_version": version,
         **bundle.issue_info(freq),
         "method": bundle.meta_.get("methods", {}).get(freq, {}).get("picks", {}).get(level),
+        "customers": bundle.customers(level, key, freq),
     }
     out_dir.mkdir(parents=True, exist_ok=True)
     paths["json"] = out_dir / f"{name}.json"

@@ -52,6 +52,11 @@ class Selection:
     def coherent(self) -> bool:
         return self.reconciliation != "none"
 
+    def __setstate__(self, state: dict) -> None:  # versions pickled before `reconciliation` had `coherent`
+        coherent = state.pop("coherent", True)
+        state.setdefault("reconciliation", "wls_struct" if coherent else "none")
+        self.__dict__.update(state)
+
 
 def candidate_backtest(
     panel: Panel, freq: str, origins: np.ndarray, horizon: int, make_lgbm, refit_every: int | None = None

@@ -17,6 +17,7 @@ META = {
         for m in ("lightgbm", "ets", "seasonal_naive")
     ],
     "served": [{"freq": "D", "level": "total", "mape": 5.0, "coverage_p10_p90": 0.8, "mean_width_pct": 20.0}],
+    "coverage": {"D": {"total": {"all": 300}}},
 }
 
 
@@ -33,7 +34,7 @@ def loader(loader):
 
 def test_a_forecast_says_its_issue_time_data_cutoff_model_version_and_method(client):
     body = client.post("/v1/forecasts", json={"level": "total", "key": "all", "horizon": 2}, headers=PLANNER).json()
-    assert body["model_version"] == "7" and body["method"] == "ets"
+    assert body["model_version"] == "7" and body["method"] == "ets" and body["customers"] == 300
     assert body["issued_at"] == body["data_cutoff"] == "2014-03-01 00:00:00"
     assert body["points"][0]["timestamp"] == "2014-03-01T00:00:00"  # the first period is the issue time
 
