@@ -236,6 +236,9 @@ def gates(results: dict) -> dict[str, bool]:
     if "london" in results:
         out["london_coverage_0.75_0.85"] = 0.75 <= results["london"]["coverage_p10_p90"] <= 0.85
         out["london_no_actual_weather"] = results["london"]["weather"] in {"climatology", "issued"}
+        levels = results["london"]["levels"].values()
+        out["london_every_level_coverage_0.75_0.85"] = all(0.75 <= r["coverage_p10_p90"] <= 0.85 for r in levels)
+        out["london_served_never_loses_to_naive"] = all(r["mae"] <= r["naive_mae"] for r in levels)
     return out
 
 
