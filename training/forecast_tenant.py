@@ -2,7 +2,8 @@
 
 Series are kWh per meter (:func:`tenant_panel`); the served forecast is the chosen method per level
 (:mod:`training.forecast_select`), converted to kWh with the meter count at the issue time, reconciled
-(``wls_struct``) and given P10/P90 from the reconciled backtest residuals of its level.
+(the first of :data:`RECONCILIATIONS` under which no level loses to its seasonal naive) and given P10/P90
+from the reconciled backtest residuals of its level (:func:`evaluate_freq`, :func:`issue_freq`).
 """
 
 from __future__ import annotations
