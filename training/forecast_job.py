@@ -46,7 +46,8 @@ from training.temporal import align
 
 logger = logging.getLogger(__name__)
 KIND = "forecast"
-FEATURE_VERSION = "series-v2"
+FEATURE_VERSION = "series-v3"
+CANDIDATE_COLUMNS = ["freq", "model", "level", "mase", "mape", "mae", "coverage_p10_p90", "mean_width_pct"]
 
 
 def train_forecast(
@@ -95,7 +96,12 @@ def train_forecast(
         last = panel.index[panel.last_observed()]
         meta["data_cutoff"][freq] = str(last + pd.tseries.frequencies.to_offset(FREQS[freq]))
         meta["issued_at"][freq] = meta["data_cutoff"][freq]
-        meta["methods"][freq] = {"picks": sel.picks, "coherent": sel.coherent, "fallbacks": sel.fallbacks}
+        meta["methods"][freq] = {
+            "picks": sel.picks,
+            "coherent": sel.coherent,
+            "reconciliation": sel.reconciliation,
+            "fallbacks": sel.fallbacks,
+        }
         groups = panel.series[panel.series["level"] != "customer"]
         meta["coverage"][freq] = {  # customers each aggregate covers (H: those with interval meters)
             lvl: dict(zip(g["key"].astype(str), g["customers"].astype(int), strict=True))
@@ -117,10 +123,8 @@ def train_forecast(
             "score": score_value,
             "score_freq": main_freq,
             "feature_version": FEATURE_VERSION,
-            "config": {"params": params or {}, "country": country, "reconciliation": "wls_struct"},
-            "candidates": candidates_df[["freq", "model", "level", "mape", "mase", "coverage_p10_p90"]].to_dict(
-                "records"
-            ),
+            "config": {"params": params or {}, "country": country},
+            "candidates": candidates_df[CANDIDATE_COLUMNS].to_dict("records"),
             "served": served_df.to_dict("records"),
         }
     )
@@ -133,14 +137,15 @@ def train_forecast(
     with registry.training_run(
         KIND,
         tags={"tenant": data.tenant, "as_of": str(meta["data_cutoff"]), "feature_version": FEATURE_VERSION},
-        params={"freqs": ",".join(freqs), "reconciliation": "wls_struct", "country": str(country),
+        params={"freqs": ",".join(freqs), "country": str(country),
+                **{f"reconciliation.{f}": v["reconciliation"] for f, v in meta["methods"].items()},
                 "horizons": str({f: HORIZONS[f] for f in freqs}),
                 **{f"method.{f}.{lvl}": m for f, v in meta["methods"].items() for lvl, m in v["picks"].items()}},
     ) as run_id:  # fmt: skip
         flat = {
             f"{r.freq}.{r.model}.{r.level}.{m}": getattr(r, m)
             for r in candidates_df.itertuples()
-            for m in ("mape", "mase", "coverage_p10_p90")
+            for m in CANDIDATE_COLUMNS[3:]
             if pd.notna(getattr(r, m))
         }
         flat.update({
@@ -285,6 +290,7 @@ def forecast(
         "model_version": version,
         **bundle.issue_info(freq),
         "method": bundle.meta_.get("methods", {}).get(freq, {}).get("picks", {}).get(level),
+        "customers": bundle.customers(level, key, freq),
     }
     out_dir.mkdir(parents=True, exist_ok=True)
     paths["json"] = out_dir / f"{name}.json"
