@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import inspect
 import logging
 import math
 import re
@@ -32,6 +33,7 @@ from features.errors import (
 )
 from serving.deps import KeyRing, Service
 from serving.errors import Forbidden, InvalidRequest, Overloaded, RateLimited, ReasonsPending, Unauthenticated
+from serving.fastlane import FastLane
 from serving.limits import BatchGate, deadline_for
 from serving.metrics import Metrics
 from serving.model_store import ModelStore
@@ -64,6 +66,12 @@ HTTP_CODES = {
     415: "unsupported_media_type",
     504: "deadline_exceeded",
 }
+#: FastAPI's OpenTelemetry bridge looks up three providers on every request; metrics here are Prometheus's.
+TELEMETRY_OFF = (
+    {"telemetry": {"tracing": False, "metrics": False, "logs": False}}
+    if "telemetry" in inspect.signature(FastAPI).parameters
+    else {}
+)
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
 
@@ -275,6 +283,7 @@ def create_app(settings: ServingSettings | None = None, store: ModelStore | None
             '`admin` (reload). Errors: `{"error": {"code", "message", "field", "request_id"}}`.'
         ),
         lifespan=lifespan,
+        **TELEMETRY_OFF,
     )
     app.state.settings, app.state.store = settings, store
     app.state.keyring = KeyRing(settings)
@@ -286,6 +295,7 @@ def create_app(settings: ServingSettings | None = None, store: ModelStore | None
     for module in (arrears, segments, forecasts, models, health, theft):  # routers carry their full /v1 prefix
         app.include_router(module.router)
     app.include_router(work_orders.router)
+    app.add_middleware(FastLane, api=app)  # inside RequestContext: the arrears hot routes (serving/fastlane.py)
     app.add_middleware(
         RequestContext,
         metrics=metrics,
