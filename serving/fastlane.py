@@ -116,7 +116,7 @@ class FastLane:
             return
         try:
             parsed = DECODER.decode(body)
-        except msgspec.DecodeError:  # malformed JSON, a wrong type, an out-of-range number, an unknown key
+        except Exception:  # malformed JSON, a wrong type, an out-of-range number, an unknown key, too deep
             parsed = None
         if parsed is None or (parsed.customer_ids is None and parsed.features is None):
             await self.app(scope, _replay(body, receive), send)
