@@ -15,6 +15,7 @@ The runtime uses either path only after admission has checked that it returns wh
 from __future__ import annotations
 
 import ctypes
+import functools
 import logging
 import tempfile
 import threading
@@ -76,28 +77,35 @@ class CompiledForest:
     """``predict(X)`` -> the same values as ``booster.predict(X)`` (normal output), from trees compiled by
     ``lleaves``. Thread-safe: each call writes its own output array (the compiled code drops the GIL)."""
 
-    def __init__(self, booster: Any):
+    def __init__(self, model_text: str):
         import lleaves  # optional at import time: the runtime falls back to LightGBM without it
 
         start = time.perf_counter()
         with tempfile.TemporaryDirectory(prefix="meterwise-lleaves-") as tmp:
             path = Path(tmp) / "model.txt"
-            booster.save_model(str(path))
+            path.write_text(model_text)
             model = lleaves.Model(model_file=str(path))
             model.compile()
         self._model = model
-        self.n_features = int(booster.num_feature())
-        logger.info("compiled %d trees in %.2fs", booster.num_trees(), time.perf_counter() - start)
+        self.n_features = int(model.num_feature())
+        logger.info("compiled %d trees in %.2fs", model.num_trees(), time.perf_counter() - start)
 
     def predict(self, X: np.ndarray, threads: int = 1) -> np.ndarray:
         """Predictions for the float64 rows of `X` (n, n_features); `threads` > 1 splits the rows."""
         return self._model.predict(np.ascontiguousarray(X, dtype=np.float64), n_jobs=max(1, threads))
 
 
+@functools.lru_cache(maxsize=4)
+def _compiled(model_text: str) -> CompiledForest:
+    """One compilation per model text in this process: a reload back to a recent version costs nothing
+    (compiling the demo champion takes 1-2 s, mostly with the GIL held)."""
+    return CompiledForest(model_text)
+
+
 def compile_forest(booster: Any) -> CompiledForest | None:
     """The booster's compiled trees, or None (``lleaves`` missing, or a model it cannot compile)."""
     try:
-        return CompiledForest(booster)
+        return _compiled(booster.model_to_string())
     except ImportError:
         logger.info("lleaves is not installed: batches are scored by LightGBM's predict")
     except Exception as err:  # an unsupported model feature: keep LightGBM

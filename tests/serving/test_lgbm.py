@@ -8,6 +8,7 @@ import lightgbm as lgb
 import numpy as np
 import pytest
 
+from serving import lgbm
 from serving.lgbm import SingleRowPredictor, compile_forest
 
 
@@ -56,4 +57,9 @@ def test_compiled_trees_equal_booster_predict(booster):
 
 def test_without_lleaves_batches_stay_on_lightgbm(booster, monkeypatch):
     monkeypatch.setitem(sys.modules, "lleaves", None)  # import lleaves -> ImportError
+    lgbm._compiled.cache_clear()  # compiled by the test above in this process
     assert compile_forest(booster) is None
+
+
+def test_a_model_is_compiled_once_per_process(booster):
+    assert compile_forest(booster) is compile_forest(booster)  # a reload back to it costs nothing
