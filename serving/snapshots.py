@@ -148,6 +148,14 @@ class SnapshotWatcher:
         """Whether :meth:`current` would answer without reading anything (four ``stat`` calls)."""
         return self._stamp(self._folder) == self._key
 
+    def peek(self) -> Snapshot | None:
+        """The snapshot in memory if nothing changed on disk since it was read (four ``stat`` calls), else
+        None: then :meth:`current` reads the new one (CPU and disk work: call it off the event loop)."""
+        snapshot = self._snapshot
+        if snapshot is not None and self._stamp(self._folder) == self._key:
+            return snapshot
+        return None
+
     def current(self) -> Snapshot | None:
         """The newest snapshot (None when there is none); four ``stat`` calls when nothing changed."""
         if self._stamp(self._folder) == self._key:
