@@ -6,7 +6,9 @@ loaded model: :class:`SingleRowPredictor` wraps it.
 
 For batches, LightGBM walks every tree node by node through generic code (about 6 us per row for the demo
 champion's 132 trees). :class:`CompiledForest` compiles the same trees to machine code with ``lleaves``
-(LLVM): the same float64 thresholds, missing-value branches and objective, 10-20x faster per row.
+(LLVM): the same float64 thresholds, missing-value branches and objective, 10-20x faster per row. Code
+generation takes seconds, so it runs in a child process at the lowest CPU priority (the serving threads
+keep the GIL and the CPU during a reload) and each model text is compiled once per process.
 
 The runtime uses either path only after admission has checked that it returns what the public
 ``predict`` does on the canary rows; without ``lleaves`` (or when compiling fails) batches stay on LightGBM.
@@ -17,6 +19,8 @@ from __future__ import annotations
 import ctypes
 import functools
 import logging
+import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -27,6 +31,10 @@ from typing import Any
 import numpy as np
 
 logger = logging.getLogger(__name__)
+#: Run as ``python -c COMPILE_CHILD model.txt model.o``: compiles at the lowest CPU priority, writes the object file.
+COMPILE_CHILD = (
+    "import os, sys; os.nice(19); import lleaves; lleaves.Model(model_file=sys.argv[1]).compile(cache=sys.argv[2])"
+)
 
 
 class SingleRowPredictor:
@@ -82,10 +90,15 @@ class CompiledForest:
 
         start = time.perf_counter()
         with tempfile.TemporaryDirectory(prefix="meterwise-lleaves-") as tmp:
-            path = Path(tmp) / "model.txt"
+            path, obj = Path(tmp) / "model.txt", Path(tmp) / "model.o"
             path.write_text(model_text)
+            # code generation (seconds, mostly Python holding the GIL) runs in a child process, so that the
+            # server's event loop keeps answering during a reload; here the object file is only loaded
+            subprocess.run(
+                [sys.executable, "-c", COMPILE_CHILD, str(path), str(obj)], check=True, capture_output=True, timeout=600
+            )
             model = lleaves.Model(model_file=str(path))
-            model.compile()
+            model.compile(cache=str(obj))
         self._model = model
         self.n_features = int(model.num_feature())
         logger.info("compiled %d trees in %.2fs", model.num_trees(), time.perf_counter() - start)
