@@ -26,13 +26,11 @@ import json
 import logging
 import tempfile
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Any
 
 import numpy as np
 import pandas as pd
-import typer
 
-from features.cli import DataDir, Tenant, tenant_settings
 from features.io import load_tenant, write_table
 from features.series import FREQS
 from features.settings import DataSettings
@@ -297,52 +295,3 @@ def forecast(
     )
     logger.info("forecast %s/%s %s x%d written to %s", level, key, freq, horizon, out_dir)
     return paths
-
-
-# ---------------------------------------------------------------- typer commands (mounted by the lead)
-def train_forecast_cmd(
-    freqs: Annotated[str, typer.Option(help="comma-separated: H (interval data), D, M")] = "D,M,H",
-    force: Annotated[bool, typer.Option(help="promote to champion even if not better")] = False,
-    country: Annotated[str | None, typer.Option(help="holiday country code, e.g. GB (none unless asked)")] = None,
-    data_dir: DataDir = None,
-    tenant: Tenant = None,
-) -> None:
-    """Backtest, train, reconcile and register load forecasts (meterwise-<tenant>-forecast)."""
-    summary = train_forecast(
-        tenant_settings(tenant, data_dir),
-        TrainingSettings(),
-        freqs=tuple(f.strip() for f in freqs.split(",") if f.strip()),
-        force=force,
-        country=country,
-    )
-    typer.echo(
-        f"version {summary['version']} promoted={summary['promoted']} ({summary['reason']}); "
-        f"served MAE / seasonal naive = {summary['score']:.3f}"
-    )
-
-
-def forecast_cmd(
-    level: Annotated[str, typer.Option(help="total, region, category, socio_group, customer")] = "total",
-    key: Annotated[str, typer.Option(help="key within the level, e.g. north; 'all' for total")] = "all",
-    horizon: Annotated[int, typer.Option(help="periods ahead")] = 28,
-    freq: Annotated[str, typer.Option(help="H, D or M")] = "D",
-    input: Annotated[Path | None, typer.Option(help="CSV timestamp,load[,temperature]: train on it instead")] = None,
-    out: Annotated[Path | None, typer.Option(help="output folder (default: var/forecasts/<tenant>)")] = None,
-    fmt: Annotated[str, typer.Option("--format", help="csv, parquet or both")] = "both",
-    country: Annotated[str | None, typer.Option(help="holiday country code for --input (none unless asked)")] = None,
-    tenant: Tenant = None,
-) -> None:
-    """Write a P10/P50/P90 forecast (CSV/Parquet) and a PNG chart for planners, issued from the latest data."""
-    data = tenant_settings(tenant, writes=False, reads=False)
-    out = out or data.var_dir / "forecasts" / data.tenant
-    paths = forecast(
-        level, key, horizon, freq, out_dir=out, training=TrainingSettings(), input_csv=input, fmt=fmt,
-        tenant=data.tenant, country=country, data=data,
-    )  # fmt: skip
-    info = json.loads(paths["json"].read_text())
-    typer.echo(
-        f"issued at {info['issued_at']} from data up to {info['data_cutoff']} (exclusive), "
-        f"model {info['model_version']}, method {info['method']}"
-    )
-    for kind, path in paths.items():
-        typer.echo(f"{kind}: {path}")
