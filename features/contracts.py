@@ -22,7 +22,9 @@ import pandas as pd
 import pandera.pandas as pa
 from pandera.errors import SchemaErrors
 
+from features import failures as failures_of
 from features.errors import ContractViolation
+from features.parsing import column_kind, parse_column
 from features.work_orders import work_orders_schema
 
 CATEGORIES = ("residential", "commercial", "industrial", "agricultural", "public")
@@ -221,29 +223,25 @@ class Validated:
 
     table: str
     accepted: pd.DataFrame
-    rejected: pd.DataFrame  # input columns + `row`, `reasons`
+    rejected: pd.DataFrame  # input columns as written + `row`, `reasons`
     rows_in: int
     positions: np.ndarray  # input row position of each accepted row
+    failures: pd.DataFrame | None = None  # one row per bad cell (see features.failures)
 
     def __post_init__(self) -> None:  # conservation is an invariant, not a hope
         assert len(self.accepted) + len(self.rejected) == self.rows_in, (self.table, self.rows_in)
 
 
-def _failures_from_pandera(err: SchemaErrors, n_rows: int) -> pd.DataFrame:
-    fc = err.failure_cases.copy()
-    rows = pd.to_numeric(fc["index"], errors="coerce")
-    # Table-level failures (a missing column, a wrong dtype for the whole column) hit every row.
-    out = pd.DataFrame(
-        {
-            "row": rows.astype("Int64"),
-            "column": fc["column"].astype(object).where(fc["column"].notna(), None),
-            "check": fc["check"].astype(str),
-            "value": fc["failure_case"].astype(object),
-        }
-    )
-    wide = fc["schema_context"].eq("DataFrameSchema") & fc["column"].isna() & rows.isna()
-    out.loc[wide, "column"] = fc.loc[wide, "failure_case"].astype(str)
-    return out.sort_values("row", kind="stable", na_position="first").reset_index(drop=True)
+def _missing_columns(schema: pa.DataFrameSchema, data: pd.DataFrame) -> pd.DataFrame:
+    """Table-level failures for required columns absent from `data`, with a hint on the likely cause."""
+    missing = [n for n, c in schema.columns.items() if c.required and n not in data.columns]
+    if not missing:
+        return failures_of.empty()
+    found = [str(c) for c in data.columns]
+    hint = f"columns found: {found[:12]}; expected {list(schema.columns)}"
+    if len(found) == 1 and any(sep in found[0] for sep in (";", "\t", "|")):
+        hint = f"one column named {found[0][:60]!r}: the file is not comma-separated; export it with ',' as separator"
+    return failures_of.table_level([(c, "column_in_file", None, hint) for c in missing])
 
 
 def validate(
@@ -253,16 +251,21 @@ def validate(
     now: pd.Timestamp | None = None,
     quarantine: bool = False,
     source: str | None = None,
+    lines: np.ndarray | None = None,
 ) -> Validated:
     """Check `df` against the contract of `table`.
+
+    Cells are first parsed to the contract's types (:mod:`features.parsing`, vectorised): a cell that does not
+    parse is one failure naming its row, column, check and raw value. pandera then checks the rows that parsed
+    (its own dtype coercion never fails, so it never falls back to its slow per-element path).
 
     Parameters
     ----------
     table : str
         One of :data:`ALL_TABLES`.
     df : pandas.DataFrame
-        The rows as exported; column order and extra columns do not matter (extra columns are kept
-        for ``customers`` only, dropped elsewhere after validation since no feature reads them).
+        The rows as exported (text, as read from a CSV, or typed); column order and extra columns do not
+        matter (extra columns are kept for ``customers`` only, dropped elsewhere since no feature reads them).
     now : pandas.Timestamp, optional
         Dates after this are "in the future" and rejected. Default: the current UTC time.
     quarantine : bool
@@ -270,26 +273,43 @@ def validate(
         in ``rejected`` with a ``reasons`` column and the good ones carry on.
     source : str, optional
         File name for error messages.
+    lines : numpy.ndarray, optional
+        Source line of each row (a CSV file's 1-based line); failures then carry a ``line`` column.
 
     Raises
     ------
     ContractViolation
-        Listing each bad row (0-based position), column, failed check and value. Always raised for
-        table-level problems (missing columns), which no quarantine can fix.
+        Listing each bad cell (0-based row, and line when `lines` is given), column, failed check, raw value
+        and a hint. Always raised for table-level problems (missing columns), which no quarantine can fix.
     """
     if table not in ALL_TABLES:
         raise ValueError(f"table={table!r}; expected one of {ALL_TABLES}")
     schema = schemas(now)[table]
     data = df.reset_index(drop=True)
+    missing = _missing_columns(schema, data)
+    if len(missing):
+        raise ContractViolation(table, missing, source=source)
+    parsed = {c: parse_column(data[c], column_kind(schema.columns[c].dtype)) for c in schema.columns if c in data}
+    typed = data.assign(**{c: p.values for c, p in parsed.items()})
+    failures = failures_of.from_parsing(parsed)
+    ok = np.ones(len(data), dtype=bool)
+    ok[failures["row"].to_numpy(dtype="int64")] = False
+    positions = np.flatnonzero(ok)
+    rest = typed if ok.all() else typed.iloc[positions].reset_index(drop=True)
+    checked = None
     try:
-        checked = schema.validate(data, lazy=True)
+        checked = schema.validate(rest, lazy=True)
     except SchemaErrors as err:
-        failures = _failures_from_pandera(err, len(data))
+        failures = pd.concat([failures, failures_of.from_pandera(err, rest, positions)], ignore_index=True)
+    if lines is not None:
+        failures = failures_of.with_lines(failures, lines)
+    if len(failures):
+        failures = failures.sort_values("row", kind="stable", na_position="first").reset_index(drop=True)
         if failures["row"].isna().any() or not quarantine:
-            raise ContractViolation(table, failures, source=source) from None
-        return _split(table, schema, data, failures)
+            raise ContractViolation(table, failures, source=source)
+        return _split(table, schema, data, typed, failures)
     accepted = _select(table, schema, checked)
-    return Validated(table, accepted, _empty_rejected(data), len(data), np.arange(len(data)))
+    return Validated(table, accepted, _empty_rejected(data), len(data), np.arange(len(data)), failures)
 
 
 def _select(table: str, schema: pa.DataFrameSchema, df: pd.DataFrame) -> pd.DataFrame:
@@ -302,22 +322,17 @@ def _empty_rejected(df: pd.DataFrame) -> pd.DataFrame:
     return df.iloc[:0].assign(row=pd.Series(dtype="int64"), reasons=pd.Series(dtype="str"))
 
 
-def _split(table: str, schema: pa.DataFrameSchema, data: pd.DataFrame, failures: pd.DataFrame) -> Validated:
-    failures = failures.assign(row=failures["row"].astype("int64"))
-    column = failures["column"].astype(object)
-    column = column.where(column.notna(), "<row>").astype(str)
-    reasons = (
-        (column + ": " + failures["check"].astype(str) + " (value=" + failures["value"].map(str) + ")")
-        .groupby(failures["row"])
-        .agg("; ".join)
-    )
+def _split(
+    table: str, schema: pa.DataFrameSchema, data: pd.DataFrame, typed: pd.DataFrame, failures: pd.DataFrame
+) -> Validated:
+    """Bad rows (as written, with their reasons) apart from the typed good rows."""
+    reasons = failures_of.reasons_by_row(failures)
     bad = np.zeros(len(data), dtype=bool)
     bad[reasons.index.to_numpy()] = True
     rejected = data.loc[bad].assign(row=np.flatnonzero(bad))
     rejected["reasons"] = reasons.reindex(rejected["row"]).to_numpy()
-    accepted = schema.validate(data.loc[~bad].reset_index(drop=True), lazy=True)
-    accepted = _select(table, schema, accepted)
-    return Validated(table, accepted, rejected.reset_index(drop=True), len(data), np.flatnonzero(~bad))
+    accepted = _select(table, schema, typed.loc[~bad].reset_index(drop=True))
+    return Validated(table, accepted, rejected.reset_index(drop=True), len(data), np.flatnonzero(~bad), failures)
 
 
 def check_references(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
