@@ -63,9 +63,7 @@ def from_pandera(err: SchemaErrors, data: pd.DataFrame, positions: np.ndarray) -
     """
     fc = err.failure_cases
     index = pd.to_numeric(fc["index"], errors="coerce")
-    row = pd.array(
-        np.where(index.notna(), positions[index.fillna(0).astype("int64").to_numpy()], 0), dtype="Int64"
-    )
+    row = pd.array(np.where(index.notna(), positions[index.fillna(0).astype("int64").to_numpy()], 0), dtype="Int64")
     row[index.isna().to_numpy()] = pd.NA
     out = pd.DataFrame(
         {
@@ -89,15 +87,25 @@ def _row_failures(wide: pd.DataFrame, data: pd.DataFrame, positions: np.ndarray)
     local = pd.Series(np.arange(len(positions)), index=positions)
     for check, group in one.groupby("check", sort=False):
         named = wide.loc[wide["check"] == check, "column"].dropna().unique().tolist()
-        cols = _mentioned(check, columns) or [c for c in columns if c in named][:3]
+        mentioned = _mentioned(check, columns)
+        cols = mentioned or [c for c in columns if c in named][:3]
         rows = local.reindex(group["row"].astype("int64").to_numpy()).to_numpy()
         picked = data.iloc[rows][cols].astype(str)
-        one.loc[group.index, "column"] = cols[0] if len(cols) == 1 else ",".join(cols)
+        one.loc[group.index, "column"] = cols[0] if mentioned else ",".join(cols)  # the column to fix, or the key
         one.loc[group.index, "value"] = (
             picked.apply(lambda col: col.name + "=" + col).agg(", ".join, axis=1).to_numpy() if cols else None
         )
         one.loc[group.index, "check"] = ROW_CHECKS.get(check, check)
     return one
+
+
+def as_written(failures: pd.DataFrame, data: pd.DataFrame) -> pd.DataFrame:
+    """Each single-cell failure's value replaced by the cell as written in `data` (the input, before parsing)."""
+    out = failures.copy()
+    known = out["row"].notna().to_numpy() & out["column"].isin(list(data.columns)).to_numpy()
+    for column, group in out[known].groupby("column", sort=False):
+        out.loc[group.index, "value"] = data[column].iloc[group["row"].to_numpy(dtype="int64")].to_numpy(dtype=object)
+    return out
 
 
 def with_lines(failures: pd.DataFrame, lines: np.ndarray) -> pd.DataFrame:

@@ -86,7 +86,7 @@ def _typed_fast(series: pd.Series, kind: str) -> pd.Series | None:
     if kind in ("date", "utc") and pd.api.types.is_datetime64_dtype(dtype):
         out = series.astype("datetime64[ns]")
         return out.dt.tz_localize("UTC") if kind == "utc" else out
-    if dtype == object and len(series):  # e.g. Python Timestamps or floats, or a column with one odd value
+    if pd.api.types.is_object_dtype(dtype) and len(series):  # Python Timestamps or floats, or one odd value
         try:
             if kind == "number":
                 return _typed_fast(pd.to_numeric(series, errors="raise"), kind)
@@ -119,7 +119,7 @@ _TIME = r"([T ]\d{2}(:\d{2}(:\d{2}(\.\d{1,9})?)?)?)?"
 VALID = {
     "number": r"(?i)^[+-]?((\d+(\.\d*)?|\.\d+)(e[+-]?\d+)?|inf|infinity|nan)$",
     "date": rf"^\d{{4}}-\d{{2}}-\d{{2}}{_TIME}$",
-    "utc": rf"^\d{{4}}-\d{{2}}-\d{{2}}[T ]\d{{2}}(:\d{{2}}(:\d{{2}}(\.\d{{1,9}})?)?)?(Z|z|[+-]\d{{2}}(:?\d{{2}})?)$",
+    "utc": r"^\d{4}-\d{2}-\d{2}[T ]\d{2}(:\d{2}(:\d{2}(\.\d{1,9})?)?)?(Z|z|[+-]\d{2}(:?\d{2})?)$",
 }
 
 

@@ -43,8 +43,9 @@ def test_bad_rows_raise_by_default_and_quarantine_on_request(tmp_path, tenant):
     payments.loc[3, "bill_id"] = "UNKNOWN-BILL"
     for name, df in {**tenant, "readings": readings, "payments": payments}.items():
         df.to_csv(tmp_path / f"{name}.csv", index=False)
-    with pytest.raises(ContractViolation, match="row 10"):
+    with pytest.raises(ContractViolation, match=r"line 12: kwh non_negative \(value='-2.0'\)") as info:
         load_tenant(tmp_path, now=NOW)
+    assert info.value.failures.loc[0, "row"] == 10  # row 10 sits on line 12 (header is line 1)
 
     qdir = tmp_path / "quarantine"
     tables, report = load_tenant(tmp_path, now=NOW, quarantine_dir=qdir)
@@ -52,6 +53,7 @@ def test_bad_rows_raise_by_default_and_quarantine_on_request(tmp_path, tenant):
         assert counts["accepted"] + counts["quarantined"] == counts["in"]
     assert report.counts["readings"]["quarantined"] == 1
     assert report.counts["payments"]["quarantined"] == 1
+    assert report.quarantine_files["payments"].startswith(str(qdir / report.run_id))
     rejected = pd.read_csv(report.quarantine_files["payments"])
     assert rejected.loc[0, "line"] == 3 + 2  # row 3 sits on line 5 of the CSV (header is line 1)
     assert "known_bill" in rejected.loc[0, "reasons"]
