@@ -300,8 +300,7 @@ def validate(
     try:
         checked = schema.validate(rest, lazy=True)
     except SchemaErrors as err:
-        checked_failures = failures_of.as_written(failures_of.from_pandera(err, rest, positions), data)
-        failures = pd.concat([failures, checked_failures], ignore_index=True)
+        failures = pd.concat([failures, failures_of.from_pandera(err, data, positions)], ignore_index=True)
     if lines is not None:
         failures = failures_of.with_lines(failures, lines)
     if len(failures):

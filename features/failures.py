@@ -54,10 +54,11 @@ def _mentioned(check: str, columns: list[str]) -> list[str]:
     return [c for _, c in sorted(found)]
 
 
-def from_pandera(err: SchemaErrors, data: pd.DataFrame, positions: np.ndarray) -> pd.DataFrame:
+def from_pandera(err: SchemaErrors, raw: pd.DataFrame, positions: np.ndarray) -> pd.DataFrame:
     """pandera's failure cases as one failure per bad cell, and one per row for a check across columns.
 
-    `positions` maps the validated frame's rows back to the input's (rows that did not parse were left out).
+    `raw` is the input as written; `positions` maps the validated frame's rows back to its rows (rows that did not
+    parse were left out). Values are reported as written.
     A check across columns (``due_date >= issue_date``, a duplicate key) names its first column and the values
     of the columns it compares, instead of one failure per column of the row.
     """
@@ -75,22 +76,19 @@ def from_pandera(err: SchemaErrors, data: pd.DataFrame, positions: np.ndarray) -
         }
     )
     wide = (fc["schema_context"].eq("DataFrameSchema") & index.notna()).to_numpy()
-    if wide.any():
-        out = pd.concat([out[~wide], _row_failures(out[wide], data, positions)], ignore_index=True)
+    out = pd.concat([as_written(out[~wide], raw), _row_failures(out[wide], raw)], ignore_index=True)
     return out.sort_values("row", kind="stable", na_position="first").reset_index(drop=True)
 
 
-def _row_failures(wide: pd.DataFrame, data: pd.DataFrame, positions: np.ndarray) -> pd.DataFrame:
-    """Collapse a check across columns to one failure per (row, check)."""
+def _row_failures(wide: pd.DataFrame, raw: pd.DataFrame) -> pd.DataFrame:
+    """Collapse a check across columns to one failure per (row, check), valued by the compared cells as written."""
     one = wide.drop_duplicates(["row", "check"]).copy()
-    columns = [str(c) for c in data.columns]
-    local = pd.Series(np.arange(len(positions)), index=positions)
+    columns = [str(c) for c in raw.columns]
     for check, group in one.groupby("check", sort=False):
         named = wide.loc[wide["check"] == check, "column"].dropna().unique().tolist()
         mentioned = _mentioned(check, columns)
         cols = mentioned or [c for c in columns if c in named][:3]
-        rows = local.reindex(group["row"].astype("int64").to_numpy()).to_numpy()
-        picked = data.iloc[rows][cols].astype(str)
+        picked = raw.iloc[group["row"].to_numpy(dtype="int64")][cols].astype(str)
         one.loc[group.index, "column"] = cols[0] if mentioned else ",".join(cols)  # the column to fix, or the key
         one.loc[group.index, "value"] = (
             picked.apply(lambda col: col.name + "=" + col).agg(", ".join, axis=1).to_numpy() if cols else None

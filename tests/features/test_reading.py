@@ -88,7 +88,7 @@ def test_due_date_before_issue_date_is_one_failure_naming_the_row(csv_dir, tenan
     assert len(err.failures) == 1, err.failures
     failure = err.failures.iloc[0]
     assert (failure["line"], failure["column"], failure["check"]) == (6, "due_date", "due_date >= issue_date")
-    assert f"issue_date={issue}" in failure["value"] and "line 6: due_date" in str(err)
+    assert f"issue_date={issue:%Y-%m-%d}" in failure["value"] and "line 6: due_date" in str(err)
 
 
 def test_missing_column_is_one_failure_without_a_stray_key_error(csv_dir, tenant):
