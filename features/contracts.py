@@ -244,6 +244,26 @@ def _missing_columns(schema: pa.DataFrameSchema, data: pd.DataFrame) -> pd.DataF
     return failures_of.table_level([(c, "column_in_file", None, hint) for c in missing])
 
 
+def _relaxed(schema: pa.DataFrameSchema, parsing: pd.DataFrame) -> pa.DataFrameSchema:
+    """`schema` with nulls allowed in the columns where a cell did not parse (:func:`_empty_cells` checks the rest):
+    pandera's failure path for a few nulls in ten million rows costs more than the whole check."""
+    columns = parsing["column"].unique().tolist() if len(parsing) else []
+    return schema.update_columns({c: {"nullable": True} for c in columns}) if columns else schema
+
+
+def _empty_cells(schema: pa.DataFrameSchema, typed: pd.DataFrame, parsing: pd.DataFrame) -> pd.DataFrame:
+    """``not_nullable`` failures of the relaxed columns: empty cells, not the cells that did not parse."""
+    out = []
+    for column in parsing["column"].unique() if len(parsing) else []:
+        if schema.columns[column].nullable:
+            continue
+        empty = typed[column].isna().to_numpy().copy()
+        empty[parsing.loc[parsing["column"] == column, "row"].to_numpy(dtype="int64")] = False
+        rows = np.flatnonzero(empty)
+        out.append(pd.DataFrame({"row": rows, "column": column, "check": "not_nullable", "value": None, "hint": ""}))
+    return pd.concat(out, ignore_index=True).astype({"row": "Int64"}) if out else failures_of.empty()
+
+
 def validate(
     table: str,
     df: pd.DataFrame,
@@ -291,16 +311,14 @@ def validate(
         raise ContractViolation(table, missing, source=source)
     parsed = {c: parse_column(data[c], column_kind(schema.columns[c].dtype)) for c in schema.columns if c in data}
     typed = data.assign(**{c: p.values for c, p in parsed.items()})
-    failures = failures_of.from_parsing(parsed)
-    ok = np.ones(len(data), dtype=bool)
-    ok[failures["row"].to_numpy(dtype="int64")] = False
-    positions = np.flatnonzero(ok)
-    rest = typed if ok.all() else typed.iloc[positions].reset_index(drop=True)
+    failures = parsing = failures_of.from_parsing(parsed)
     checked = None
-    try:
-        checked = schema.validate(rest, lazy=True)
+    try:  # on every row (no copy); a cell that did not parse is null, and what it causes is dropped below
+        checked = _relaxed(schema, parsing).validate(typed, lazy=True)
     except SchemaErrors as err:
-        failures = pd.concat([failures, failures_of.from_pandera(err, data, positions)], ignore_index=True)
+        later = failures_of.from_pandera(err, data)
+        failures = pd.concat([failures, failures_of.drop_follow_on(later, parsing)], ignore_index=True)
+    failures = pd.concat([failures, _empty_cells(schema, typed, parsing)], ignore_index=True)
     if lines is not None:
         failures = failures_of.with_lines(failures, lines)
     if len(failures):
@@ -308,7 +326,7 @@ def validate(
         if failures["row"].isna().any() or not quarantine:
             raise ContractViolation(table, failures, source=source)
         return _split(table, schema, data, typed, failures)
-    accepted = _select(table, schema, checked)
+    accepted = _select(table, schema, checked if checked is not None else typed)
     return Validated(table, accepted, _empty_rejected(data), len(data), np.arange(len(data)), failures)
 
 

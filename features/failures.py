@@ -54,29 +54,30 @@ def _mentioned(check: str, columns: list[str]) -> list[str]:
     return [c for _, c in sorted(found)]
 
 
-def from_pandera(err: SchemaErrors, raw: pd.DataFrame, positions: np.ndarray) -> pd.DataFrame:
+def from_pandera(err: SchemaErrors, raw: pd.DataFrame) -> pd.DataFrame:
     """pandera's failure cases as one failure per bad cell, and one per row for a check across columns.
 
-    `raw` is the input as written; `positions` maps the validated frame's rows back to its rows (rows that did not
-    parse were left out). Values are reported as written.
+    `raw` is the input as written, row for row with the frame pandera checked; values are reported as written.
     A check across columns (``due_date >= issue_date``, a duplicate key) names its first column and the values
     of the columns it compares, instead of one failure per column of the row.
     """
     fc = err.failure_cases
     index = pd.to_numeric(fc["index"], errors="coerce")
-    row = pd.array(np.where(index.notna(), positions[index.fillna(0).astype("int64").to_numpy()], 0), dtype="Int64")
-    row[index.isna().to_numpy()] = pd.NA
+    row = index.astype("Int64").array
     out = pd.DataFrame(
         {
             "row": row,
             "column": fc["column"].astype(object).where(fc["column"].notna(), None).to_numpy(),
             "check": fc["check"].astype(str).to_numpy(),
-            "value": fc["failure_case"].astype(object).to_numpy(),
+            "value": pd.Series(fc["failure_case"].to_numpy(dtype=object), dtype=object),
             "hint": "",
         }
     )
     wide = (fc["schema_context"].eq("DataFrameSchema") & index.notna()).to_numpy()
-    out = pd.concat([as_written(out[~wide], raw), _row_failures(out[wide], raw)], ignore_index=True)
+    out = pd.concat(
+        [as_written(out[~wide], raw).assign(_across=False), _row_failures(out[wide], raw).assign(_across=True)],
+        ignore_index=True,
+    )
     return out.sort_values("row", kind="stable", na_position="first").reset_index(drop=True)
 
 
@@ -97,9 +98,24 @@ def _row_failures(wide: pd.DataFrame, raw: pd.DataFrame) -> pd.DataFrame:
     return one
 
 
+def drop_follow_on(later: pd.DataFrame, parsing: pd.DataFrame) -> pd.DataFrame:
+    """`later` (pandera's failures) without what a cell that did not parse causes on its row: its own null, and
+    every check across columns (a null date compared with another, a key holding a null). Other cells' own
+    failures on that row are kept."""
+    marker = later.pop("_across") if "_across" in later else pd.Series(False, index=later.index)
+    if parsing.empty or later.empty:
+        return later
+    row = later["row"].astype("Int64")
+    on_bad_row = row.isin(parsing["row"].astype("int64")).to_numpy()
+    cell = pd.MultiIndex.from_arrays([row.fillna(-1).astype("int64"), later["column"].astype(str)])
+    bad_cells = pd.MultiIndex.from_arrays([parsing["row"].astype("int64"), parsing["column"].astype(str)])
+    drop = on_bad_row & (cell.isin(bad_cells) | marker.to_numpy(dtype=bool))
+    return later[~drop].reset_index(drop=True)
+
+
 def as_written(failures: pd.DataFrame, data: pd.DataFrame) -> pd.DataFrame:
     """Each single-cell failure's value replaced by the cell as written in `data` (the input, before parsing)."""
-    out = failures.copy()
+    out = failures.astype({"value": object})
     known = out["row"].notna().to_numpy() & out["column"].isin(list(data.columns)).to_numpy()
     for column, group in out[known].groupby("column", sort=False):
         out.loc[group.index, "value"] = data[column].iloc[group["row"].to_numpy(dtype="int64")].to_numpy(dtype=object)

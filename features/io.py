@@ -31,7 +31,7 @@ logger = logging.getLogger(__name__)
 REQUIRED = ("customers", "readings", "bills", "payments")
 #: tables that must hold rows: a header-only file of one of them is an error, of another a warning
 NON_EMPTY = ("customers", "readings", "bills")
-__all__ = ["SUFFIXES", "LoadReport", "file_hash", "find_table", "frame_hash", "load_tenant", "read_table"]
+__all__ = ["SUFFIXES", "LoadReport", "check_file", "file_hash", "find_table", "frame_hash", "load_tenant", "read_table"]
 
 
 def find_table(data_dir: Path, table: str) -> Path | None:
@@ -108,9 +108,7 @@ def load_tenant(
             if table in REQUIRED and tables is None:
                 raise FileNotFoundError(f"{data_dir}: no {table} file (looked for {table}{{{','.join(SUFFIXES)}}})")
             continue
-        raw = read_raw(table, path)
-        _check_not_empty(table, path, raw, report, log)
-        result = _validate(table, raw, now=now, quarantine=run_dir is not None, source=str(path))
+        raw, result = check_file(table, path, now=now, quarantine=run_dir is not None, report=report)
         out[table], sources[table], positions[table], lines[table] = (
             result.accepted,
             path,
@@ -139,6 +137,25 @@ def load_tenant(
         write_summary(run_dir, report, source=str(data_dir))
         log.info("summary written to %s", run_dir)
     return out, report
+
+
+def check_file(
+    table: str,
+    path: Path,
+    *,
+    now: pd.Timestamp | None = None,
+    quarantine: bool = False,
+    report: LoadReport | None = None,
+) -> tuple[RawTable, Validated]:
+    """Read one table file as written and check it against its contract (the file, as :func:`load_tenant` does).
+
+    Returns the file as read and the outcome; bad cells are named by CSV line (or Parquet row). Raises
+    :class:`ContractViolation` as :func:`load_tenant` does, before any reference check.
+    """
+    report = report or LoadReport()
+    raw = read_raw(table, path)
+    _check_not_empty(table, path, raw, report, run_logger(logger, report.run_id))
+    return raw, _validate(table, raw, now=now, quarantine=quarantine, source=str(path))
 
 
 def _line_of(lines: np.ndarray | None, rows: pd.Series) -> np.ndarray:

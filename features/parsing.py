@@ -31,6 +31,8 @@ NULL_TOKENS = ("NA", "N/A", "NaN", "nan", "NULL", "null", "None", "NaT", "#N/A")
 LEAF_ROWS = 32
 #: cells cast at once; a chunk holding a bad cell is re-parsed by regex, so smaller chunks cost less per bad cell
 CHUNK_ROWS = 1 << 16
+#: failing leaves bisected per chunk before the chunk is parsed by regex instead (many bad cells)
+MAX_LEAVES = 16
 
 _OFFSET = r"(?:Z|z|[+-]\d{2}(?::?\d{2})?)$"
 _DATE_ONLY = r"^\d{4}-\d{2}-\d{2}$"
@@ -133,38 +135,51 @@ def _cast_cells(arr: pa.Array, kind: str) -> tuple[pa.Array, np.ndarray]:
     """Cell by cell, for a small slice only: (typed array, bool mask of cells that did not parse)."""
     target, out, bad = _arrow_type(kind), [], np.zeros(len(arr), dtype=bool)
     for i, cell in enumerate(arr.to_pylist()):  # at most LEAF_ROWS cells, only in a slice holding a bad cell
+        cell = None if cell is None or cell.strip() in ("", *NULL_TOKENS) else cell.strip()
         try:
-            out.append(pc.cast(pa.array([cell], pa.string()), target)[0].as_py())
+            out.append(None if cell is None else pc.cast(pa.array([cell], pa.string()), target)[0].as_py())
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
             out.append(None)
             bad[i] = True
     return pa.array(out, type=target), bad
 
 
-def _bisect(arr: pa.Array, kind: str) -> tuple[pa.Array, np.ndarray]:
-    """Cast, splitting a failing slice in halves down to :data:`LEAF_ROWS` cells."""
+class _Dense(Exception):
+    """Too many failing slices in one chunk: parse it by regex instead of bisecting further."""
+
+
+def _bisect(arr: pa.Array, kind: str, budget: list[int]) -> tuple[pa.Array, np.ndarray]:
+    """Cast, splitting a failing slice in halves down to :data:`LEAF_ROWS` cells (at most `budget` leaves)."""
     try:
         return pc.cast(arr, _arrow_type(kind)), np.zeros(len(arr), dtype=bool)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
         if len(arr) <= LEAF_ROWS:
+            budget[0] -= 1
+            if budget[0] < 0:
+                raise _Dense from None
             return _cast_cells(arr, kind)
     half = len(arr) // 2
-    (left, lbad), (right, rbad) = _bisect(arr.slice(0, half), kind), _bisect(arr.slice(half), kind)
+    (left, lbad), (right, rbad) = _bisect(arr.slice(0, half), kind, budget), _bisect(arr.slice(half), kind, budget)
     return pa.concat_arrays([left, right]), np.concatenate([lbad, rbad])
 
 
 def _cast_chunk(arr: pa.Array, kind: str) -> tuple[pa.Array, np.ndarray | None]:
-    """Cast one chunk (mask None when clean); a failing chunk is parsed by regex, then by bisection."""
+    """Cast one chunk (mask None when clean). A failing chunk is bisected down to its few bad cells (a cast costs
+    less than a regex); a chunk with many bad cells is parsed by regex, then bisected for what the regex let by."""
     target = _arrow_type(kind)
     try:
         return pc.cast(arr, target), None
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
         pass
+    try:
+        return _bisect(arr, kind, [MAX_LEAVES])
+    except _Dense:
+        pass
     text = pc.utf8_trim_whitespace(arr)
     empty = _nulls(text)
     valid = pc.and_(pc.fill_null(pc.match_substring_regex(text, VALID[kind]), False), pc.invert(empty))
     kept = pc.if_else(valid, text, pa.scalar(None, pa.string()))
-    typed, bad = _bisect(kept, kind)  # a value the regex lets through that Arrow still refuses (2012-02-30)
+    typed, bad = _bisect(kept, kind, [len(arr)])  # a value the regex lets through that Arrow refuses (2012-02-30)
     bad |= ~(valid.to_numpy(zero_copy_only=False) | empty.to_numpy(zero_copy_only=False))
     return typed, bad
 
