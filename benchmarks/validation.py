@@ -35,7 +35,6 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pv
-
 from harness.results import finish
 
 logger = logging.getLogger("validation")

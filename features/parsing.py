@@ -30,7 +30,7 @@ NULL_TOKENS = ("NA", "N/A", "NaN", "nan", "NULL", "null", "None", "NaT", "#N/A")
 #: a failing slice at most this long is parsed cell by cell; longer ones are split in halves
 LEAF_ROWS = 32
 #: cells cast at once; a chunk holding a bad cell is re-parsed by regex, so smaller chunks cost less per bad cell
-CHUNK_ROWS = 1 << 16
+CHUNK_ROWS = 1 << 13
 #: failing leaves bisected per chunk before the chunk is parsed by regex instead (many bad cells)
 MAX_LEAVES = 16
 
@@ -172,7 +172,12 @@ def _cast_chunk(arr: pa.Array, kind: str) -> tuple[pa.Array, np.ndarray | None]:
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
         pass
     try:
-        return _bisect(arr, kind, [MAX_LEAVES])
+        half = len(arr) // 2  # the whole chunk just failed: start with its halves
+        (left, lbad), (right, rbad) = (
+            _bisect(arr.slice(0, half), kind, budget := [MAX_LEAVES]),
+            _bisect(arr.slice(half), kind, budget),
+        )
+        return pa.concat_arrays([left, right]), np.concatenate([lbad, rbad])
     except _Dense:
         pass
     text = pc.utf8_trim_whitespace(arr)
