@@ -311,14 +311,14 @@ def validate(
         raise ContractViolation(table, missing, source=source)
     parsed = {c: parse_column(data[c], column_kind(schema.columns[c].dtype)) for c in schema.columns if c in data}
     typed = data.assign(**{c: p.values for c, p in parsed.items()})
-    failures = parsing = failures_of.from_parsing(parsed)
+    parsing = failures_of.from_parsing(parsed)
+    failures = pd.concat([parsing, _empty_cells(schema, typed, parsing)], ignore_index=True)
     checked = None
-    try:  # on every row (no copy); a cell that did not parse is null, and what it causes is dropped below
+    try:  # on every row (no copy); a null cell's follow-on failures (comparisons, keys) are dropped
         checked = _relaxed(schema, parsing).validate(typed, lazy=True)
     except SchemaErrors as err:
         later = failures_of.from_pandera(err, data)
-        failures = pd.concat([failures, failures_of.drop_follow_on(later, parsing)], ignore_index=True)
-    failures = pd.concat([failures, _empty_cells(schema, typed, parsing)], ignore_index=True)
+        failures = pd.concat([failures, failures_of.drop_follow_on(later, failures)], ignore_index=True)
     if lines is not None:
         failures = failures_of.with_lines(failures, lines)
     if len(failures):
