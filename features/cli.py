@@ -18,7 +18,7 @@ import typer
 
 from features.errors import ContractViolation
 from features.io import find_table, load_tenant
-from features.quarantine import format_summary
+from features.quarantine import format_summary, new_run_id, run_logging
 from features.settings import DEMO_DIR, DataSettings, settings_error
 from features.snapshots import AS_OF_RULE
 
@@ -125,20 +125,31 @@ def quality_cmd(
     (experiment meterwise-<tenant>-data-quality). Thresholds: METERWISE_QUALITY_* (see features/quality.py).
     Bad rows do not stop it: they are quarantined under var/quarantine/<tenant>/<run-id>/ and counted.
     """
+    settings = tenant_settings(tenant, data_dir)
+    run_id = new_run_id()
+    with run_logging(run_id):  # the load, the report and the MLflow run: one run id on every line
+        _quality(settings, run_id, _day(as_of, "as_of"), out, mlflow=mlflow)
+
+
+def _quality(
+    settings: DataSettings, run_id: str, as_of: pd.Timestamp | None, out: Path | None, *, mlflow: bool
+) -> None:
     from features import quality
     from features.quality_report import write_report
     from features.snapshots import resolve_as_of
 
-    settings = tenant_settings(tenant, data_dir)
     thresholds = quality.QualitySettings()
     wanted = ("customers", "readings", "meter_reads") if find_table(settings.data_dir, "meter_reads") else None
     try:
         tables, report = load_tenant(
-            settings.data_dir, quarantine_dir=settings.quarantine_dir, tables=wanted or ("customers", "readings")
+            settings.data_dir,
+            quarantine_dir=settings.quarantine_dir,
+            tables=wanted or ("customers", "readings"),
+            run_id=run_id,
         )
     except ContractViolation as err:
         _contract_error(err)
-    day = resolve_as_of(tables, _day(as_of, "as_of"))
+    day = resolve_as_of(tables, as_of)
     table = quality.check_readings(tables["readings"], thresholds, as_of=day)
     if "meter_reads" in tables:
         table = quality.add_register_reads(table, quality.check_register_reads(tables["meter_reads"]), thresholds)

@@ -23,7 +23,7 @@ import pandas as pd
 from features import failures as failures_of
 from features.contracts import TABLES, Validated, check_references, validate
 from features.errors import ContractViolation
-from features.quarantine import LoadReport, new_run_id, run_logger, write_rejected, write_summary
+from features.quarantine import LoadReport, new_run_id, run_logging, write_rejected, write_summary
 from features.reading import SUFFIXES, RawTable, malformed_failures, read_parquet, read_raw
 
 logger = logging.getLogger(__name__)
@@ -95,7 +95,13 @@ def load_tenant(
     data_dir = Path(data_dir)
     wanted = tables or TABLES
     report = LoadReport(run_id=run_id or new_run_id())
-    log = run_logger(logger, report.run_id)
+    with run_logging(report.run_id):
+        return _load(data_dir, wanted, report, now=now, quarantine_dir=quarantine_dir, explicit=tables is not None)
+
+
+def _load(
+    data_dir: Path, wanted: tuple[str, ...], report: LoadReport, *, now, quarantine_dir: Path | None, explicit: bool
+) -> tuple[dict[str, pd.DataFrame], LoadReport]:
     run_dir = None if quarantine_dir is None else Path(quarantine_dir) / report.run_id
     report.quarantine_dir = None if run_dir is None else str(run_dir)
     out: dict[str, pd.DataFrame] = {}
@@ -105,7 +111,7 @@ def load_tenant(
     for table in wanted:
         path = find_table(data_dir, table)
         if path is None:
-            if table in REQUIRED and tables is None:
+            if table in REQUIRED and not explicit:
                 raise FileNotFoundError(f"{data_dir}: no {table} file (looked for {table}{{{','.join(SUFFIXES)}}})")
             continue
         raw, result = check_file(table, path, now=now, quarantine=run_dir is not None, report=report)
@@ -123,10 +129,10 @@ def load_tenant(
             if "line" not in rejected:
                 rejected["line"] = _line_of(raw.lines, rejected["row"])
             report.quarantine_files[table] = str(write_rejected(run_dir, table, rejected))
-            log.warning("%s: %d rows quarantined to %s", table, len(rejected), report.quarantine_files[table])
+            logger.warning("%s: %d rows quarantined to %s", table, len(rejected), report.quarantine_files[table])
     _enforce_references(out, sources, positions, lines, report, run_dir)
     for table, counts in report.counts.items():
-        log.info(
+        logger.info(
             "%s: %d rows read, %d accepted, %d quarantined",
             table,
             counts["in"],
@@ -135,7 +141,7 @@ def load_tenant(
         )
     if run_dir is not None:
         write_summary(run_dir, report, source=str(data_dir))
-        log.info("summary written to %s", run_dir)
+        logger.info("summary written to %s", run_dir)
     return out, report
 
 
@@ -154,7 +160,7 @@ def check_file(
     """
     report = report or LoadReport()
     raw = read_raw(table, path)
-    _check_not_empty(table, path, raw, report, run_logger(logger, report.run_id))
+    _check_not_empty(table, path, raw, report)
     return raw, _validate(table, raw, now=now, quarantine=quarantine, source=str(path))
 
 
@@ -164,7 +170,7 @@ def _line_of(lines: np.ndarray | None, rows: pd.Series) -> np.ndarray:
     return rows if lines is None else lines[rows]
 
 
-def _check_not_empty(table: str, path: Path, raw: RawTable, report: LoadReport, log: logging.LoggerAdapter) -> None:
+def _check_not_empty(table: str, path: Path, raw: RawTable, report: LoadReport) -> None:
     if raw.rows_in:
         return
     if table in NON_EMPTY:
@@ -173,7 +179,7 @@ def _check_not_empty(table: str, path: Path, raw: RawTable, report: LoadReport, 
         )
         raise ContractViolation(table, failures, source=str(path))
     report.warnings.append(f"{table}: {path} has no rows")
-    log.warning("%s: %s has a header but no rows; going on without any", table, path)
+    logger.warning("%s: %s has a header but no rows; going on without any", table, path)
 
 
 def _validate(table: str, raw: RawTable, *, now, quarantine: bool, source: str) -> Validated:
@@ -233,7 +239,7 @@ def _enforce_references(
         report.add(table, previous["in"], len(out[table]), previous["quarantined"] + len(rejected))
         report.add_reasons(table, fails)
         report.quarantine_files[table] = str(write_rejected(run_dir, table, rejected, append=True))
-        logger.warning("[run %s] %s: %d more rows quarantined (references)", report.run_id, table, len(rejected))
+        logger.warning("%s: %d more rows quarantined (references)", table, len(rejected))
 
 
 def write_table(df: pd.DataFrame, path: Path) -> Path:

@@ -7,15 +7,17 @@ Each load of a tenant is one run with its own id and folder, so runs never mix a
     <var_dir>/quarantine/<tenant>/<run_id>/reasons.csv            per table and reason: rows quarantined
     <var_dir>/quarantine/<tenant>/<run_id>/summary.json           both, with the run id and the source folder
 
-Run ids sort by time (``20261128T090102Z-3f9a1c``), and every log line of the run carries it.
+Run ids sort by time (``20261128T090102Z-3f9a1c``), and every log line of the run carries it (:func:`run_logging`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import logging
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -33,16 +35,45 @@ def new_run_id(now: dt.datetime | None = None) -> str:
     return f"{now.strftime('%Y%m%dT%H%M%SZ')}-{uuid.uuid4().hex[:6]}"
 
 
-class RunLogger(logging.LoggerAdapter):
-    """Prefixes every message with ``[run <id>]`` so a run's lines can be told apart in a shared log."""
+#: loggers whose lines carry the run id during a load (:func:`run_logging`)
+RUN_LOGGERS = (
+    "features.io",
+    "features.reading",
+    "features.parsing",
+    "features.contracts",
+    "features.quarantine",
+    "features.quality_report",
+    "features.cli",
+    "training.quality_run",
+)
 
-    def process(self, msg, kwargs):
-        return f"[run {self.extra['run_id']}] {msg}", kwargs
+
+class _RunFilter(logging.Filter):
+    """Prefixes a record's message with ``[run <id>]`` (once)."""
+
+    def __init__(self, run_id: str):
+        super().__init__()
+        self.prefix = f"[run {run_id}] "
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not str(record.msg).startswith("[run "):
+            record.msg = self.prefix + str(record.msg)
+        return True
 
 
-def run_logger(base: logging.Logger, run_id: str) -> RunLogger:
-    """`base` with the run id on every line."""
-    return RunLogger(base, {"run_id": run_id})
+@contextlib.contextmanager
+def run_logging(run_id: str, names: tuple[str, ...] = RUN_LOGGERS) -> Iterator[None]:
+    """Within the block, every line of the `names` loggers starts with ``[run <run_id>]``, so a run's lines can
+    be told apart in a shared log. Nested blocks keep the outer run's id."""
+    loggers = [logging.getLogger(n) for n in names]
+    added = [(lg, _RunFilter(run_id)) for lg in loggers if not any(isinstance(f, _RunFilter) for f in lg.filters)]
+    for lg, f in added:
+        lg.addFilter(f)
+    try:
+        yield
+    finally:
+        for lg, f in added:
+            lg.removeFilter(f)
 
 
 @dataclass

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import pandas as pd
 import pytest
 
@@ -58,3 +60,18 @@ def test_bad_rows_raise_by_default_and_quarantine_on_request(tmp_path, tenant):
     assert rejected.loc[0, "line"] == 3 + 2  # row 3 sits on line 5 of the CSV (header is line 1)
     assert "known_bill" in rejected.loc[0, "reasons"]
     assert len(tables["payments"]) == len(payments) - 1
+
+
+def test_every_log_line_of_a_run_carries_its_id(tmp_path, tenant, caplog):
+    readings = tenant["readings"].copy()
+    readings.loc[4, "kwh"] = -1.0
+    for name, df in {**tenant, "readings": readings}.items():
+        df.to_csv(tmp_path / f"{name}.csv", index=False)
+    with caplog.at_level(logging.INFO, logger="features"):
+        _, report = load_tenant(tmp_path, now=NOW, quarantine_dir=tmp_path / "q", run_id="20240701T000000Z-abcdef")
+    lines = [r.getMessage() for r in caplog.records if r.name.startswith("features.")]
+    assert len(lines) > 5 and all(m.startswith("[run 20240701T000000Z-abcdef] ") for m in lines), lines
+    assert (tmp_path / "q" / report.run_id / "summary.json").exists()
+    caplog.clear()
+    logging.getLogger("features.io").warning("after the run")
+    assert caplog.records[-1].getMessage() == "after the run"  # the prefix ends with the run
