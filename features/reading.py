@@ -144,7 +144,11 @@ def read_raw(table: str, path: Path) -> RawTable:
     """One table file as written (see the module docstring)."""
     path = Path(path)
     if path.name.endswith(".parquet"):
-        return RawTable(read_parquet(path), None)
+        try:
+            return RawTable(read_parquet(path), None)
+        except (pa.ArrowInvalid, OSError) as err:
+            hint = f"not a readable Parquet file ({str(err)[:120]}): export it again, or as CSV"
+            raise _problem(table, path, "parquet_file", hint) from None
     if path.name.endswith((".csv", ".csv.gz")):
         return read_csv(table, path)
     raise ValueError(f"{path}: unsupported file type; expected one of {SUFFIXES}")

@@ -148,3 +148,11 @@ def test_utf8_bom_is_read_transparently(csv_dir, tenant):
 def test_utf16_file_gets_an_encoding_hint(csv_dir, tenant):
     (csv_dir / "customers.csv").write_text(tenant["customers"].to_csv(index=False), encoding="utf-16")
     assert "UTF-16" in str(violation(csv_dir))
+
+
+def test_empty_parquet_file_is_a_clear_error(tmp_path, tenant):
+    for name, df in tenant.items():
+        df.to_parquet(tmp_path / f"{name}.parquet", index=False)
+    (tmp_path / "bills.parquet").write_bytes(b"")
+    err = violation(tmp_path)
+    assert err.table == "bills" and err.failures.loc[0, "check"] == "parquet_file" and "Parquet" in str(err)
