@@ -106,12 +106,11 @@ def _pandas_dtype(kind: str) -> str:
 def _as_text(series: pd.Series) -> pa.ChunkedArray:
     """The column as Arrow strings (nulls kept), without copying when it already is Arrow text."""
     try:
-        arr = pa.chunked_array([pa.array(series)]) if not hasattr(series.array, "_pa_array") else None
-        arr = series.array._pa_array if arr is None else arr
-        if pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type):
-            return arr
-    except (pa.ArrowInvalid, pa.ArrowTypeError, AttributeError):
-        pass
+        arr = pa.array(series, from_pandas=True)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        arr = None
+    if arr is not None and (pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type)):
+        return arr if isinstance(arr, pa.ChunkedArray) else pa.chunked_array([arr])
     text = series.astype("string")  # mixed Python objects: str() of each value, nulls kept
     return pa.chunked_array([pa.array(text, type=pa.string(), from_pandas=True)])
 
