@@ -71,8 +71,8 @@ def plot_examples(readings: pd.DataFrame, table: pd.DataFrame, n: int = EXAMPLES
     for ax, row in zip(axes, worst.itertuples(index=False), strict=True):
         d = by_id.get(row.customer_id)
         if d is not None:
-            d = d.sort_values("reading_date")
-            ax.plot(pd.to_datetime(d["reading_date"]), d["kwh"], lw=0.8, color="#333333")
+            daily = d.groupby(pd.to_datetime(d["reading_date"]))["kwh"].first().asfreq("D")  # gaps show as breaks
+            ax.plot(daily.index, daily.to_numpy(), lw=0.8, color="#333333")
         ax.set_title(f"{row.customer_id}: {row.issues}", fontsize=8, loc="left")
         ax.set_ylabel("kWh/day", fontsize=7)
         ax.tick_params(labelsize=7)
