@@ -276,8 +276,9 @@ def validate(
     """Check `df` against the contract of `table`.
 
     Cells are first parsed to the contract's types (:mod:`features.parsing`, vectorised): a cell that does not
-    parse is one failure naming its row, column, check and raw value. pandera then checks the rows that parsed
-    (its own dtype coercion never fails, so it never falls back to its slow per-element path).
+    parse is one failure naming its row, column, check and raw value. pandera then runs the row checks on the
+    typed frame, where such a cell is null (its dtype coercion never fails, so it never falls back to its slow
+    per-element path); what the null alone causes (a comparison, a key) is not reported again.
 
     Parameters
     ----------
