@@ -67,7 +67,7 @@ def test_every_log_line_of_a_run_carries_its_id(tmp_path, tenant, caplog):
     readings.loc[4, "kwh"] = -1.0
     for name, df in {**tenant, "readings": readings}.items():
         df.to_csv(tmp_path / f"{name}.csv", index=False)
-    with caplog.at_level(logging.INFO, logger="features"):
+    with caplog.at_level(logging.DEBUG, logger="features"):
         _, report = load_tenant(tmp_path, now=NOW, quarantine_dir=tmp_path / "q", run_id="20240701T000000Z-abcdef")
     lines = [r.getMessage() for r in caplog.records if r.name.startswith("features.")]
     assert len(lines) > 5 and all(m.startswith("[run 20240701T000000Z-abcdef] ") for m in lines), lines
