@@ -5,7 +5,8 @@ Every path a tenant writes is under its own name, so two tenants never overwrite
     <data_dir>                                  default data/<tenant>/ (the demo: data/demo/)
     <var_dir>/features/<tenant>/<as_of>/        feature snapshots (+ the ``latest`` pointer)
     <var_dir>/scores/<tenant>/<kind>/           batch scores
-    <var_dir>/quarantine/<tenant>/              rejected rows
+    <var_dir>/quarantine/<tenant>/<run_id>/     rejected rows and the run's summary (features.quarantine)
+    <var_dir>/quality/<tenant>/<run_id>/        meter-data quality reports (features.quality_report)
     <var_dir>/reports/<tenant>/<run-id>.html    run reports
     <models_dir>/<tenant>/<kind>/model.joblib   fallback bundles exported from the registry
 

@@ -189,14 +189,24 @@ def build_snapshot(
         profiles = build_profiles_dask(tables, as_of=day, late_days=late_days, n_workers=n_workers)
     else:
         profiles = build_profiles(tables, as_of=day, late_days=late_days)
+    from features import quality
+
+    quality_table = quality.check_readings(tables["readings"], quality.QualitySettings(), as_of=day)
+    profiles = quality.flag_profiles(profiles, quality_table)  # low_completeness, for models and segments
     manifest = build_manifest(
         profiles,
         as_of=day,
-        descriptions=FEATURE_DESCRIPTIONS,
+        descriptions=FEATURE_DESCRIPTIONS | quality.PROFILE_DESCRIPTION,
         source_hashes=report.hashes,
         source_rows={t: c["accepted"] for t, c in report.counts.items()},
         feature_version=FEATURE_VERSION,
-        extra={"tenant": tenant, "late_days": late_days, "engine": engine, "data_dir": str(data_dir)},
+        extra={
+            "tenant": tenant,
+            "late_days": late_days,
+            "engine": engine,
+            "data_dir": str(data_dir),
+            "quality": quality.summarize(quality_table),
+        },
     )
     from features.shapes import build_shapes
 
@@ -207,4 +217,6 @@ def build_snapshot(
         weather=tables.get("weather"),
         customers=tables.get("customers"),
     )
+    # per-meter quality in a subfolder: serving merges every sibling *.parquet into the live profiles
+    write_table(quality_table, snapshot_path(root, day) / "quality" / "meters.parquet")
     return write_snapshot(profiles, manifest, root, extra={"shapes": shapes.reset_index()})

@@ -60,6 +60,13 @@ HEADLINES: dict[str, list[tuple[str, str]]] = {
         ("kill.kills", "{} kills"),
         ("kill.champion_corrupted", "{} corrupted champions"),
     ],
+    "validation": [
+        ("readings", "{} CSV readings"),
+        ("clean_seconds", "clean {} s"),
+        ("bad_seconds", "with 100 bad values {} s"),
+        ("ratio", "ratio {}"),
+        ("found_with_line", "{} bad values found with their line"),
+    ],
     "arrears_taiwan": [("auc", "AUC {}"), ("baseline_auc", "baseline AUC {}"), ("calibration_error", "ECE {}")],
     "segments_london": [
         ("households", "{} households"),
