@@ -11,6 +11,7 @@ from features.cli import data_app, features_app
 from serving.server import serve_cmd
 from training.backtest_job import backtest_cmd
 from training.cli import demo_cmd, forecast_cmd, score_app, train_app
+from training.monitoring_cli import monitor_cmd
 from training.reports import report_cmd
 from training.segment_migration import report_migration_cmd
 from training.theft_cli import score_theft_cmd, train_theft_cmd
@@ -39,6 +40,7 @@ app.command("serve")(serve_cmd)
 app.command("demo")(demo_cmd)
 app.command("report")(report_cmd)
 app.command("report-migration")(report_migration_cmd)
+app.command("monitor")(monitor_cmd)
 app.add_typer(work_orders_app, name="work-orders")
 
 
