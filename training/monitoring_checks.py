@@ -133,7 +133,9 @@ def arrears_section(
         order = list(bundle.grade_policy_.grades)
         table = calibration_by_grade(grades, y, p, order)
         months = matured["issue_date"].dt.to_period("M").astype(str)
-        section.tables.update(calibration=table, calibration_over_time=calibration_over_time(months, grades, y, p, order))
+        section.tables.update(
+            calibration=table, calibration_over_time=calibration_over_time(months, grades, y, p, order)
+        )
         auc = matured_auc(y, p)
         section.metrics.update(
             {"matured_auc": auc, "matured_late_rate": float(y.mean()), "matured_predicted_rate": float(p.mean())}

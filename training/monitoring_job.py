@@ -261,7 +261,9 @@ def monitor(
 
         history = read_history(folder)
         quarantine = quarantine_history(data.quarantine_dir)
-        result.report = write_monitoring_report(folder / f"report-{as_of.date()}.html", status, sections, history, quarantine)
+        result.report = write_monitoring_report(
+            folder / f"report-{as_of.date()}.html", status, sections, history, quarantine
+        )
     if log_mlflow:
         _log_run(reg, status, result.report)
     logger.info("monitor %s as of %s: %s (%s)", data.tenant, as_of.date(), status["status"], status["recommendation"])
@@ -271,7 +273,10 @@ def monitor(
 def _log_run(reg: registry.Registry, status: dict[str, Any], report: Path | None) -> None:
     """One ``monitoring`` run per check: headline metrics as ``<kind>.<metric>``, the status and report files."""
     tags = {"as_of": status["as_of"], "status": status["status"]}
-    params = {"recommendation": status["recommendation"], **{f"version.{k}": m["version"] for k, m in status["models"].items()}}
+    params = {
+        "recommendation": status["recommendation"],
+        **{f"version.{k}": m["version"] for k, m in status["models"].items()},
+    }
     metrics = {f"{k}.{name}": v for k, m in status["models"].items() for name, v in m["metrics"].items()}
     metrics |= {f"inputs.rejection_rate.{t['table']}": t["rejection_rate"] for t in status["inputs"]["tables"]}
     with reg.training_run(KIND, tags=tags, params=params):

@@ -33,7 +33,11 @@ def _img(fig) -> str:
 def plot_drift(drift: pd.DataFrame, title: str, warn: float, alert: float) -> str:
     top = drift.dropna(subset=["psi"]).head(TOP).iloc[::-1]
     fig, ax = new_figure((7.0, max(2.5, 0.28 * len(top) + 1)))
-    ax.barh(top["feature"], top["psi"], color=["#c0392b" if v >= alert else "#e67e22" if v >= warn else "#2e86c1" for v in top["psi"]])
+    ax.barh(
+        top["feature"],
+        top["psi"],
+        color=["#c0392b" if v >= alert else "#e67e22" if v >= warn else "#2e86c1" for v in top["psi"]],
+    )
     for x, style in ((warn, ":"), (alert, "--")):
         ax.axvline(x, color="grey", linestyle=style, linewidth=1)
     ax.set(xlabel="PSI (reference: champion's training data)", title=title)
@@ -84,7 +88,9 @@ def render(status: dict[str, Any], sections: list[Section], history: pd.DataFram
         if sec.note:
             parts.append(f"<p>{html.escape(sec.note)}</p>")
         if "drift" in sec.tables:
-            parts.append(plot_drift(sec.tables["drift"], f"{sec.kind}: drift per feature", t["psi_warn"], t["psi_alert"]))
+            parts.append(
+                plot_drift(sec.tables["drift"], f"{sec.kind}: drift per feature", t["psi_warn"], t["psi_alert"])
+            )
         if "calibration_over_time" in sec.tables and len(sec.tables["calibration_over_time"]):
             parts.append(plot_calibration(sec.tables["calibration_over_time"]))
         for name, table in sec.tables.items():
@@ -104,7 +110,8 @@ def render(status: dict[str, Any], sections: list[Section], history: pd.DataFram
     if len(quarantine):
         parts += ["<h3>Quarantined rows per run</h3>", _table(quarantine, 50)]
     style = "body{font-family:sans-serif;max-width:1000px;margin:auto} td,th{padding:2px 8px} img{max-width:100%}"
-    return f"<!doctype html><html><head><meta charset='utf-8'><title>monitoring</title><style>{style}</style></head><body>{''.join(parts)}</body></html>"
+    head = f"<head><meta charset='utf-8'><title>monitoring</title><style>{style}</style></head>"
+    return f"<!doctype html><html>{head}<body>{''.join(parts)}</body></html>"
 
 
 def write_monitoring_report(
