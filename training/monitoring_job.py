@@ -29,22 +29,18 @@ import pandas as pd
 
 from features.errors import MeterwiseError, ModelNotReady
 from features.io import load_tenant
-from features.settings import DataSettings, check_tenant
+from features.settings import DataSettings
 from features.snapshots import default_as_of
 from training import registry
 from training.monitoring_checks import Section, arrears_section, forecast_section, segments_section
 from training.monitoring_inputs import quarantine_history, rejection_rates
 from training.monitoring_rules import MonitoringSettings, input_breaches, overall, retrain_kinds
+from training.monitoring_status import monitoring_dir
 from training.settings import TrainingSettings
 
 logger = logging.getLogger(__name__)
 KIND = "monitoring"
 KINDS = ("arrears", "segments", "forecast")
-
-
-def monitoring_dir(var_dir: Path, tenant: str) -> Path:
-    """Folder of a tenant's monitoring status, history and reports: ``<var_dir>/monitoring/<tenant>/``."""
-    return Path(var_dir) / "monitoring" / check_tenant(tenant)
 
 
 @dataclass
@@ -250,7 +246,7 @@ def monitor(
     sections = run_checks(tables, reg, data, as_of, settings, kinds)
     inputs = rejection_rates(load.counts)
     status = build_status(data.tenant, as_of, sections, inputs, settings)
-    folder = monitoring_dir(training.var_dir, data.tenant)
+    folder = monitoring_dir(data.var_dir, data.tenant)
     result = MonitorResult(status, sections, inputs, folder / "latest.json")
     if do_retrain and status["retrain_recommended"]:
         result.retrained = retrain(status["retrain_recommended"], data, training, as_of)

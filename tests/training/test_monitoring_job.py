@@ -37,7 +37,7 @@ def test_monitor_writes_status_report_history_and_an_mlflow_run(trained):
     data, training = trained
     result = monitor(data, training, as_of=LATER)
     status = json.loads(Path(result.path).read_text())
-    assert result.path == training.var_dir / "monitoring" / "t1" / "latest.json"
+    assert result.path == data.var_dir / "monitoring" / "t1" / "latest.json"
     arrears = status["models"]["arrears"]
     assert arrears["version"] == "1" and arrears["status"] in {"warn", "alert"}
     assert {"score_psi", "grade_mix_psi", "matured_auc", "matured_bills"} <= set(arrears["metrics"])
