@@ -3,8 +3,8 @@
 - :func:`arrears_section`: bills with features as of their issue date (the training set's rows, so the
   features mean what they meant in training). Reference = the champion's validation bills (issued from its
   ``validation_start`` to its cutoff); current = bills issued in the last ``period_days`` up to ``as_of``.
-  PSI/KS per feature and on the score, grade-mix shift, and on *matured* bills issued after the champion's
-  cutoff (outcome window closed by ``as_of``; the model never saw them) the realised vs predicted late rate
+  PSI/KS per feature and on the score, grade-mix shift, and on *matured* bills (outcome window closed after
+  the champion's cutoff and by ``as_of``: the model never saw their outcome) the realised vs predicted late rate
   per grade, per issue month, and the AUC.
 - :func:`segments_section`: load shapes as of the champion's cutoff and as of ``as_of``, both assigned by
   the champion: share per segment, migration counts, distance-to-centroid ratio, PSI per shape feature.
@@ -87,6 +87,7 @@ def arrears_section(
     reference_auc: float,
     as_of: pd.Timestamp,
     settings: MonitoringSettings,
+    late_days: int = 30,
 ) -> Section:
     """Drift and realised performance of an arrears champion (see the module docstring).
 
@@ -96,6 +97,8 @@ def arrears_section(
         (features as of each issue date, ``label``, ``label_known``).
     bundle : the champion (``feature_names_in_``, ``predict_risk``, ``grade``, ``grade_policy_``).
     reference_auc : the champion's validation AUC at training (NaN when unknown).
+    late_days : the outcome window after the due date (days). A bill is *matured* when its window closed
+        after the champion's cutoff and by ``as_of``: its outcome was unknown to the model at training.
     """
     s, names = settings, list(bundle.feature_names_in_)
     section = Section("arrears", version)
@@ -125,7 +128,8 @@ def arrears_section(
     section.breaches += psi_breaches("arrears", drift, s)
     mix_table = pd.DataFrame({"feature": ["grade_mix"], "psi": [section.metrics["grade_mix_psi"]]})
     section.breaches += psi_breaches("arrears", mix_table, s, check="grade_mix_psi")
-    matured = bills[(bills["issue_date"] > trained_as_of) & bills["label_known"].astype(bool)]
+    closes = bills["due_date"] + pd.Timedelta(days=late_days)
+    matured = bills[(closes > trained_as_of) & bills["label_known"].astype(bool)]
     section.metrics["matured_bills"] = float(len(matured))
     if len(matured):
         p = bundle.predict_risk(matured[names])

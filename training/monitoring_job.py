@@ -68,6 +68,7 @@ def _arrears(tables, reg: registry.Registry, data: DataSettings, as_of, s: Monit
         reference_auc=float(run["metrics"].get("roc_auc", np.nan)),
         as_of=as_of,
         settings=s,
+        late_days=int(run["params"].get("late_days", data.late_days)),
     )
 
 

@@ -39,7 +39,8 @@ class MonitoringSettings(BaseSettings):
     distance_ratio: float = Field(1.25, ge=1, description="mean distance-to-centroid ratio above this warns")
     rejection_warn: float = Field(0.01, ge=0, le=1, description="share of a table's rows quarantined: warn")
     rejection_alert: float = Field(0.05, ge=0, le=1, description="share of a table's rows quarantined: alert")
-    min_rows: int = Field(50, ge=1, description="fewest rows (bills, customers, periods) a realised check needs")
+    min_rows: int = Field(50, ge=1, description="fewest matured bills a calibration or AUC check needs")
+    min_periods: int = Field(14, ge=1, description="fewest forecast periods (per level and freq) an error check needs")
     period_days: int = Field(30, ge=1, description="length of the current period compared with the reference")
 
     @model_validator(mode="after")
@@ -145,7 +146,7 @@ def forecast_breaches(errors: pd.DataFrame, s: MonitoringSettings) -> list[Breac
     """Coverage outside [coverage_low, coverage_high] and MAPE above the backtest by more than the margin."""
     out = []
     for row in errors.itertuples(index=False):
-        if row.n < s.min_rows:
+        if row.n < s.min_periods:
             continue
         subject = f"{row.level}@{row.freq}"
         cov = float(row.coverage_p10_p90)
