@@ -119,7 +119,7 @@ def arrears_section(
         {
             "score_psi": float(psi[SCORE]),
             "score_ks": float(drift.set_index("feature").loc[SCORE, "ks"]),
-            "max_feature_psi": float(psi.drop(SCORE).max()),
+            "max_feature_psi": float(psi.drop([SCORE, *(f for f in s.psi_ignore if f in psi.index)]).max()),
             "grade_mix_psi": share_psi(mix),
             "current_bills": float(len(cur)),
             "reference_bills": float(len(ref)),

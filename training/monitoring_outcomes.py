@@ -74,6 +74,14 @@ def matured_auc(y: np.ndarray, p: np.ndarray) -> float:
     return float(roc_auc(y, p)) if y.size and 0 < y.mean() < 1 else float("nan")
 
 
+def _keyed(frame: pd.DataFrame) -> pd.DataFrame:
+    """Join keys in one dtype: level/key/freq as str, timestamp as datetime64 (melted frames hold objects)."""
+    return frame.assign(
+        level=frame["level"].astype(str), key=frame["key"].astype(str), freq=frame["freq"].astype(str),
+        timestamp=pd.to_datetime(frame["timestamp"]).astype("datetime64[ns]"),
+    )  # fmt: skip
+
+
 def forecast_errors(
     forecasts: pd.DataFrame, actuals: pd.DataFrame, history: pd.DataFrame | None = None
 ) -> pd.DataFrame:
@@ -91,10 +99,12 @@ def forecast_errors(
     when no actual has arrived for any forecast.
     """
     keys = ["level", "key", "freq", "timestamp"]
+    forecasts, actuals = _keyed(forecasts), _keyed(actuals)
+    history = _keyed(history) if history is not None and len(history) else None
     f = forecasts[[*keys, "p10", "p50", "p90"]].merge(actuals[[*keys, "y"]], on=keys, how="inner")
     f = f.assign(series_id=f["level"].astype(str) + "|" + f["key"].astype(str) + "|" + f["freq"].astype(str))
     scale = None
-    if history is not None and len(history):
+    if history is not None:
         h = history.sort_values("timestamp").assign(
             series_id=lambda d: d["level"].astype(str) + "|" + d["key"].astype(str) + "|" + d["freq"].astype(str)
         )

@@ -41,6 +41,10 @@ class MonitoringSettings(BaseSettings):
     rejection_alert: float = Field(0.05, ge=0, le=1, description="share of a table's rows quarantined: alert")
     min_rows: int = Field(50, ge=1, description="fewest matured bills a calibration or AUC check needs")
     min_periods: int = Field(14, ge=1, description="fewest forecast periods (per level and freq) an error check needs")
+    psi_ignore: tuple[str, ...] = Field(
+        ("tenure_months", "billing_tenure_months", "bills_total"),
+        description="features that grow with calendar time by definition: reported, never a breach",
+    )
     period_days: int = Field(30, ge=1, description="length of the current period compared with the reference")
 
     @model_validator(mode="after")
@@ -83,6 +87,8 @@ def psi_breaches(kind: str, drift: pd.DataFrame, s: MonitoringSettings, *, check
     """A breach per row of a drift table (``feature``, ``psi``, optional ``ks``) at or above ``psi_warn``."""
     out = []
     for row in drift.itertuples(index=False):
+        if row.feature in s.psi_ignore:
+            continue
         level = _psi_level(float(row.psi), s)
         if level == "ok":
             continue

@@ -101,3 +101,9 @@ def test_overall_and_retrain_kinds():
     found += psi_breaches("arrears", pd.DataFrame({"feature": ["f"], "psi": [0.12]}), S)
     assert overall(found) == "alert" and overall([]) == "ok"
     assert retrain_kinds(found) == ["forecast"]
+
+
+def test_features_that_grow_with_time_are_reported_but_never_a_breach():
+    drift = pd.DataFrame({"feature": ["tenure_months", "arrears_amount"], "psi": [2.0, 2.0]})
+    assert [b.subject for b in psi_breaches("arrears", drift, S)] == ["arrears_amount"]
+    assert len(psi_breaches("arrears", drift, MonitoringSettings(psi_ignore=()))) == 2
