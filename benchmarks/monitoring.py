@@ -350,9 +350,9 @@ def run_london() -> dict:
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     taiwan, london = run_taiwan(), run_london()
+    shown = {"psi_warn", "psi_alert", "error_margin", "coverage_low", "coverage_high"}
     result = {
-        "thresholds": {"psi_warn": SETTINGS.psi_warn, "psi_alert": SETTINGS.psi_alert, "error_margin": SETTINGS.error_margin,
-                       "coverage": [SETTINGS.coverage_low, SETTINGS.coverage_high]},
+        "thresholds": SETTINGS.model_dump(include=shown),
         "arrears_taiwan": taiwan,
         "london": london,
         "shift_detected_first_period": taiwan["payment_delay_shock"]["detected_first_period"]

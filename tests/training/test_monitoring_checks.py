@@ -12,10 +12,10 @@ from training.monitoring_rules import MonitoringSettings
 
 
 class StubArrears:
-    feature_names_in_ = ["x"]
+    feature_names_in_ = ("x",)
 
-    class grade_policy_:  # noqa: N801 - mimics the fitted attribute
-        grades = ["A", "B"]
+    class grade_policy_:
+        grades = ("A", "B")
 
     def predict_risk(self, X: pd.DataFrame) -> np.ndarray:
         return X["x"].clip(0, 1).to_numpy(dtype=float)
@@ -66,7 +66,7 @@ def test_no_current_bills_is_a_note_not_a_crash():
 
 
 class StubSegments:
-    feature_names_in_ = ["level"]
+    feature_names_in_ = ("level",)
 
     def predict_frame(self, X: pd.DataFrame) -> pd.DataFrame:
         seg = (X["level"] > 1.0).astype(int).to_numpy()
