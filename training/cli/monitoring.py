@@ -1,16 +1,13 @@
-"""`meterwise monitor`: drift, realised performance and retraining triggers for a tenant's champions."""
+"""`meterwise monitor`: drift, realised performance and retraining triggers (mounted by :mod:`training.cli`)."""
 
 from __future__ import annotations
 
 import json
-import logging
 from typing import Annotated
 
 import typer
 
 from features.cli import AsOf, DataDir, Tenant
-
-logger = logging.getLogger(__name__)
 
 
 def monitor_cmd(
@@ -36,21 +33,16 @@ def monitor_cmd(
     import pandas as pd
 
     from features.cli import tenant_settings
-    from features.errors import MeterwiseError
     from training.monitoring_job import monitor
     from training.settings import TrainingSettings
 
-    try:
-        result = monitor(
-            tenant_settings(tenant, data_dir),
-            TrainingSettings(),
-            as_of=pd.Timestamp(as_of) if as_of else None,
-            do_retrain=retrain,
-            log_mlflow=not no_mlflow,
-        )
-    except (MeterwiseError, FileNotFoundError, ValueError) as err:
-        logger.error("%s", err)
-        raise typer.Exit(code=2) from None
+    result = monitor(  # errors reach the root, which prints them in one line
+        tenant_settings(tenant, data_dir),
+        TrainingSettings(),
+        as_of=pd.Timestamp(as_of) if as_of else None,
+        do_retrain=retrain,
+        log_mlflow=not no_mlflow,
+    )
     status = result.status
     out = {
         "tenant": status["tenant"],
