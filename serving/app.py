@@ -39,7 +39,7 @@ from serving.limits import BatchGate, deadline_for
 from serving.metrics import Metrics
 from serving.model_store import ModelStore
 from serving.responses import envelope, error_response
-from serving.routes import arrears, forecasts, health, models, segments, theft, work_orders
+from serving.routes import arrears, forecasts, health, models, monitoring, segments, theft, work_orders
 from serving.settings import ServingSettings
 
 logger = logging.getLogger(__name__)
@@ -298,6 +298,8 @@ def create_app(settings: ServingSettings | None = None, store: ModelStore | None
     for module in (arrears, segments, forecasts, models, health, theft):  # routers carry their full /v1 prefix
         app.include_router(module.router)
     app.include_router(work_orders.router)
+    app.include_router(monitoring.router)
+    metrics.watch_monitoring(monitoring.latest_status(app))
     install_docs(app)
     app.add_middleware(FastLane, api=app)  # inside RequestContext: the arrears hot routes (serving/fastlane.py)
     app.add_middleware(

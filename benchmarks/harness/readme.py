@@ -94,6 +94,12 @@ HEADLINES: dict[str, list[tuple[str, str]]] = {
         ("b_before_cutoff_cv.lgbm.auc", "AUC (before cut-off) {}"),
         ("b_before_cutoff_cv.lgbm.calibration_error", "ECE {}"),
     ],
+    "monitoring": [
+        ("arrears_taiwan.payment_delay_shock.detected_first_period", "payment-delay shock caught in 1 period: {}"),
+        ("london.tariff_change.detected_first_period", "tariff change caught in 1 period: {}"),
+        ("control_false_alarm_rate", "no-change false-alarm rate {}"),
+        ("london.control_forecast_alarm_rate", "forecast alerts on the unchanged stream {}"),
+    ],
 }
 
 
