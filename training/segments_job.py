@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 import typer
 
-from features.cli import AsOf, DataDir, Tenant, tenant_settings
+from features.cli import AsOf, DataDir, Scheduler, Tenant, tenant_settings
 from features.errors import ModelNotReady
 from features.io import load_tenant
 from features.settings import DataSettings
@@ -346,10 +346,11 @@ def score_segments_cmd(
     grades: Annotated[Path | None, typer.Option(help="arrears scores with customer_id, grade")] = None,
     data_dir: DataDir = None,
     tenant: Tenant = None,
+    scheduler: Scheduler = None,
 ) -> None:
     """Write each customer's segment, distance, value band, grade and strategy to var/scores/<tenant>/segments/."""
     path = score_segments(
-        tenant_settings(tenant, data_dir),
+        tenant_settings(tenant, data_dir, dask_scheduler=scheduler),
         TrainingSettings(),
         as_of=pd.Timestamp(as_of) if as_of else None,
         model=model,

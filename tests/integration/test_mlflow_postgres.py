@@ -40,7 +40,9 @@ def test_postgres_backed_server_trains_promotes_reloads_and_serves(
     mlflow_server_uri, fresh_tenant, tenant_folder, tmp_path
 ):
     data = DataSettings(data_dir=tenant_folder, var_dir=tmp_path / "var", tenant=fresh_tenant)
-    training = TrainingSettings(var_dir=tmp_path / "var", models_dir=tmp_path / "models", tracking_uri=mlflow_server_uri)
+    training = TrainingSettings(
+        var_dir=tmp_path / "var", models_dir=tmp_path / "models", tracking_uri=mlflow_server_uri
+    )
     reg = registry.open_registry(training, fresh_tenant)
     assert reg.artifact_root is None  # the server keeps the artifacts (--artifacts-destination), not this process
 

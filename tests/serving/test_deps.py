@@ -45,9 +45,7 @@ def test_rotated_keys_take_effect_without_a_restart(keys_file, tmp_path):
 
 
 def test_a_broken_or_demo_keys_file_keeps_the_keys_in_use(keys_file, tmp_path, caplog):
-    settings = ServingSettings(
-        host="0.0.0.0", api_keys_file=keys_file, api_keys_check_s=1e-9, var_dir=tmp_path / "var"
-    )
+    settings = ServingSettings(host="0.0.0.0", api_keys_file=keys_file, api_keys_check_s=1e-9, var_dir=tmp_path / "var")
     ring = KeyRing(settings)
     write_keys(keys_file, {"{broken": 1}, 2_000_000_000)
     assert ring.authenticate(FakeRequest(OLD)).scopes == {"billing"}
