@@ -56,8 +56,15 @@ def score_tables(
     from features.profiles import build_profiles
 
     profiles = build_profiles(tables, as_of=as_of, late_days=late_days)
+    return score_profiles(model, profiles, tables["bills"], as_of=as_of, version=version)
+
+
+def score_profiles(
+    model: ArrearsRiskModel, profiles: pd.DataFrame, bills: pd.DataFrame, *, as_of: pd.Timestamp, version: str
+) -> pd.DataFrame:
+    """Scores of every customer with a bill from profiles already built as of `as_of` (pure)."""
     if "bill_days_to_due" in model.feature_names_in_ and "bill_days_to_due" not in profiles:
-        profiles = profiles.merge(_next_bill_terms(tables["bills"], as_of), on="customer_id", how="left")
+        profiles = profiles.merge(_next_bill_terms(bills, as_of), on="customer_id", how="left")
     missing = [c for c in model.feature_names_in_ if c not in profiles.columns]
     if missing:
         raise ModelNotReady(KIND, f"profiles as of {as_of.date()} lack model features {missing[:10]}")
