@@ -44,7 +44,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from harness.results import finish
+from harness.results import finish, write_result
 
 logger = logging.getLogger("scale")
 NAME = "scale"
@@ -209,6 +209,14 @@ def main() -> None:
                 row["peak_rss_mib"] = round(sampler.peak / 2**20, 1)
                 logger.info("%d customers: %s", n, row)
                 curve.append(row)
+                if n != sizes[-1]:  # a run stopped early still leaves the sizes it finished (marked partial)
+                    result, gates = summarise(curve, train_s, partial=True)
+                    write_result(NAME, result, gates)
+    finish(NAME, *summarise(curve, train_s, partial=sizes != CURVE))
+
+
+def summarise(curve: list[dict], train_s: float, *, partial: bool) -> tuple[dict, dict[str, bool]]:
+    """The result of the sizes run so far (the largest one's figures on top) and its gates."""
     top = curve[-1]
     base = curve[0]
     result = {
@@ -229,6 +237,7 @@ def main() -> None:
         "generate_seconds": top["generate_seconds"],
         "train_seconds": round(train_s, 1),
         "target_seconds": TARGET_S,
+        "partial": partial,
         "machine": _machine(),
     }
     gates = {
@@ -237,8 +246,9 @@ def main() -> None:
         "one_profile_per_customer": top["rows"]["profiles"] == top["customers"],
         "one_score_per_billed_customer": top["rows"]["scores"] == top["rows"]["billed"],
         "one_segment_row_per_customer": top["rows"]["segments"] == top["customers"],
+        "full_curve_run": not partial,
     }
-    finish(NAME, result, gates)
+    return result, gates
 
 
 if __name__ == "__main__":
