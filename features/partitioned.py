@@ -61,10 +61,11 @@ def write_partitions(tables: dict[str, pd.DataFrame], out_dir: Path, n_partition
 
 
 @contextmanager
-def dask_client(scheduler: str | None = None, n_workers: int = 2) -> Iterator[Any]:
+def dask_client(scheduler: str | None = None, n_workers: int = 2, *, timeout_s: float = 30.0) -> Iterator[Any]:
     """A client of the cluster at `scheduler` (``tcp://host:port``), else of a throw-away local cluster.
 
-    The remote cluster is left running on exit; only the client closes.
+    The remote cluster is left running on exit; only the client closes. ``ValueError`` when the scheduler
+    does not answer within `timeout_s` seconds.
     """
     if not scheduler:
         with local_client(n_workers) as client:
@@ -73,7 +74,7 @@ def dask_client(scheduler: str | None = None, n_workers: int = 2) -> Iterator[An
     from distributed import Client
 
     try:
-        client = Client(scheduler, timeout=30)
+        client = Client(scheduler, timeout=timeout_s)
     except OSError as err:
         raise ValueError(f"cannot reach the Dask scheduler at {scheduler}: {err}") from None
     with client:
