@@ -58,11 +58,14 @@ def train_arrears_cmd(
     grades: Grades = None,
     data_dir: DataDir = None,
     tenant: Tenant = None,
+    scheduler: Scheduler = None,
 ) -> None:
-    """Train the arrears model (LightGBM + calibration + logistic baseline), log, register, promote."""
+    """Train the arrears model (LightGBM + calibration + logistic baseline), log, register, promote.
+
+    On a partitioned tenant the training frame is built on the Dask cluster; the fit runs in this process."""
     from training.arrears_job import train_arrears
 
-    data, training = _settings(data_dir, tenant)
+    data, training = _settings(data_dir, tenant, scheduler)
     try:
         result = train_arrears(
             data,

@@ -24,7 +24,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 
 from features.io import load_tenant
-from features.partitioned import concat_parts, part_path, run_partitions
+from features.partitioned import combined_hash, concat_parts, dask_client, part_path, run_partitions
 from features.settings import DataSettings
 from training import registry
 from training.settings import TrainingSettings
@@ -174,3 +174,33 @@ def score_segments_partitioned(
         path,
     )
     return path
+
+
+def _training_part(folder: str, index: int, *, as_of: pd.Timestamp, late_days: int) -> tuple[pd.DataFrame, dict]:
+    from training.arrears_fit import training_frame
+
+    tables, report = load_tenant(Path(folder))
+    return training_frame(tables, as_of=as_of, late_days=late_days), dict(report.hashes)
+
+
+def partitioned_training_frame(
+    data: DataSettings, folders: list[Path], as_of: pd.Timestamp | None
+) -> tuple[pd.DataFrame, dict[str, str], pd.Timestamp]:
+    """The arrears training frame of a partitioned tenant, built one partition per task on the cluster.
+
+    Each worker validates its partition and builds its bills' rows (features as of each issue date,
+    labels); the client concatenates them in the order of the one-process frame (issue date, customer,
+    bill), so the fit that follows is the same as on the plain tenant. The raw tables never meet in one
+    process; the training frame (one row per bill) must fit in the training process. Returns the frame,
+    the combined source hashes per table and the ``as_of`` used.
+    """
+    with dask_client(data.dask_scheduler, data.dask_workers) as client:
+        day = _as_of(folders, client, as_of, bills=True)
+        results = run_partitions(
+            client, _training_part, folders, "arrears-training", as_of=day, late_days=data.late_days
+        )
+    frame = pd.concat([f for f, _ in results], ignore_index=True)
+    frame = frame.sort_values(["issue_date", "customer_id", "bill_id"], kind="stable").reset_index(drop=True)
+    hashes = {t: combined_hash([h.get(t, "") for _, h in results]) for t in results[0][1]}
+    logger.info("arrears training frame: %d bills from %d partitions as of %s", len(frame), len(folders), day.date())
+    return frame, hashes, day

@@ -78,3 +78,20 @@ def test_batch_scores_on_the_cluster_equal_pandas(dask_scheduler, partitioned, t
         same_rows(expected, got)
         assert len(list((path.parent / path.stem).glob("part-*.parquet"))) == PARTITIONS, kind
         same_rows(got, pd.read_parquet(path.parent / "latest.parquet"))
+
+
+def test_arrears_training_frame_built_on_the_cluster_gives_the_pandas_model(dask_scheduler, partitioned, tmp_path):
+    def store(name: str) -> TrainingSettings:
+        return TrainingSettings(
+            var_dir=tmp_path / name,
+            models_dir=tmp_path / name / "models",
+            tracking_uri=f"sqlite:///{tmp_path}/{name}.db",
+        )
+
+    plain = DataSettings(data_dir=DEMO_DIR, var_dir=tmp_path / "plain", tenant="demo")
+    parts = DataSettings(data_dir=partitioned, var_dir=tmp_path / "parts", tenant="demo", dask_scheduler=dask_scheduler)
+    expected = train_arrears(plain, store("plain"))
+    got = train_arrears(parts, store("parts"))
+    assert got.promoted
+    for key in ("roc_auc", "pr_auc", "brier", "heldout_roc_auc"):
+        assert got.metrics[key] == pytest.approx(expected.metrics[key], abs=1e-12), key
