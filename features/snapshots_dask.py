@@ -12,6 +12,7 @@ Identical to the pandas build up to row order (``tests/integration/test_dask_clu
 
 from __future__ import annotations
 
+import json
 import logging
 from pathlib import Path
 from typing import Any
@@ -128,8 +129,6 @@ def build_snapshot_partitioned(
         },
     )
     manifest |= {"rows": rows, "profile_hash": combined_hash([r["hash"] for r in results])}
-    import json
-
     _replace_text(folder / MANIFEST_FILE, json.dumps(manifest, indent=2, default=str))
     _replace_text(Path(root) / LATEST_FILE, folder.name + "\n")
     logger.info("partitioned snapshot %s: %d rows from %d partitions", folder, rows, len(folders))
