@@ -31,6 +31,7 @@ from features.errors import (
     UnknownSeries,
 )
 from serving.deps import KeyRing, Service
+from serving.docs import install_docs
 from serving.errors import Forbidden, InvalidRequest, Overloaded, RateLimited, ReasonsPending, Unauthenticated
 from serving.limits import BatchGate, deadline_for
 from serving.metrics import Metrics
@@ -275,6 +276,8 @@ def create_app(settings: ServingSettings | None = None, store: ModelStore | None
             '`admin` (reload). Errors: `{"error": {"code", "message", "field", "request_id"}}`.'
         ),
         lifespan=lifespan,
+        docs_url=None,  # /docs and /redoc from packaged assets (serving.docs), not a CDN
+        redoc_url=None,
     )
     app.state.settings, app.state.store = settings, store
     app.state.keyring = KeyRing(settings)
@@ -286,6 +289,7 @@ def create_app(settings: ServingSettings | None = None, store: ModelStore | None
     for module in (arrears, segments, forecasts, models, health, theft):  # routers carry their full /v1 prefix
         app.include_router(module.router)
     app.include_router(work_orders.router)
+    install_docs(app)
     app.add_middleware(
         RequestContext,
         metrics=metrics,

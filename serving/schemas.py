@@ -38,6 +38,30 @@ class ErrorEnvelope(Strict):
     error: ErrorBody
 
 
+#: the demo champion's answer for MAC000252 (README); reasons are sentences, not feature names
+EXAMPLE_REASONS = [
+    "unpaid balance of £313 for 38 days",
+    "a bill went more than 30 days late less than a month ago",
+    "2 bills past the due date and not fully paid",
+]
+#: one row of the demo arrears model's features (MAC000252 as of 2014-03-05): a features request must name
+#: every feature the model declares (GET /v1/models/arrears), null for a missing value
+EXAMPLE_FEATURES: dict[str, list[float | None]] = {
+    name: [value]
+    for name, value in {
+        "tenure_months": 26.09, "kwh_mean_30d": 45.21, "kwh_mean_90d": 44.93, "kwh_mean_365d": 26.53,
+        "bills_3m": 3.0, "bills_6m": 6.0, "bills_12m": 12.0, "bills_total": 26.0, "on_time_ratio_12m": 0.0,
+        "days_late_mean_12m": 39.73, "days_late_max_12m": 66.0, "late_bills_12m": 10.0, "late_bills_total": 11.0,
+        "unpaid_past_due_bills": 2.0, "arrears_amount": 313.12, "arrears_age_days": 38.0,
+        "outstanding_amount": 513.29, "late_streak_max": 11.0, "months_since_last_late": 0.23, "payments_12m": 14.0,
+        "partial_payments_12m": 4.0, "billing_tenure_months": 24.94, "bill_amount_last": 200.17,
+        "bill_amount_mean_12m": 131.94, "bill_amount_change_prev3": 0.1, "bill_kwh_last": 1266.48,
+        "bill_kwh_change_prev3": 0.11, "channel_share_direct_debit_12m": 0.0, "channel_share_bank_transfer_12m": 0.0,
+        "channel_share_card_12m": 1.0, "channel_share_cash_12m": 0.0, "channel_share_online_12m": 0.0,
+    }.items()
+}  # fmt: skip
+
+
 # ---- arrears -------------------------------------------------------------------------------------
 
 
@@ -56,15 +80,15 @@ class ArrearsScore(Strict):
         json_schema_extra={
             "examples": [
                 {
-                    "customer_id": "MAC000009",
+                    "customer_id": "MAC000252",
                     "status": "ok",
-                    "probability": 0.62,
-                    "grade": "E",
-                    "action": "call before due date",
-                    "reasons": ["late_bills_12m", "days_past_due_max_12m", "kwh_mean_28d"],
-                    "model_version": "3",
-                    "as_of": "2014-02-28",
-                    "snapshot_id": "2014-02-28/3f2a9c1b7e4d",
+                    "probability": 0.976,
+                    "grade": "C",
+                    "action": "field visit",
+                    "reasons": EXAMPLE_REASONS,
+                    "model_version": "1",
+                    "as_of": "2014-03-05",
+                    "snapshot_id": "2014-03-05/a41876263d5c",
                 }
             ]
         }
@@ -89,12 +113,8 @@ class ArrearsScoreRequest(Strict):
     model_config = ConfigDict(
         json_schema_extra={
             "examples": [
-                {"customer_ids": ["MAC000009", "MAC000030"]},
-                {
-                    "customer_ids": ["new-1"],
-                    "features": {"kwh_mean_28d": [11.2], "late_bills_12m": [2]},
-                    "include_reasons": False,
-                },
+                {"customer_ids": ["MAC000252", "MAC000009"]},
+                {"customer_ids": ["new-1"], "features": EXAMPLE_FEATURES, "include_reasons": False},
             ]
         }
     )
@@ -123,20 +143,20 @@ class ArrearsBatchResponse(Strict):
         json_schema_extra={
             "examples": [
                 {
-                    "model_version": "3",
+                    "model_version": "1",
                     "source": "snapshot",
-                    "as_of": "2014-02-28",
-                    "snapshot_id": "2014-02-28/3f2a9c1b7e4d",
+                    "as_of": "2014-03-05",
+                    "snapshot_id": "2014-03-05/a41876263d5c",
                     "count": 2,
                     "status_counts": {"ok": 1, "unknown_customer": 1, "insufficient_features": 0},
-                    "unknown_customer_ids": ["C999"],
+                    "unknown_customer_ids": ["NOPE-1"],
                     "results": {
-                        "customer_id": ["MAC000009", "C999"],
+                        "customer_id": ["MAC000252", "NOPE-1"],
                         "status": ["ok", "unknown_customer"],
-                        "probability": [0.62, None],
-                        "grade": ["E", None],
-                        "action": ["call before due date", None],
-                        "reasons": [["late_bills_12m", "days_past_due_max_12m", "kwh_mean_28d"], [None, None, None]],
+                        "probability": [0.976, None],
+                        "grade": ["C", None],
+                        "action": ["field visit", None],
+                        "reasons": [EXAMPLE_REASONS, [None, None, None]],
                     },
                 }
             ]
@@ -173,7 +193,7 @@ class SegmentRequest(Strict):
             raise ValueError("give customer_ids or features")
         return self
 
-    model_config = ConfigDict(json_schema_extra={"examples": [{"customer_ids": ["MAC000009", "MAC000030"]}]})
+    model_config = ConfigDict(json_schema_extra={"examples": [{"customer_ids": ["MAC000252", "MAC000009"]}]})
 
 
 class SegmentColumns(Strict):

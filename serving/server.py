@@ -1,4 +1,5 @@
-"""``meterwise serve``: build settings, the app and run uvicorn (the lead mounts :func:`serve_cmd`)."""
+"""Run the API under uvicorn with a drain on shutdown; ``meterwise serve`` (in :mod:`serving.cli`) calls
+:func:`run_server`, and ``python -m serving.server`` runs it with settings from the environment (benchmarks)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,6 @@ import threading
 from types import FrameType
 from typing import Any
 
-import typer
 import uvicorn
 
 from serving.settings import ServingSettings
@@ -59,29 +59,6 @@ class DrainingServer(uvicorn.Server):
         timer = threading.Timer(self.drain_s, super().handle_exit, (sig, frame))
         timer.daemon = True
         timer.start()
-
-
-def serve_cmd(
-    host: str = typer.Option(None, help="bind address (default: METERWISE_HOST or 127.0.0.1)"),
-    port: int = typer.Option(None, help="bind port (default: METERWISE_PORT or 8000)"),
-    no_registry: bool = typer.Option(False, "--no-registry", help="serve models/<kind>/model.joblib bundles only"),
-    tenant: str = typer.Option(
-        None,
-        help="tenant served: its champions meterwise-<tenant>-<kind>, snapshots and models/<tenant>/ "
-        "(default: METERWISE_TENANT or demo)",
-    ),
-) -> None:
-    """Start the prediction API for one tenant (its champion of each kind from the MLflow registry, else models/)."""
-    overrides = {"host": host, "port": port, "tenant": tenant}
-    try:
-        settings = ServingSettings(**{k: v for k, v in overrides.items() if v is not None})
-    except ValueError as err:
-        from features.settings import settings_error
-
-        raise typer.BadParameter(settings_error(err)) from None
-    if no_registry:
-        settings = settings.model_copy(update={"use_registry": False})
-    run_server(settings)
 
 
 if __name__ == "__main__":  # `python -m serving.server`: settings from the environment (used by benchmarks)

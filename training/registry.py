@@ -262,10 +262,10 @@ class Registry:
         if better or force:
             self.set_alias(kind, CHAMPION, version)
             forced = " [forced]" if force and not better else ""
-            logger.info("%s v%s is champion (score %.4f vs %s)%s", name, version, score, champion_score, forced)
+            logger.debug("%s v%s -> champion alias%s", name, version, forced)  # the caller logs the decision
             return True
         self.set_alias(kind, CHALLENGER, version)
-        logger.info(
+        logger.debug(
             "%s v%s stays challenger: %.4f does not beat champion %.4f + %.4f",
             name,
             version,

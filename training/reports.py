@@ -7,7 +7,7 @@
 - :func:`write_folder_report`: the same HTML from a job's report folder, to log inside the run.
 - :func:`write_run_report` (I/O): fetch the run through :mod:`training.registry`, render, write
   ``<var_dir>/reports/<tenant>/<run-id>.html``.
-- :func:`report_cmd`: typer command for ``meterwise report <run-id>``.
+- ``meterwise report <run-id>`` is in :mod:`training.cli.reports`.
 
 Each kind has figures a reader expects (:data:`EXPECTED_FIGURES`); a missing one is listed at the top
 of the report instead of silently dropped. MLflow is reached only through :mod:`training.registry`.
@@ -22,12 +22,10 @@ import math
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Any
 
 import pandas as pd
-import typer
 
-from features.cli import Tenant, tenant_settings
 from features.errors import ModelNotReady
 from training.settings import TrainingSettings
 
@@ -250,16 +248,3 @@ def write_run_report(
         logger.warning("run %s (%s) lacks expected figures %s", run_id, report.kind, report.missing_figures())
     logger.info("report for %s run %s: %d figures -> %s", report.kind, run_id, len(report.figures), path)
     return path
-
-
-# ------------------------------------------------------------------ typer command (mounted by the lead)
-def report_cmd(
-    run_id: Annotated[
-        str, typer.Argument(help="MLflow run id (printed by `meterwise train ...`), or arrears@champion, segments:3")
-    ],
-    out: Annotated[Path | None, typer.Option(help="output file (default: var/reports/<tenant>/<run-id>.html)")] = None,
-    tenant: Tenant = None,
-) -> None:
-    """Write one self-contained HTML report (figures, metrics, tables) for a training run of a tenant."""
-    data = tenant_settings(tenant, writes=False, reads=False)
-    typer.echo(str(write_run_report(run_id, TrainingSettings(), out=out, tenant=data.tenant, var_dir=data.var_dir)))

@@ -13,7 +13,7 @@ pushed the customer towards ``to``. When the data did not change (same cutoff), 
 
 :func:`write_migration_report` (the I/O edge) loads two registered versions, rebuilds each one's shapes
 from the tenant's data and writes the file, the HTML report and the plot; ``meterwise report-migration``
-runs it.
+runs it (:mod:`training.cli.segments`).
 
 ``cause`` is ``usage`` when the *from* model itself puts the customer's new shape elsewhere (the customer
 changed), ``model`` when only the new model moves it (the segments changed), ``-`` when not moved.
@@ -23,11 +23,10 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
-import typer
 
 if TYPE_CHECKING:
     from training.segmentation import LoadShapeSegmenter
@@ -163,21 +162,3 @@ def write_migration_report(data, training, from_version: str, to_version: str, *
     write_folder_report(folder, run_id=name, kind="segments-migration", metrics=metrics, title=name)
     logger.info("migration v%s -> v%s: %d of %d moved -> %s", from_version, to_version, moved.sum(), len(moved), folder)
     return folder
-
-
-def report_migration_cmd(
-    from_version: Annotated[str, typer.Option("--from", help="registered segments version (before)")],
-    to_version: Annotated[str, typer.Option("--to", help="registered segments version (after)")],
-    out: Annotated[Path | None, typer.Option(help="output folder (default: var/reports/<tenant>/...)")] = None,
-) -> None:
-    """Per-customer segment migration between two versions: who moved where and why (CSV, Parquet, HTML)."""
-    from features.errors import MeterwiseError
-    from features.settings import get_data_settings
-    from training.settings import TrainingSettings
-
-    try:
-        folder = write_migration_report(get_data_settings(), TrainingSettings(), from_version, to_version, out=out)
-    except MeterwiseError as err:
-        logger.error("%s", err)
-        raise typer.Exit(code=2) from None
-    typer.echo(str(folder))

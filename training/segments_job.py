@@ -6,8 +6,7 @@
   register the version and promote it when its silhouette on this data beats the champion's.
 - :func:`score_segments`: segment, value band, arrears grade and strategy per customer, written to
   ``<var>/scores/<tenant>/segments/<as_of>.parquet`` and ``latest.parquet``.
-- :func:`train_segments_cmd`, :func:`score_segments_cmd`: typer commands for ``meterwise train segments``
-  and ``meterwise score segments`` (mounted by the CLI owners).
+- ``meterwise train segments`` / ``score segments`` are in :mod:`training.cli.segments`.
 
 The fit is pure (:mod:`training.segmentation`); MLflow is reached only through :mod:`training.registry`.
 """
@@ -20,13 +19,11 @@ import logging
 import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Any
 
 import numpy as np
 import pandas as pd
-import typer
 
-from features.cli import AsOf, DataDir, Scheduler, Tenant, tenant_settings
 from features.errors import ModelNotReady
 from features.io import load_tenant
 from features.settings import DataSettings
@@ -312,48 +309,3 @@ def _log_report(reg, model, tables, shapes, quality, metrics, assigned, as_of, c
         if migration is not None:
             write_migration_files(folder / "migration", migration)
         reg.log_artifacts(folder, "report")
-
-
-# --- typer commands (mounted as `meterwise train segments` / `meterwise score segments`) ----------------
-
-
-def train_segments_cmd(
-    as_of: AsOf = None,
-    k_min: Annotated[int, typer.Option(help="fewest segments tried")] = 3,
-    k_max: Annotated[int, typer.Option(help="most segments tried")] = 8,
-    method: Annotated[str, typer.Option(help="kmeans (k by silhouette) or gmm (k by BIC)")] = "kmeans",
-    window_days: Annotated[int, typer.Option(help="days of readings per shape")] = 365,
-    min_days: Annotated[int, typer.Option(help="days a customer needs to get a segment")] = 300,
-    n_boot: Annotated[int, typer.Option(help="bootstrap refits for the stability ARI (0: skip)")] = 5,
-    strategies: Annotated[Path | None, typer.Option(help="JSON strategy rules (default: built-in rules)")] = None,
-    no_promote: Annotated[bool, typer.Option("--no-promote", help="register without moving champion")] = False,
-    force: Annotated[bool, typer.Option("--force", help="promote even if not better")] = False,
-    data_dir: DataDir = None,
-    tenant: Tenant = None,
-) -> None:
-    """Cluster customers by load shape, name the segments, log to MLflow, register and promote."""
-    config = SegmentsConfig(k_min, k_max, method, window_days, min_days, n_boot, strategies)
-    result = train_segments(
-        tenant_settings(tenant, data_dir), TrainingSettings(), as_of=pd.Timestamp(as_of) if as_of else None,
-        config=config, promote=not no_promote, force=force,
-    )  # fmt: skip
-    typer.echo(json.dumps(asdict(result), indent=2, default=str))
-
-
-def score_segments_cmd(
-    as_of: AsOf = None,
-    model: Annotated[str, typer.Option(help="registry version or alias")] = registry.CHAMPION,
-    grades: Annotated[Path | None, typer.Option(help="arrears scores with customer_id, grade")] = None,
-    data_dir: DataDir = None,
-    tenant: Tenant = None,
-    scheduler: Scheduler = None,
-) -> None:
-    """Write each customer's segment, distance, value band, grade and strategy to var/scores/<tenant>/segments/."""
-    path = score_segments(
-        tenant_settings(tenant, data_dir, dask_scheduler=scheduler),
-        TrainingSettings(),
-        as_of=pd.Timestamp(as_of) if as_of else None,
-        model=model,
-        grades_path=grades,
-    )
-    typer.echo(str(path))

@@ -87,10 +87,7 @@ def _table(df: pd.DataFrame, limit: int = 60) -> str:
 
 def write_trends_report(trends: Trends, folder: Path) -> Path:
     """``trends.html`` (plots inline) plus ``emerging_terms.csv`` and ``keywords_by_category.csv`` in `folder`."""
-    import matplotlib
-
-    matplotlib.use("Agg")  # the edge that draws chooses the backend
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # on the caller's backend (the CLI picks Agg)
 
     plt.rcParams["font.sans-serif"] = ["Noto Sans CJK SC", "WenQuanYi Zen Hei", "SimHei", "DejaVu Sans"]
     folder = Path(folder)

@@ -91,7 +91,7 @@ def invoke(monkeypatch, name: str, extra: list[str], env: dict[str, str] | None 
     argv, patches = COMMANDS[name]
     for module, attr, fake in patches:
         monkeypatch.setattr(importlib.import_module(module), attr, fake)
-    return CliRunner().invoke(app, [*argv, *extra], env=env)
+    return CliRunner().invoke(app, ["-v", *argv, *extra], env=env)  # -v: the fake's exception propagates
 
 
 @pytest.fixture(autouse=True)

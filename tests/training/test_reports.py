@@ -16,12 +16,12 @@ from features.errors import ModelNotReady
 from features.settings import DataSettings
 from tests.conftest import make_tenant
 from training import registry
+from training.cli.reports import report_cmd
 from training.reports import (
     EXPECTED_FIGURES,
     Figure,
     RunReport,
     render_report,
-    report_cmd,
     write_folder_report,
     write_run_report,
 )

@@ -10,8 +10,8 @@ import pytest
 from typer.testing import CliRunner
 
 from tests.training.test_work_orders import corpus
+from training.cli.work_orders import app
 from training.work_orders import ComplaintClassifier
-from training.work_orders_cli import app
 from training.work_orders_eval import evaluate_corpus
 
 

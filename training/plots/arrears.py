@@ -1,6 +1,6 @@
 """Report plots for one arrears run: ROC, calibration curve, lift chart, grade distribution (PNG).
 
-Matplotlib with the Agg backend (no display). :func:`write_arrears_report` draws all four into a
+Matplotlib, on whatever backend the caller chose (the CLI picks Agg). :func:`write_arrears_report` draws all four into a
 folder and returns the paths; the job logs the folder as MLflow artifacts.
 """
 
@@ -9,9 +9,6 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd

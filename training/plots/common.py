@@ -1,8 +1,9 @@
 """Shared matplotlib look for every meterwise chart: CLI reports, MLflow artifacts and notebooks.
 
 One palette, one figure factory and one way to save, so a chart drawn by a training job, embedded in
-``meterwise report <run-id>`` or shown in a notebook looks the same. The Agg backend is selected only
-when no backend was chosen yet (so a notebook keeps its inline backend).
+``meterwise report <run-id>`` or shown in a notebook looks the same. No backend is chosen here: the CLI
+sets ``MPLBACKEND=Agg`` unless told otherwise, a notebook keeps its inline backend, and matplotlib falls
+back to Agg by itself where there is no display.
 
 Use::
 
@@ -19,15 +20,10 @@ from __future__ import annotations
 
 import io
 import logging
-import os
-import sys
 from collections.abc import Iterable
 from pathlib import Path
 
 import matplotlib
-
-if "MPLBACKEND" not in os.environ and "matplotlib.pyplot" not in sys.modules:
-    matplotlib.use("Agg")  # headless by default; a notebook that already imported pyplot keeps its backend
 import matplotlib.pyplot as plt
 import numpy as np
 

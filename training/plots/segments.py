@@ -5,9 +5,6 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
@@ -105,7 +102,7 @@ def write_report(
         lines += ["", "## Value x credit matrix", "", markdown_table(matrix_cells)]
     path = folder / "report.md"
     path.write_text("\n".join(lines) + "\n")
-    logger.info("segment report written to %s", path)
+    logger.debug("segment report written to %s", path)  # a temporary folder: logged to MLflow by the job
     return path
 
 

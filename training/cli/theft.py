@@ -1,8 +1,4 @@
-"""Typer commands for theft risk, for the root CLI to mount (no app of their own).
-
-train_app.command("theft")(train_theft_cmd)   # meterwise train theft
-score_app.command("theft")(score_theft_cmd)   # meterwise score theft --capacity 15
-"""
+"""`meterwise train theft` and `meterwise score theft --capacity 15` (mounted by :mod:`training.cli`)."""
 
 from __future__ import annotations
 
@@ -12,6 +8,8 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+
+from features.progress import step
 
 logger = logging.getLogger(__name__)
 
@@ -34,7 +32,8 @@ def train_theft_cmd(
     from training.theft_job import train_theft
 
     folder, data, training = _settings(data_dir)
-    result = train_theft(folder, training, tenant=data.tenant, promote=promote)
+    with step("train theft"):
+        result = train_theft(folder, training, tenant=data.tenant, promote=promote)
     typer.echo(json.dumps({"version": result.version, "promoted": result.promoted, "reason": result.reason,
                            "as_of": str(result.as_of.date()), "labelled": result.labelled}))  # fmt: skip
 
@@ -55,7 +54,8 @@ def score_theft_cmd(
 
     folder, data, training = _settings(data_dir)
     model, version = registry.open_registry(training, data.tenant).load_or_exported("theft")
-    listing = score_theft(folder, model, as_of=as_of, capacity=capacity * days, tariff_per_kwh=tariff)
+    with step("score theft"):
+        listing = score_theft(folder, model, as_of=as_of, capacity=capacity * days, tariff_per_kwh=tariff)
     from features.settings import scores_dir
 
     out = scores_dir(data.var_dir, data.tenant, "theft")

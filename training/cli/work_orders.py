@@ -1,4 +1,7 @@
-"""`meterwise work-orders …`: evaluate on any labelled export, train/promote, trends report, demo orders."""
+"""`meterwise work-orders …`: evaluate on any labelled export, train/promote, trends report, demo orders.
+
+Mounted by :mod:`training.cli`; plots are drawn with the non-interactive backend the root CLI chooses.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +11,8 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+
+from features.progress import step
 
 logger = logging.getLogger(__name__)
 
@@ -33,7 +38,8 @@ def evaluate_cmd(
     from training.work_orders_eval import evaluate_corpus
 
     frame = read_labelled(input, text_col=text_col, label_col=label_col, date_col=date_col)
-    result = evaluate_corpus(frame["text"], frame["label"], frame.get("created_at"), folds=folds, random_state=seed)
+    with step(f"evaluate {len(frame)} work orders"):
+        result = evaluate_corpus(frame["text"], frame["label"], frame.get("created_at"), folds=folds, random_state=seed)
     result = {"input": str(input), "text_col": text_col, "label_col": label_col, "date_col": date_col, **result}
     out.mkdir(parents=True, exist_ok=True)
     path = out / "evaluation.json"
@@ -55,7 +61,10 @@ def train_cmd(
     from training.settings import TrainingSettings
     from training.work_orders_job import train_work_orders
 
-    result = train_work_orders(DataSettings(), TrainingSettings(), promote=promote, force=force, test_share=test_share)
+    with step("train work orders"):
+        result = train_work_orders(
+            DataSettings(), TrainingSettings(), promote=promote, force=force, test_share=test_share
+        )
     typer.echo(json.dumps(result.__dict__, default=str))
 
 
@@ -80,8 +89,10 @@ def trends_cmd(
     else:
         tables, _ = load_tenant(data.data_dir, tables=("customers", "work_orders", "weather"))
         orders, weather = tables["work_orders"], tables.get("weather")
-    trends = build_trends(orders, freq=freq, weather=weather, text_config=tenant_text_config(data.data_dir),
-                          alpha=alpha)  # fmt: skip
+    with step("work-order trends"):
+        trends = build_trends(
+            orders, freq=freq, weather=weather, text_config=tenant_text_config(data.data_dir), alpha=alpha
+        )
     typer.echo(str(write_trends_report(trends, out)))
 
 

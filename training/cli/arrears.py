@@ -1,9 +1,6 @@
-"""Typer commands for arrears risk, for the root CLI to mount (no app of their own).
+"""`meterwise train arrears` and `meterwise score arrears` (mounted by :mod:`training.cli`).
 
-Mount them as::
-
-    train_app.command("arrears")(train_arrears_cmd)          # meterwise train arrears
-    score_app.command("arrears")(score_arrears_cmd)          # meterwise score arrears --as-of 2014-03-01
+Errors are not caught here: the root CLI turns them into one line (``-v`` for the traceback).
 """
 
 from __future__ import annotations
@@ -17,7 +14,7 @@ import pandas as pd
 import typer
 
 from features.cli import AsOf, DataDir, Scheduler, Tenant
-from features.errors import MeterwiseError
+from features.progress import step
 
 logger = logging.getLogger(__name__)
 
@@ -45,11 +42,6 @@ def _policy(grades: Path | None):
     return GradePolicy.from_file(grades) if grades else None
 
 
-def _fail(err: MeterwiseError) -> None:
-    logger.error("%s", err)
-    raise typer.Exit(code=2) from None
-
-
 def train_arrears_cmd(
     as_of: AsOf = None,
     promote: Annotated[bool, typer.Option(help="promote after registering if it beats the champion")] = True,
@@ -66,7 +58,7 @@ def train_arrears_cmd(
     from training.arrears_job import train_arrears
 
     data, training = _settings(data_dir, tenant, scheduler)
-    try:
+    with step("train arrears"):
         result = train_arrears(
             data,
             training,
@@ -76,8 +68,6 @@ def train_arrears_cmd(
             calibration=calibration,
             grade_policy=_policy(grades),
         )
-    except MeterwiseError as err:
-        _fail(err)
     keys = ("roc_auc", "pr_auc", "ks", "brier", "calibration_error", "lift_top_decile", "baseline_roc_auc")
     keys += ("heldout_roc_auc", "champion_roc_auc", "validation_positive_rate")
     summary = {k: round(result.metrics[k], 4) for k in keys if k in result.metrics}
@@ -100,10 +90,8 @@ def score_arrears_cmd(
     from training.arrears_job import score_arrears
 
     data, training = _settings(data_dir, tenant, scheduler)
-    try:
+    with step("score arrears"):
         path = score_arrears(
             data, training, as_of=pd.Timestamp(as_of) if as_of else None, model=model, grade_policy=_policy(grades)
         )
-    except MeterwiseError as err:
-        _fail(err)
     typer.echo(str(path))
