@@ -38,6 +38,14 @@ Tenant = Annotated[
         show_default=False,
     ),
 ]
+Scheduler = Annotated[
+    str | None,
+    typer.Option(
+        help="Dask scheduler tcp://host:port to run on (implies --engine dask); default: a local cluster",
+        envvar="METERWISE_DASK_SCHEDULER",
+        show_default=False,
+    ),
+]
 AsOf = Annotated[str | None, typer.Option(help=f"cutoff day YYYY-MM-DD (default: {AS_OF_RULE})", show_default=False)]
 
 
@@ -199,6 +207,30 @@ def rebuild_demo_cmd(
     typer.echo(json.dumps(build_demo(shared_data, out_dir, n_households=households), indent=2))
 
 
+@data_app.command("partition")
+def partition_cmd(
+    out: Annotated[Path, typer.Option(help="folder for the partitioned tenant (part-NNNNN/ folders)")],
+    partitions: Annotated[int, typer.Option(min=1, help="partitions (by hash of customer_id)")] = 8,
+    data_dir: DataDir = None,
+    tenant: Tenant = None,
+) -> None:
+    """Validate a tenant and write it as partitions by customer, each a complete tenant folder.
+
+    Every Dask command (``--engine dask`` / ``--scheduler``) then reads the partitions out of core:
+    ``--data-dir OUT``.
+    """
+    from features.partitioned import write_partitions
+
+    settings = tenant_settings(tenant, data_dir, writes=False)
+    try:
+        tables, _ = load_tenant(settings.data_dir)
+    except ContractViolation as err:
+        logger.error("%s", err)
+        raise typer.Exit(code=2) from None
+    folders = write_partitions(tables, out, partitions)
+    typer.echo(json.dumps({"partitions": len(folders), "path": str(out)}))
+
+
 features_app = typer.Typer(help="Build point-in-time feature snapshots and training sets.", no_args_is_help=True)
 
 
@@ -217,8 +249,11 @@ def build_cmd(
     data_dir: DataDir = None,
     tenant: Tenant = None,
     late_days: Annotated[int | None, typer.Option(help="days after due that make a bill late")] = None,
-    engine: Annotated[str, typer.Option(help="pandas, or dask (local cluster, partitioned by customer)")] = "pandas",
-    workers: Annotated[int, typer.Option(help="Dask workers")] = 2,
+    engine: Annotated[
+        str, typer.Option(help="pandas, or dask (partitioned by customer; a part-* tenant is read out of core)")
+    ] = "pandas",
+    workers: Annotated[int, typer.Option(help="Dask workers of the local cluster (without --scheduler)")] = 2,
+    scheduler: Scheduler = None,
 ) -> None:
     """Build profiles as of a day and write var/features/<tenant>/<as_of>/{profiles.parquet,manifest.json}."""
     from features.snapshots import build_snapshot
@@ -231,8 +266,9 @@ def build_cmd(
             as_of=_day(as_of, "as_of"),
             tenant=settings.tenant,
             late_days=settings.late_days if late_days is None else late_days,
-            engine=engine,
+            engine="dask" if scheduler else engine,
             n_workers=workers,
+            scheduler=scheduler,
         )
     manifest = json.loads((folder / "manifest.json").read_text())
     typer.echo(

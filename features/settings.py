@@ -77,6 +77,10 @@ class DataSettings(BaseSettings):
     data_dir: Path | None = Field(None, description="folder holding the tenant's tables (default data/<tenant>/)")
     var_dir: Path = Field(PROJECT_ROOT / "var", description="feature snapshots, scores, local MLflow store")
     late_days: int = Field(30, ge=0, description="a bill paid more than this many days after due is 'late'")
+    dask_scheduler: str | None = Field(
+        None, description="Dask scheduler tcp://host:port for partitioned tenants (default: a local cluster)"
+    )
+    dask_workers: int = Field(2, ge=1, description="worker processes of the local Dask cluster")
 
     @field_validator("tenant")
     @classmethod

@@ -40,6 +40,13 @@ HEADLINES: dict[str, list[tuple[str, str]]] = {
         ("seconds", "{} s"),
         ("peak_rss_mib", "peak RSS {} MiB (process tree)"),
     ],
+    "scale": [
+        ("customers", "{} customers validated, profiled, scored and segmented on 2 workers"),
+        ("profiles_scores_segments_seconds", "profiles + scores + segments {} s"),
+        ("seconds", "with validation {} s"),
+        ("peak_rss_mib", "peak RSS {} MiB (process tree)"),
+        ("linearity", "{}x the 100k cost per customer"),
+    ],
     "serving_api": [
         ("meterwise.single_p99_ms", "single live request p99 {} ms"),
         ("meterwise.c16_req_per_s", "{} req/s at c16"),
