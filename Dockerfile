@@ -1,6 +1,9 @@
-# meterwise prediction API: `docker build -t meterwise . && docker run -p 8000:8000 -v $PWD/var:/app/var meterwise`
-# Runs as an unprivileged user; models come from the MLflow registry in /app/var or the bundles in /app/models.
-FROM python:3.11-slim AS build
+# meterwise prediction API: `docker build -t meterwise:0.1.0 .`, then
+#   docker run -p 127.0.0.1:8000:8000 -v $PWD/var:/app/var -e METERWISE_API_KEYS_FILE=/keys.json -v $PWD/keys.json:/keys.json meterwise:0.1.0
+# Runs as an unprivileged user; models come from the MLflow registry (METERWISE_TRACKING_URI, or /app/var) or the
+# bundles in /app/models. It binds 0.0.0.0, so it refuses to start with the demo API keys: give it your own.
+# The same image runs the MLflow server and the Dask scheduler and workers of deploy/compose.yaml.
+FROM python:3.11.11-slim-bookworm AS build
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 WORKDIR /src
 COPY pyproject.toml README.md ./
@@ -9,7 +12,7 @@ COPY training ./training
 COPY serving ./serving
 RUN python -m venv /opt/venv && /opt/venv/bin/pip install --upgrade pip && /opt/venv/bin/pip install .
 
-FROM python:3.11-slim
+FROM python:3.11.11-slim-bookworm
 # libgomp1: LightGBM's OpenMP runtime
 RUN apt-get update && apt-get install -y --no-install-recommends libgomp1 \
     && rm -rf /var/lib/apt/lists/* \

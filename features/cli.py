@@ -17,8 +17,9 @@ import pandas as pd
 import typer
 
 from features.errors import ContractViolation
-from features.io import load_tenant
+from features.io import find_table, load_tenant
 from features.progress import step
+from features.quarantine import format_summary, new_run_id, run_logging
 from features.settings import DEMO_DIR, DataSettings, settings_error
 from features.snapshots import AS_OF_RULE
 
@@ -34,6 +35,14 @@ Tenant = Annotated[
     typer.Option(
         help="tenant: its folders (var/*/<tenant>/, models/<tenant>/) and models (meterwise-<tenant>-<kind>) "
         "(default: METERWISE_TENANT or demo)",
+        show_default=False,
+    ),
+]
+Scheduler = Annotated[
+    str | None,
+    typer.Option(
+        help="Dask scheduler tcp://host:port to run on (implies --engine dask); default: a local cluster",
+        envvar="METERWISE_DASK_SCHEDULER",
         show_default=False,
     ),
 ]
@@ -76,10 +85,12 @@ def validate_cmd(
     tenant: Tenant = None,
     quarantine: Annotated[bool, typer.Option("--quarantine", help="write bad rows to files and go on")] = False,
     now: Annotated[str | None, typer.Option(help="dates after this are 'in the future' (default: now)")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print the run's summary as JSON")] = False,
 ) -> None:
-    """Validate every table of a tenant; print row counts (read / accepted / quarantined) per table.
+    """Validate every table of a tenant; print read / accepted / quarantined per table and per reason.
 
-    Bad rows go to var/quarantine/<tenant>/ with --quarantine.
+    Bad cells are named by CSV line (header = line 1), column, check and value as written, with a hint. With
+    --quarantine, bad rows go to var/quarantine/<tenant>/<run-id>/ beside the run's summary, and the load goes on.
     """
     settings = tenant_settings(tenant, data_dir, writes=quarantine)
     folder = settings.data_dir
@@ -90,10 +101,92 @@ def validate_cmd(
             quarantine_dir=settings.quarantine_dir if quarantine else None,
         )
     except ContractViolation as err:
-        logger.error("%s", err)
-        typer.echo(err.failures.head(50).to_string(index=False), err=True)
-        raise typer.Exit(code=2) from None
-    typer.echo(json.dumps({"counts": report.counts, "quarantine_files": report.quarantine_files}, indent=2))
+        _contract_error(err)
+    if as_json:
+        _, reasons = report.summary()
+        payload = {"run_id": report.run_id, "counts": report.counts, "reasons": reasons.to_dict("records")}
+        typer.echo(json.dumps(payload | {"quarantine_files": report.quarantine_files}, indent=2))
+    else:
+        typer.echo(format_summary(report))
+
+
+def _contract_error(err: ContractViolation) -> None:
+    """Log the one-paragraph message, show the failures (line, column, check, value, hint), exit 2."""
+    logger.error("%s", err)
+    shown = [c for c in ("line", "row", "column", "check", "value", "hint") if c in err.failures.columns]
+    if "line" in shown and err.failures["line"].notna().all():
+        shown.remove("row")
+    typer.echo(err.failures[shown].head(50).to_string(index=False), err=True)
+    raise typer.Exit(code=2) from None
+
+
+@data_app.command("quality")
+def quality_cmd(
+    data_dir: DataDir = None,
+    tenant: Tenant = None,
+    as_of: AsOf = None,
+    out: Annotated[Path | None, typer.Option(help="report folder (default: var/quality/<tenant>/<run-id>/)")] = None,
+    mlflow: Annotated[bool, typer.Option(help="log the summary and the report to MLflow")] = True,
+) -> None:
+    """Meter-data quality per meter: completeness, gaps, flatlines, duplicated days, negatives, spikes, rollovers.
+
+    Writes a table (quality.parquet, quality.csv), summary.json and quality.html (plots) and logs them to MLflow
+    (experiment meterwise-<tenant>-data-quality). Thresholds: METERWISE_QUALITY_* (see features/quality.py).
+    Bad rows do not stop it: they are quarantined under var/quarantine/<tenant>/<run-id>/ and counted.
+    """
+    settings = tenant_settings(tenant, data_dir)
+    run_id = new_run_id()
+    with run_logging(run_id):  # the load, the report and the MLflow run: one run id on every line
+        _quality(settings, run_id, _day(as_of, "as_of"), out, mlflow=mlflow)
+
+
+def _quality(
+    settings: DataSettings, run_id: str, as_of: pd.Timestamp | None, out: Path | None, *, mlflow: bool
+) -> None:
+    from features import quality
+    from features.quality_report import write_report
+    from features.snapshots import resolve_as_of
+
+    thresholds = quality.QualitySettings()
+    wanted = ("customers", "readings", "meter_reads") if find_table(settings.data_dir, "meter_reads") else None
+    try:
+        tables, report = load_tenant(
+            settings.data_dir,
+            quarantine_dir=settings.quarantine_dir,
+            tables=wanted or ("customers", "readings"),
+            run_id=run_id,
+        )
+    except ContractViolation as err:
+        _contract_error(err)
+    day = resolve_as_of(tables, as_of)
+    table = quality.check_readings(tables["readings"], thresholds, as_of=day)
+    if "meter_reads" in tables:
+        table = quality.add_register_reads(table, quality.check_register_reads(tables["meter_reads"]), thresholds)
+    summary = quality.summarize(table) | {"as_of": day.strftime("%Y-%m-%d"), "run_id": report.run_id}
+    folder = out or settings.var_dir / "quality" / settings.tenant / report.run_id
+    paths = write_report(
+        folder,
+        tables["readings"],
+        table,
+        summary,
+        threshold=thresholds.min_completeness,
+        title=f"Meter-data quality: {settings.tenant}, as of {summary['as_of']}",
+    )
+    if mlflow:
+        from training.quality_run import log_quality  # the one MLflow door lives in training (lazy: CLI edge)
+
+        summary["mlflow_run_id"] = log_quality(settings.tenant, summary, Path(folder))
+    typer.echo(quality_text(summary, paths))
+
+
+def quality_text(summary: dict, paths: dict[str, str]) -> str:
+    """A short plain-text summary for the terminal."""
+    issues = ", ".join(f"{k} {v}" for k, v in summary["meters_per_issue"].items() if v) or "none"
+    return (
+        f"{summary['meters']} meters as of {summary['as_of']}, {summary['meters_with_issue']} with an issue "
+        f"({issues}); completeness median {summary['completeness_median']}, p10 {summary['completeness_p10']}\n"
+        f"report: {paths['html']}\ntable:  {paths['table']}"
+    )
 
 
 @data_app.command("rebuild-demo")
@@ -114,6 +207,30 @@ def rebuild_demo_cmd(
     typer.echo(json.dumps(build_demo(shared_data, out_dir, n_households=households), indent=2))
 
 
+@data_app.command("partition")
+def partition_cmd(
+    out: Annotated[Path, typer.Option(help="folder for the partitioned tenant (part-NNNNN/ folders)")],
+    partitions: Annotated[int, typer.Option(min=1, help="partitions (by hash of customer_id)")] = 8,
+    data_dir: DataDir = None,
+    tenant: Tenant = None,
+) -> None:
+    """Validate a tenant and write it as partitions by customer, each a complete tenant folder.
+
+    Every Dask command (``--engine dask`` / ``--scheduler``) then reads the partitions out of core:
+    ``--data-dir OUT``.
+    """
+    from features.partitioned import write_partitions
+
+    settings = tenant_settings(tenant, data_dir, writes=False)
+    try:
+        tables, _ = load_tenant(settings.data_dir)
+    except ContractViolation as err:
+        logger.error("%s", err)
+        raise typer.Exit(code=2) from None
+    folders = write_partitions(tables, out, partitions)
+    typer.echo(json.dumps({"partitions": len(folders), "path": str(out)}))
+
+
 features_app = typer.Typer(help="Build point-in-time feature snapshots and training sets.", no_args_is_help=True)
 
 
@@ -132,8 +249,11 @@ def build_cmd(
     data_dir: DataDir = None,
     tenant: Tenant = None,
     late_days: Annotated[int | None, typer.Option(help="days after due that make a bill late")] = None,
-    engine: Annotated[str, typer.Option(help="pandas, or dask (local cluster, partitioned by customer)")] = "pandas",
-    workers: Annotated[int, typer.Option(help="Dask workers")] = 2,
+    engine: Annotated[
+        str, typer.Option(help="pandas, or dask (partitioned by customer; a part-* tenant is read out of core)")
+    ] = "pandas",
+    workers: Annotated[int, typer.Option(help="Dask workers of the local cluster (without --scheduler)")] = 2,
+    scheduler: Scheduler = None,
 ) -> None:
     """Build profiles as of a day and write var/features/<tenant>/<as_of>/{profiles.parquet,manifest.json}."""
     from features.snapshots import build_snapshot
@@ -146,13 +266,15 @@ def build_cmd(
             as_of=_day(as_of, "as_of"),
             tenant=settings.tenant,
             late_days=settings.late_days if late_days is None else late_days,
-            engine=engine,
+            engine="dask" if scheduler else engine,
             n_workers=workers,
+            scheduler=scheduler,
         )
     manifest = json.loads((folder / "manifest.json").read_text())
     typer.echo(
         json.dumps(
-            {k: manifest[k] for k in ("as_of", "rows", "profile_hash", "source_hashes")} | {"path": str(folder)},
+            {k: manifest[k] for k in ("as_of", "rows", "profile_hash", "source_hashes", "quality") if k in manifest}
+            | {"path": str(folder)},
             indent=2,
         )
     )

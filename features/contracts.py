@@ -22,7 +22,9 @@ import pandas as pd
 import pandera.pandas as pa
 from pandera.errors import SchemaErrors
 
+from features import failures as failures_of
 from features.errors import ContractViolation
+from features.parsing import column_kind, parse_column
 from features.work_orders import work_orders_schema
 
 CATEGORIES = ("residential", "commercial", "industrial", "agricultural", "public")
@@ -252,29 +254,45 @@ class Validated:
 
     table: str
     accepted: pd.DataFrame
-    rejected: pd.DataFrame  # input columns + `row`, `reasons`
+    rejected: pd.DataFrame  # input columns as written + `row`, `reasons`
     rows_in: int
     positions: np.ndarray  # input row position of each accepted row
+    failures: pd.DataFrame | None = None  # one row per bad cell (see features.failures)
 
     def __post_init__(self) -> None:  # conservation is an invariant, not a hope
         assert len(self.accepted) + len(self.rejected) == self.rows_in, (self.table, self.rows_in)
 
 
-def _failures_from_pandera(err: SchemaErrors, n_rows: int) -> pd.DataFrame:
-    fc = err.failure_cases.copy()
-    rows = pd.to_numeric(fc["index"], errors="coerce")
-    # Table-level failures (a missing column, a wrong dtype for the whole column) hit every row.
-    out = pd.DataFrame(
-        {
-            "row": rows.astype("Int64"),
-            "column": fc["column"].astype(object).where(fc["column"].notna(), None),
-            "check": fc["check"].astype(str),
-            "value": fc["failure_case"].astype(object),
-        }
-    )
-    wide = fc["schema_context"].eq("DataFrameSchema") & fc["column"].isna() & rows.isna()
-    out.loc[wide, "column"] = fc.loc[wide, "failure_case"].astype(str)
-    return out.sort_values("row", kind="stable", na_position="first").reset_index(drop=True)
+def _missing_columns(schema: pa.DataFrameSchema, data: pd.DataFrame) -> pd.DataFrame:
+    """Table-level failures for required columns absent from `data`, with a hint on the likely cause."""
+    missing = [n for n, c in schema.columns.items() if c.required and n not in data.columns]
+    if not missing:
+        return failures_of.empty()
+    found = [str(c) for c in data.columns]
+    hint = f"columns found: {found[:12]}; expected {list(schema.columns)}"
+    if len(found) == 1 and any(sep in found[0] for sep in (";", "\t", "|")):
+        hint = f"one column named {found[0][:60]!r}: the file is not comma-separated; export it with ',' as separator"
+    return failures_of.table_level([(c, "column_in_file", None, hint) for c in missing])
+
+
+def _relaxed(schema: pa.DataFrameSchema, parsing: pd.DataFrame) -> pa.DataFrameSchema:
+    """`schema` with nulls allowed in the columns where a cell did not parse (:func:`_empty_cells` checks the rest):
+    pandera's failure path for a few nulls in ten million rows costs more than the whole check."""
+    columns = parsing["column"].unique().tolist() if len(parsing) else []
+    return schema.update_columns({c: {"nullable": True} for c in columns}) if columns else schema
+
+
+def _empty_cells(schema: pa.DataFrameSchema, typed: pd.DataFrame, parsing: pd.DataFrame) -> pd.DataFrame:
+    """``not_nullable`` failures of the relaxed columns: empty cells, not the cells that did not parse."""
+    out = []
+    for column in parsing["column"].unique() if len(parsing) else []:
+        if schema.columns[column].nullable:
+            continue
+        empty = typed[column].isna().to_numpy().copy()
+        empty[parsing.loc[parsing["column"] == column, "row"].to_numpy(dtype="int64")] = False
+        rows = np.flatnonzero(empty)
+        out.append(pd.DataFrame({"row": rows, "column": column, "check": "not_nullable", "value": None, "hint": ""}))
+    return pd.concat(out, ignore_index=True).astype({"row": "Int64"}) if out else failures_of.empty()
 
 
 def validate(
@@ -284,16 +302,22 @@ def validate(
     now: pd.Timestamp | None = None,
     quarantine: bool = False,
     source: str | None = None,
+    lines: np.ndarray | None = None,
 ) -> Validated:
     """Check `df` against the contract of `table`.
+
+    Cells are first parsed to the contract's types (:mod:`features.parsing`, vectorised): a cell that does not
+    parse is one failure naming its row, column, check and raw value. pandera then runs the row checks on the
+    typed frame, where such a cell is null (its dtype coercion never fails, so it never falls back to its slow
+    per-element path); what the null alone causes (a comparison, a key) is not reported again.
 
     Parameters
     ----------
     table : str
         One of :data:`ALL_TABLES`.
     df : pandas.DataFrame
-        The rows as exported; column order and extra columns do not matter (extra columns are kept
-        for ``customers`` only, dropped elsewhere after validation since no feature reads them).
+        The rows as exported (text, as read from a CSV, or typed); column order and extra columns do not
+        matter (extra columns are kept for ``customers`` only, dropped elsewhere since no feature reads them).
     now : pandas.Timestamp, optional
         Dates after this are "in the future" and rejected. Default: the current UTC time.
     quarantine : bool
@@ -301,26 +325,41 @@ def validate(
         in ``rejected`` with a ``reasons`` column and the good ones carry on.
     source : str, optional
         File name for error messages.
+    lines : numpy.ndarray, optional
+        Source line of each row (a CSV file's 1-based line); failures then carry a ``line`` column.
 
     Raises
     ------
     ContractViolation
-        Listing each bad row (0-based position), column, failed check and value. Always raised for
-        table-level problems (missing columns), which no quarantine can fix.
+        Listing each bad cell (0-based row, and line when `lines` is given), column, failed check, raw value
+        and a hint. Always raised for table-level problems (missing columns), which no quarantine can fix.
     """
     if table not in ALL_TABLES:
         raise ValueError(f"table={table!r}; expected one of {ALL_TABLES}")
     schema = schemas(now)[table]
     data = df.reset_index(drop=True)
-    try:
-        checked = schema.validate(data, lazy=True)
+    missing = _missing_columns(schema, data)
+    if len(missing):
+        raise ContractViolation(table, missing, source=source)
+    parsed = {c: parse_column(data[c], column_kind(schema.columns[c].dtype)) for c in schema.columns if c in data}
+    typed = data.assign(**{c: p.values for c, p in parsed.items()})
+    parsing = failures_of.from_parsing(parsed)
+    failures = pd.concat([parsing, _empty_cells(schema, typed, parsing)], ignore_index=True)
+    checked = None
+    try:  # on every row (no copy); a null cell's follow-on failures (comparisons, keys) are dropped
+        checked = _relaxed(schema, parsing).validate(typed, lazy=True)
     except SchemaErrors as err:
-        failures = _failures_from_pandera(err, len(data))
+        later = failures_of.from_pandera(err, data)
+        failures = pd.concat([failures, failures_of.drop_follow_on(later, failures)], ignore_index=True)
+    if lines is not None:
+        failures = failures_of.with_lines(failures, lines)
+    if len(failures):
+        failures = failures.sort_values("row", kind="stable", na_position="first").reset_index(drop=True)
         if failures["row"].isna().any() or not quarantine:
-            raise ContractViolation(table, failures, source=source) from None
-        return _split(table, schema, data, failures)
-    accepted = _select(table, schema, checked)
-    return Validated(table, accepted, _empty_rejected(data), len(data), np.arange(len(data)))
+            raise ContractViolation(table, failures, source=source)
+        return _split(table, schema, data, typed, failures)
+    accepted = _select(table, schema, checked if checked is not None else typed)
+    return Validated(table, accepted, _empty_rejected(data), len(data), np.arange(len(data)), failures)
 
 
 def _select(table: str, schema: pa.DataFrameSchema, df: pd.DataFrame) -> pd.DataFrame:
@@ -333,22 +372,17 @@ def _empty_rejected(df: pd.DataFrame) -> pd.DataFrame:
     return df.iloc[:0].assign(row=pd.Series(dtype="int64"), reasons=pd.Series(dtype="str"))
 
 
-def _split(table: str, schema: pa.DataFrameSchema, data: pd.DataFrame, failures: pd.DataFrame) -> Validated:
-    failures = failures.assign(row=failures["row"].astype("int64"))
-    column = failures["column"].astype(object)
-    column = column.where(column.notna(), "<row>").astype(str)
-    reasons = (
-        (column + ": " + failures["check"].astype(str) + " (value=" + failures["value"].map(str) + ")")
-        .groupby(failures["row"])
-        .agg("; ".join)
-    )
+def _split(
+    table: str, schema: pa.DataFrameSchema, data: pd.DataFrame, typed: pd.DataFrame, failures: pd.DataFrame
+) -> Validated:
+    """Bad rows (as written, with their reasons) apart from the typed good rows."""
+    reasons = failures_of.reasons_by_row(failures)
     bad = np.zeros(len(data), dtype=bool)
     bad[reasons.index.to_numpy()] = True
     rejected = data.loc[bad].assign(row=np.flatnonzero(bad))
     rejected["reasons"] = reasons.reindex(rejected["row"]).to_numpy()
-    accepted = schema.validate(data.loc[~bad].reset_index(drop=True), lazy=True)
-    accepted = _select(table, schema, accepted)
-    return Validated(table, accepted, rejected.reset_index(drop=True), len(data), np.flatnonzero(~bad))
+    accepted = _select(table, schema, typed.loc[~bad].reset_index(drop=True))
+    return Validated(table, accepted, rejected.reset_index(drop=True), len(data), np.flatnonzero(~bad), failures)
 
 
 def check_references(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:

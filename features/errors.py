@@ -37,16 +37,26 @@ class ContractViolation(MeterwiseError, ValueError):
         self.source = source
         rows = failures["row"].dropna().unique()
         where = f" in {source}" if source else ""
-        head = "; ".join(
-            f"row {r.row}: {r.column} {r.check} (value={r.value!r})" for r in failures.head(5).itertuples(index=False)
-        )
+        head = "; ".join(_describe(r) for r in failures.head(5).to_dict("records"))
         more = f" … and {len(failures) - 5} more" if len(failures) > 5 else ""
-        super().__init__(f"{table}{where}: {len(rows)} bad rows, {len(failures)} failures: {head}{more}")
+        hints = [h for h in dict.fromkeys(failures.get("hint", pd.Series(dtype=object)).dropna()) if h][:2]
+        hint = f". Hint: {' / '.join(hints)}" if hints else ""
+        count = f"{len(rows)} bad rows, {len(failures)} failures" if len(rows) else "table-level problem"
+        super().__init__(f"{table}{where}: {count}: {head}{more}{hint}")
 
     def to_records(self, limit: int = 100) -> list[dict[str, Any]]:
         """The first `limit` failures as JSON-friendly dicts."""
         out = self.failures.head(limit).astype(object).where(self.failures.head(limit).notna(), None)
         return out.to_dict("records")
+
+
+def _describe(failure: dict[str, Any]) -> str:
+    """``line 11: reading_date date_day_first (value='31/12/2012')``: the line of a file, else the row."""
+    line, row = failure.get("line"), failure.get("row")
+    where = f"line {line}" if pd.notna(line) else (f"row {row}" if pd.notna(row) else "file")
+    value = "" if failure.get("value") is None else f" (value={failure['value']!r})"
+    column = failure.get("column") or "<row>"
+    return f"{where}: {column} {failure['check']}{value}"
 
 
 class UnknownCustomer(MeterwiseError, KeyError):

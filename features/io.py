@@ -1,47 +1,37 @@
-"""Read and write tenant tables and feature snapshots. The only module in ``features`` touching files.
+"""Read and write tenant tables and feature snapshots: the I/O edge of ``features``.
 
 A tenant is a folder holding one file per table, ``<table>.parquet`` or ``<table>.csv`` (``.csv.gz``
-too). :func:`load_tenant` reads every table present, checks each against its contract and the links
-between them, and returns validated frames. With ``quarantine_dir`` set, bad rows are written to
-``<quarantine_dir>/<table>.rejected.csv`` with their source file, line and reasons, and a
-:class:`LoadReport` accounts for every input row (accepted + quarantined = read).
+too). :func:`load_tenant` reads every table present (:mod:`features.reading`), checks each against its
+contract and the links between them, and returns validated frames. Each load is one run with an id
+(:mod:`features.quarantine`): with ``quarantine_dir`` set, bad rows are written to
+``<quarantine_dir>/<run_id>/<table>.rejected.csv`` with their source file, line and reasons, beside the run's
+summary, and the :class:`LoadReport` accounts for every input row (accepted + quarantined = read).
+
+A header-only file is an empty table: an error for ``customers``, ``readings`` and ``bills`` (nothing can be
+built without them), a warning for the others (a tenant may have no payments or weather yet).
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from features import failures as failures_of
 from features.contracts import TABLES, Validated, check_references, validate
 from features.errors import ContractViolation
+from features.quarantine import LoadReport, new_run_id, run_logging, write_rejected, write_summary
+from features.reading import SUFFIXES, RawTable, malformed_failures, read_parquet, read_raw
 
 logger = logging.getLogger(__name__)
 
 REQUIRED = ("customers", "readings", "bills", "payments")
-SUFFIXES = (".parquet", ".csv", ".csv.gz")
-
-
-@dataclass
-class LoadReport:
-    """Row accounting for one load: per table, rows read, accepted and quarantined."""
-
-    counts: dict[str, dict[str, int]] = field(default_factory=dict)
-    hashes: dict[str, str] = field(default_factory=dict)
-    quarantine_files: dict[str, str] = field(default_factory=dict)
-
-    def add(self, table: str, rows_in: int, accepted: int, quarantined: int) -> None:
-        if accepted + quarantined != rows_in:  # the invariant every loader keeps
-            raise AssertionError(f"{table}: {accepted} + {quarantined} != {rows_in}")
-        self.counts[table] = {"in": rows_in, "accepted": accepted, "quarantined": quarantined}
-
-    @property
-    def quarantined(self) -> int:
-        return sum(c["quarantined"] for c in self.counts.values())
+#: tables that must hold rows: a header-only file of one of them is an error, of another a warning
+NON_EMPTY = ("customers", "readings", "bills")
+__all__ = ["SUFFIXES", "LoadReport", "check_file", "file_hash", "find_table", "frame_hash", "load_tenant", "read_table"]
 
 
 def find_table(data_dir: Path, table: str) -> Path | None:
@@ -54,25 +44,11 @@ def find_table(data_dir: Path, table: str) -> Path | None:
 
 
 def read_table(path: Path) -> pd.DataFrame:
-    """Read one CSV or Parquet file as exported, without coercion (the contract coerces)."""
+    """Read one CSV or Parquet file as exported, without coercion (the contract parses and coerces)."""
     path = Path(path)
     if path.name.endswith(".parquet"):
-        return _read_parquet(path)
-    if path.name.endswith((".csv", ".csv.gz")):
-        return pd.read_csv(path, dtype={"customer_id": str, "bill_id": str, "payment_id": str})
-    raise ValueError(f"{path}: unsupported file type; expected one of {SUFFIXES}")
-
-
-def _read_parquet(path: Path) -> pd.DataFrame:
-    """Parquet -> pandas, freeing each Arrow column once converted, then handing Arrow's freed memory back
-    to the OS: otherwise its allocator keeps it and a big readings file is carried twice (~0.7 GiB per
-    36.5 million daily readings)."""
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    df = pq.read_table(path).to_pandas(self_destruct=True, split_blocks=True)
-    pa.default_memory_pool().release_unused()
-    return df
+        return read_parquet(path)
+    return read_raw(path.name.split(".")[0], path).frame
 
 
 def file_hash(path: Path) -> str:
@@ -90,49 +66,71 @@ def frame_hash(df: pd.DataFrame) -> str:
     return hashlib.sha256(values.tobytes() + ",".join(df.columns).encode()).hexdigest()[:16]
 
 
-def _line_of(path: Path, rows: pd.Series) -> pd.Series:
-    """1-based line in a CSV (header is line 1), row position in a Parquet file."""
-    return rows + 2 if ".csv" in path.name else rows
-
-
 def load_tenant(
     data_dir: Path,
     *,
     now: pd.Timestamp | None = None,
     quarantine_dir: Path | None = None,
     tables: tuple[str, ...] | None = None,
+    run_id: str | None = None,
 ) -> tuple[dict[str, pd.DataFrame], LoadReport]:
     """Read and validate every table of a tenant.
+
+    Parameters
+    ----------
+    quarantine_dir : Path, optional
+        The tenant's quarantine folder; bad rows then go to ``<quarantine_dir>/<run_id>/`` and the load goes on.
+    run_id : str, optional
+        Id of this run (default: a new one); it names the quarantine folder and prefixes every log line.
 
     Raises
     ------
     FileNotFoundError
         A required table (customers, readings, bills, payments) is missing.
     ContractViolation
-        Without `quarantine_dir`, on the first table with bad rows (all its bad rows listed), or on
-        broken references between tables.
+        Without `quarantine_dir`, on the first table with bad rows (all its bad cells listed, by line for a
+        CSV), or on broken references between tables; always for a file no row of which can be read (empty,
+        wrong separator, missing columns, header only for customers, readings or bills).
     """
     data_dir = Path(data_dir)
     wanted = tables or TABLES
-    report = LoadReport()
+    report = LoadReport(run_id=run_id or new_run_id())
+    with run_logging(report.run_id):
+        return _load(data_dir, wanted, report, now=now, quarantine_dir=quarantine_dir, explicit=tables is not None)
+
+
+def _load(
+    data_dir: Path, wanted: tuple[str, ...], report: LoadReport, *, now, quarantine_dir: Path | None, explicit: bool
+) -> tuple[dict[str, pd.DataFrame], LoadReport]:
+    run_dir = None if quarantine_dir is None else Path(quarantine_dir) / report.run_id
+    report.quarantine_dir = None if run_dir is None else str(run_dir)
     out: dict[str, pd.DataFrame] = {}
     sources: dict[str, Path] = {}
-    positions: dict[str, object] = {}
+    positions: dict[str, np.ndarray] = {}
+    lines: dict[str, np.ndarray | None] = {}
     for table in wanted:
         path = find_table(data_dir, table)
         if path is None:
-            if table in REQUIRED and tables is None:
+            if table in REQUIRED and not explicit:
                 raise FileNotFoundError(f"{data_dir}: no {table} file (looked for {table}{{{','.join(SUFFIXES)}}})")
             continue
-        raw = read_table(path)
-        result = _validate(table, raw, now=now, quarantine=quarantine_dir is not None, source=str(path))
-        out[table], sources[table], positions[table] = result.accepted, path, result.positions
+        raw, result = check_file(table, path, now=now, quarantine=run_dir is not None, report=report)
+        out[table], sources[table], positions[table], lines[table] = (
+            result.accepted,
+            path,
+            result.positions,
+            raw.lines,
+        )
         report.hashes[table] = file_hash(path)
         report.add(table, result.rows_in, len(result.accepted), len(result.rejected))
+        report.add_reasons(table, result.failures)
         if len(result.rejected):
-            rejected = result.rejected.assign(source=str(path), line=_line_of(path, result.rejected["row"]))
-            report.quarantine_files[table] = str(_write_rejected(quarantine_dir, table, rejected))
-    _enforce_references(out, sources, positions, report, quarantine_dir)
+            rejected = result.rejected.assign(source=str(path))
+            if "line" not in rejected:
+                rejected["line"] = _line_of(raw.lines, rejected["row"])
+            report.quarantine_files[table] = str(write_rejected(run_dir, table, rejected))
+            logger.warning("%s: %d rows quarantined to %s", table, len(rejected), report.quarantine_files[table])
+    _enforce_references(out, sources, positions, lines, report, run_dir)
     for table, counts in report.counts.items():  # debug: every job loads the tables; commands show counts once
         logger.debug(
             "%s: %d rows read, %d accepted, %d quarantined",
@@ -141,54 +139,87 @@ def load_tenant(
             counts["accepted"],
             counts["quarantined"],
         )
+    if run_dir is not None:
+        write_summary(run_dir, report, source=str(data_dir))
+        logger.info("summary written to %s", run_dir)
     return out, report
 
 
-def _validate(table: str, raw: pd.DataFrame, *, now, quarantine: bool, source: str) -> Validated:
-    """:func:`validate`, quarantining rows whose values cannot be coerced to the column's type first.
+def check_file(
+    table: str,
+    path: Path,
+    *,
+    now: pd.Timestamp | None = None,
+    quarantine: bool = False,
+    report: LoadReport | None = None,
+) -> tuple[RawTable, Validated]:
+    """Read one table file as written and check it against its contract (the file, as :func:`load_tenant` does).
 
-    A non-numeric string in a numeric CSV column makes every check of that column fail at table level;
-    those rows go to quarantine (``coerce_dtype``) and the rest is validated as usual.
+    Returns the file as read and the outcome; bad cells are named by CSV line (or Parquet row). Raises
+    :class:`ContractViolation` as :func:`load_tenant` does, before any reference check.
     """
-    try:
-        return validate(table, raw, now=now, quarantine=quarantine, source=source)
-    except ContractViolation as err:
-        f = err.failures
-        uncoercible = f[f["row"].notna() & f["check"].astype(str).str.startswith("coerce_dtype")]
-        if not quarantine or uncoercible.empty:
-            raise
-    data = raw.reset_index(drop=True)
-    bad_rows = np.unique(uncoercible["row"].astype("int64").to_numpy())
-    keep = np.setdiff1d(np.arange(len(data)), bad_rows)
-    rest = validate(table, data.iloc[keep].reset_index(drop=True), now=now, quarantine=True, source=source)
-    detail = (
-        uncoercible["column"].astype(str)
-        + ": "
-        + uncoercible["check"]
-        + " (value="
-        + uncoercible["value"].map(str)
-        + ")"
+    report = report or LoadReport()
+    raw = read_raw(table, path)
+    _check_not_empty(table, path, raw, report)
+    return raw, _validate(table, raw, now=now, quarantine=quarantine, source=str(path))
+
+
+def _line_of(lines: np.ndarray | None, rows: pd.Series) -> np.ndarray:
+    """1-based line in a CSV (header is line 1), row position in a Parquet file."""
+    rows = rows.to_numpy(dtype="int64")
+    return rows if lines is None else lines[rows]
+
+
+def _check_not_empty(table: str, path: Path, raw: RawTable, report: LoadReport) -> None:
+    if raw.rows_in:
+        return
+    if table in NON_EMPTY:
+        failures = failures_of.table_level(
+            [(None, "empty_table", None, f"the file has a header but no rows: {table} must hold at least one row")]
+        )
+        raise ContractViolation(table, failures, source=str(path))
+    report.warnings.append(f"{table}: {path} has no rows")
+    logger.warning("%s: %s has a header but no rows; going on without any", table, path)
+
+
+def _validate(table: str, raw: RawTable, *, now, quarantine: bool, source: str) -> Validated:
+    """:func:`validate` on the parsed rows, with the file's malformed lines as failures (or quarantined rows)."""
+    if raw.malformed.empty:
+        return validate(table, raw.frame, now=now, quarantine=quarantine, source=source, lines=raw.lines)
+    broken = malformed_failures(raw.malformed, raw.frame.shape[1])
+    if not quarantine:
+        raise ContractViolation(table, broken, source=source)
+    result = validate(table, raw.frame, now=now, quarantine=True, source=source, lines=raw.lines)
+    rejected = result.rejected.assign(line=_line_of(raw.lines, result.rejected["row"]))
+    apart = pd.DataFrame(
+        {
+            "line": raw.malformed["line"].to_numpy(dtype="int64"),
+            "raw_text": raw.malformed["text"].to_numpy(),
+            "reasons": "<line>: field_count (" + broken["hint"] + ")",
+        }
     )
-    reasons = detail.groupby(uncoercible["row"].astype("int64").to_numpy()).agg("; ".join)
-    pre = data.iloc[bad_rows].assign(row=bad_rows, reasons=reasons.reindex(bad_rows).to_numpy())
-    later = rest.rejected.assign(row=keep[rest.rejected["row"].to_numpy(dtype="int64")])
-    rejected = pd.concat([pre, later], ignore_index=True).sort_values("row", kind="stable").reset_index(drop=True)
-    return Validated(table, rest.accepted, rejected, len(data), keep[np.asarray(rest.positions, dtype="int64")])
+    rejected = pd.concat([rejected, apart], ignore_index=True).sort_values("line", kind="stable")
+    failures = pd.concat([result.failures, broken], ignore_index=True)
+    return Validated(table, result.accepted, rejected.reset_index(drop=True), raw.rows_in, result.positions, failures)
 
 
 def _enforce_references(
     out: dict[str, pd.DataFrame],
     sources: dict[str, Path],
-    positions: dict[str, object],
+    positions: dict[str, np.ndarray],
+    lines: dict[str, np.ndarray | None],
     report: LoadReport,
-    quarantine_dir: Path | None,
+    run_dir: Path | None,
 ) -> None:
     failures = check_references(out)
     if failures.empty:
         return
     # report rows as positions in the file, not in the already-filtered frame
     failures["row"] = [positions[t][r] for t, r in zip(failures["table"], failures["row"], strict=True)]
-    if quarantine_dir is None:
+    failures["line"] = [
+        r if lines[t] is None else lines[t][r] for t, r in zip(failures["table"], failures["row"], strict=True)
+    ]
+    if run_dir is None:
         table = failures["table"].iloc[0]
         raise ContractViolation(
             "references",
@@ -197,29 +228,18 @@ def _enforce_references(
         )
     for table, fails in failures.groupby("table", sort=False):
         df, pos = out[table], positions[table]
-        bad_rows = fails["row"].unique()
-        is_bad = pd.Index(pos).isin(bad_rows)
-        detail = fails["column"] + ": " + fails["check"] + " (value=" + fails["value"].map(str) + ")"
-        reasons = detail.groupby(fails["row"]).agg("; ".join)
+        is_bad = pd.Index(pos).isin(fails["row"].unique())
+        reasons = failures_of.reasons_by_row(fails.assign(row=fails["row"].astype("int64")))
         rejected = df.loc[is_bad].assign(row=pos[is_bad], source=str(sources[table]))
         rejected["reasons"] = reasons.reindex(rejected["row"]).to_numpy()
-        rejected["line"] = _line_of(sources[table], rejected["row"])
+        rejected["line"] = _line_of(lines[table], rejected["row"])
         out[table] = df.loc[~is_bad].reset_index(drop=True)
+        positions[table] = pos[~is_bad]
         previous = report.counts[table]
         report.add(table, previous["in"], len(out[table]), previous["quarantined"] + len(rejected))
-        report.quarantine_files[table] = str(_write_rejected(quarantine_dir, table, rejected, append=True))
-
-
-def _write_rejected(folder: Path, table: str, rejected: pd.DataFrame, *, append: bool = False) -> Path:
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{table}.rejected.csv"
-    if append and path.exists():  # align columns: the reference pass has other columns than the contract pass
-        previous = pd.read_csv(path, dtype=str, keep_default_na=False)
-        rejected = pd.concat([previous, rejected.astype(object)], ignore_index=True)
-    rejected.to_csv(path, index=False)
-    logger.warning("%s: %d rows quarantined to %s", table, len(rejected), path)
-    return path
+        report.add_reasons(table, fails)
+        report.quarantine_files[table] = str(write_rejected(run_dir, table, rejected, append=True))
+        logger.warning("%s: %d more rows quarantined (references)", table, len(rejected))
 
 
 def write_table(df: pd.DataFrame, path: Path) -> Path:

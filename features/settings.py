@@ -5,7 +5,8 @@ Every path a tenant writes is under its own name, so two tenants never overwrite
     <data_dir>                                  default data/<tenant>/ (the demo: data/demo/)
     <var_dir>/features/<tenant>/<as_of>/        feature snapshots (+ the ``latest`` pointer)
     <var_dir>/scores/<tenant>/<kind>/           batch scores
-    <var_dir>/quarantine/<tenant>/              rejected rows
+    <var_dir>/quarantine/<tenant>/<run_id>/     rejected rows and the run's summary (features.quarantine)
+    <var_dir>/quality/<tenant>/<run_id>/        meter-data quality reports (features.quality_report)
     <var_dir>/reports/<tenant>/<run-id>.html    run reports
     <models_dir>/<tenant>/<kind>/model.joblib   fallback bundles exported from the registry
 
@@ -76,6 +77,10 @@ class DataSettings(BaseSettings):
     data_dir: Path | None = Field(None, description="folder holding the tenant's tables (default data/<tenant>/)")
     var_dir: Path = Field(PROJECT_ROOT / "var", description="feature snapshots, scores, local MLflow store")
     late_days: int = Field(30, ge=0, description="a bill paid more than this many days after due is 'late'")
+    dask_scheduler: str | None = Field(
+        None, description="Dask scheduler tcp://host:port for partitioned tenants (default: a local cluster)"
+    )
+    dask_workers: int = Field(2, ge=1, description="worker processes of the local Dask cluster")
 
     @field_validator("tenant")
     @classmethod

@@ -170,33 +170,59 @@ def build_snapshot(
     late_days: int = 30,
     engine: str = "pandas",
     n_workers: int = 2,
+    scheduler: str | None = None,
 ) -> Path:
     """Load a tenant, build its profiles as of `as_of` (default :func:`default_as_of`), write a snapshot.
 
     The I/O edge of the feature pipeline: ``load_tenant`` -> ``build_profiles`` (pandas, or Dask
-    partitioned by ``customer_id`` with ``engine="dask"``) -> :func:`write_snapshot`.
+    partitioned by ``customer_id`` with ``engine="dask"``) -> :func:`write_snapshot`. With Dask, a
+    partitioned tenant (``part-NNNNN/`` folders, :mod:`features.partitioned`) is built out of core, one
+    partition per task; `scheduler` (``tcp://host:port``) names a running cluster, else a local one of
+    `n_workers` processes is started.
     """
     from features.io import load_tenant
+    from features.partitioned import dask_client, partition_folders
     from features.profiles import FEATURE_DESCRIPTIONS, FEATURE_VERSION, build_profiles
 
     if engine not in ("pandas", "dask"):
         raise ValueError(f"engine={engine!r}; expected 'pandas' or 'dask'")
+    parts = partition_folders(data_dir)
+    if parts and engine == "dask":
+        from features.snapshots_dask import build_snapshot_partitioned
+
+        with dask_client(scheduler, n_workers) as client:
+            return build_snapshot_partitioned(
+                parts, root, client=client, as_of=as_of, tenant=tenant, late_days=late_days, data_dir=data_dir
+            )
+    if parts:
+        raise ValueError(f"{data_dir} is partitioned ({len(parts)} part-* folders): build it with --engine dask")
     tables, report = load_tenant(Path(data_dir))
     day = resolve_as_of(tables, as_of)
     if engine == "dask":
         from features.distributed import build_profiles_dask
 
-        profiles = build_profiles_dask(tables, as_of=day, late_days=late_days, n_workers=n_workers)
+        with dask_client(scheduler, n_workers) as client:
+            profiles = build_profiles_dask(tables, as_of=day, late_days=late_days, client=client)
     else:
         profiles = build_profiles(tables, as_of=day, late_days=late_days)
+    from features import quality
+
+    quality_table = quality.check_readings(tables["readings"], quality.QualitySettings(), as_of=day)
+    profiles = quality.flag_profiles(profiles, quality_table)  # low_completeness, for models and segments
     manifest = build_manifest(
         profiles,
         as_of=day,
-        descriptions=FEATURE_DESCRIPTIONS,
+        descriptions=FEATURE_DESCRIPTIONS | quality.PROFILE_DESCRIPTION,
         source_hashes=report.hashes,
         source_rows={t: c["accepted"] for t, c in report.counts.items()},
         feature_version=FEATURE_VERSION,
-        extra={"tenant": tenant, "late_days": late_days, "engine": engine, "data_dir": str(data_dir)},
+        extra={
+            "tenant": tenant,
+            "late_days": late_days,
+            "engine": engine,
+            "data_dir": str(data_dir),
+            "quality": quality.summarize(quality_table),
+        },
     )
     from features.shapes import build_shapes
 
@@ -207,6 +233,8 @@ def build_snapshot(
         weather=tables.get("weather"),
         customers=tables.get("customers"),
     )
+    # per-meter quality in a subfolder: serving merges every sibling *.parquet into the live profiles
+    write_table(quality_table, snapshot_path(root, day) / "quality" / "meters.parquet")
     from features.protection import protection_table
 
     extra = {"shapes": shapes.reset_index()}

@@ -1,14 +1,18 @@
 """FastAPI dependencies as ``Annotated`` aliases: settings, store, metrics and API-key scopes.
 
 Everything hangs off ``app.state`` (set by ``create_app``), so two apps in one process never share
-state. API keys are compared with ``hmac.compare_digest`` against *every* configured key, so the time
-taken does not reveal which key (or which prefix) matched.
+state. A given API key is looked up by its SHA-256 digest (one hash and one dict lookup, whatever the
+number of keys): the time taken depends on the digest, which a caller cannot steer prefix by prefix, so it
+does not reveal which key (or which prefix) matched. With ``api_keys_file`` the ring re-reads the file
+when its modification time or size changes (checked at most every ``api_keys_check_s``): keys rotate
+without a restart; a bad file is logged and the keys in use stay.
 """
 
 from __future__ import annotations
 
 import hashlib
-import hmac
+import logging
+import os
 import time
 from dataclasses import dataclass
 from typing import Annotated, Any
@@ -19,7 +23,9 @@ from serving.errors import Forbidden, RateLimited, Unauthenticated
 from serving.limits import BatchGate
 from serving.metrics import Metrics
 from serving.model_store import ModelStore
-from serving.settings import ServingSettings
+from serving.settings import ServingSettings, check_public_keys, read_keys_file
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -29,15 +35,49 @@ class ApiKey:
 
 
 class KeyRing:
-    """Configured keys and a per-key token bucket."""
+    """Configured keys (by SHA-256 digest) and a per-key token bucket; re-reads ``api_keys_file`` on change."""
 
     def __init__(self, settings: ServingSettings):
-        self._keys = [
-            (key.encode(), ApiKey(hashlib.sha256(key.encode()).hexdigest()[:12], frozenset(scopes)))
-            for key, scopes in settings.api_keys.items()
-        ]
+        self._host, self._file, self._every = settings.host, settings.api_keys_file, settings.api_keys_check_s
+        self._stamp: tuple[int, int] | None = None
+        self._next_check = 0.0
+        self._by_digest = self._index(settings.api_keys)
+        if self._file is not None:
+            self.reload()
         self._rate, self._burst = settings.rate_limit_per_s, float(settings.rate_limit_burst)
         self._buckets: dict[str, tuple[float, float]] = {}  # key_id -> (tokens, last time)
+
+    @staticmethod
+    def _index(keys: dict[str, list[str]]) -> dict[bytes, ApiKey]:
+        out = {}
+        for key, scopes in keys.items():
+            digest = hashlib.sha256(key.encode()).digest()
+            out[digest] = ApiKey(digest.hex()[:12], frozenset(scopes))
+        return out
+
+    def reload(self) -> bool:
+        """Re-read ``api_keys_file`` if it changed; True when new keys were taken. A bad file keeps the old keys."""
+        self._next_check = time.monotonic() + self._every
+        try:
+            st = os.stat(self._file)
+        except OSError as err:
+            logger.error("api_keys_file %s: %s; keeping the %d keys in use", self._file, err.strerror, len(self))
+            return False
+        stamp = (st.st_mtime_ns, st.st_size)
+        if stamp == self._stamp:
+            return False
+        try:
+            keys = read_keys_file(self._file)
+            check_public_keys(self._host, keys)
+        except ValueError as err:
+            logger.error("%s; keeping the %d keys in use", err, len(self))
+            return False
+        self._by_digest, self._stamp = self._index(keys), stamp
+        logger.info("API keys loaded from %s: %d keys", self._file, len(keys))
+        return True
+
+    def __len__(self) -> int:
+        return len(self._by_digest)
 
     def authenticate(self, request: Request) -> ApiKey:
         given = request.headers.get("x-api-key")
@@ -46,11 +86,9 @@ class KeyRing:
             given = auth[7:].strip() if auth[:7].lower() == "bearer " else None
         if not given:
             raise Unauthenticated("missing API key: send it in the X-API-Key header")
-        raw = given.encode()
-        found = None
-        for key, api_key in self._keys:  # no early exit: constant work over all keys
-            if hmac.compare_digest(raw, key):
-                found = api_key
+        if self._file is not None and time.monotonic() >= self._next_check:
+            self.reload()
+        found = self._by_digest.get(hashlib.sha256(given.encode()).digest())
         if found is None:
             raise Unauthenticated("invalid API key")
         return found

@@ -31,6 +31,40 @@ class _ModelCollector(Collector):
         yield ready
 
 
+class _MonitoringCollector(Collector):
+    """Reads the latest monitoring status at scrape time (``meterwise monitor`` writes it)."""
+
+    def __init__(self, read_status: Callable[[], dict[str, Any] | None]):
+        self._read = read_status
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        codes = {"unavailable": -1.0, "ok": 0.0, "warn": 1.0, "alert": 2.0}
+        status = GaugeMetricFamily(
+            "meterwise_monitoring_status", "monitoring status per kind: -1 unavailable, 0 ok, 1 warn, 2 alert",
+            labels=["kind"],
+        )  # fmt: skip
+        value = GaugeMetricFamily(
+            "meterwise_monitoring_metric",
+            "latest monitoring figure (PSI, AUC, MAPE, coverage...)",
+            labels=["kind", "metric"],
+        )
+        breaches = GaugeMetricFamily("meterwise_monitoring_breaches", "open breaches", labels=["kind", "severity"])
+        latest = self._read() or {}
+        for kind, model in latest.get("models", {}).items():
+            status.add_metric([kind], codes.get(model.get("status"), -1.0))
+            for name, v in model.get("metrics", {}).items():
+                value.add_metric([kind, name], float(v))
+            for severity in ("warn", "alert"):
+                n = sum(b.get("severity") == severity for b in model.get("breaches", []))
+                breaches.add_metric([kind, severity], float(n))
+        inputs = latest.get("inputs", {})
+        for table in inputs.get("tables", []):
+            value.add_metric(["inputs", f"rejection_rate_{table['table']}"], float(table["rejection_rate"]))
+        yield status
+        yield value
+        yield breaches
+
+
 class Metrics:
     """Request counters and latency histograms, labelled by route template (bounded cardinality)."""
 
@@ -52,6 +86,10 @@ class Metrics:
         )
         self.registry.register(_ModelCollector(describe_models))
         self._children: dict[tuple[str, str, int], tuple] = {}  # labels() takes a lock: resolve once
+
+    def watch_monitoring(self, read_status: Callable[[], dict[str, Any] | None]) -> None:
+        """Expose the latest monitoring status (``meterwise_monitoring_*`` gauges), read at scrape time."""
+        self.registry.register(_MonitoringCollector(read_status))
 
     def observe(self, method: str, route: str, status: int, seconds: float) -> None:
         key = (method, route, status)

@@ -237,9 +237,10 @@ class ModelStore:
         return runtime.live_scores(snapshot, key, grades=grades)
 
     def cached_live(self, runtime: Runtime) -> LiveScores | None:
-        """The cached answers when they match the current snapshot, else None (two ``stat`` calls)."""
-        snapshot = self.snapshot()
-        return runtime.live.cached(self._live_key(runtime, snapshot)[0])
+        """The cached answers when they match the snapshot in memory and it is still current on disk, else
+        None (four ``stat`` calls; nothing is read or computed)."""
+        snapshot = self.snapshots.peek()
+        return None if snapshot is None else runtime.live.cached(self._live_key(runtime, snapshot)[0])
 
     def _live_key(self, runtime: Runtime, snapshot: Snapshot) -> tuple[str, Any]:
         """Cache key and context. Segments feed the live arrears grades into their strategies, so their

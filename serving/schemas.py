@@ -259,6 +259,9 @@ class ForecastResponse(Strict):
     issued_at: str | None = Field(None, description="issue time: the start of the first forecast period")
     data_cutoff: str | None = Field(None, description="end (exclusive) of the data the forecast was issued from")
     method: str | None = Field(None, description="served method for this level (chosen by backtest)")
+    customers: int | None = Field(
+        None, description="customers the series covers at this freq (hourly: those with interval meters)"
+    )
     points: list[ForecastPoint]
 
 

@@ -8,10 +8,12 @@ risk) and ``admin`` (reload).
 
 from __future__ import annotations
 
+import ipaddress
+import json
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from features.settings import DEMO_TENANT, PROJECT_ROOT, check_tenant
@@ -42,6 +44,10 @@ class ServingSettings(BaseSettings):
         default_factory=lambda: {k: list(v) for k, v in DEV_API_KEYS.items()},
         description="API key -> scopes (JSON in METERWISE_API_KEYS); the default holds the demo keys",
     )
+    api_keys_file: Path | None = Field(
+        None, description="JSON file of API key -> scopes; replaces api_keys and is re-read when it changes"
+    )
+    api_keys_check_s: float = Field(2.0, gt=0, description="seconds between checks of api_keys_file for changes")
     max_batch: int = Field(100_000, ge=1, description="customers (rows) per batch request")
     max_reasons_rows: int = Field(
         10_000, ge=1, description="rows per request with include_reasons=true (reasons cost ~90x a prediction)"
@@ -88,6 +94,55 @@ class ServingSettings(BaseSettings):
     @classmethod
     def _tenant(cls, value: str) -> str:
         return check_tenant(value)
+
+    @model_validator(mode="after")
+    def _no_demo_keys_in_public(self) -> ServingSettings:
+        keys = read_keys_file(self.api_keys_file) if self.api_keys_file is not None else self.api_keys
+        check_public_keys(self.host, keys)
+        return self
+
+
+def is_loopback(host: str) -> bool:
+    """True for ``localhost`` and loopback addresses (127.0.0.0/8, ::1); False for 0.0.0.0 and the rest."""
+    if host.strip().lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False  # a host name: reachable from elsewhere
+
+
+def check_public_keys(host: str, keys: dict[str, list[str]]) -> None:
+    """Refuse (``ValueError``, one line) the documented demo keys on a non-loopback bind address."""
+    demo = sorted(set(keys) & set(DEV_API_KEYS))
+    if demo and not is_loopback(host):
+        raise ValueError(
+            f"refusing to serve on {host} with the documented demo API keys ({', '.join(demo)}): set "
+            "METERWISE_API_KEYS or METERWISE_API_KEYS_FILE to your own long random keys, or bind 127.0.0.1"
+        )
+
+
+def read_keys_file(path: Path) -> dict[str, list[str]]:
+    """API keys from a JSON file ``{"<key>": ["<scope>", ...]}``; ``ValueError`` naming what is wrong.
+
+    A key is named in errors by its position only, never by its text.
+    """
+    try:
+        raw = json.loads(Path(path).read_text())
+    except OSError as err:
+        raise ValueError(f"api_keys_file {path}: cannot read it ({err.strerror})") from None
+    except json.JSONDecodeError as err:
+        raise ValueError(f"api_keys_file {path}: not JSON ({err.msg} at line {err.lineno})") from None
+    if not isinstance(raw, dict) or not raw:
+        raise ValueError(f'api_keys_file {path}: expected a non-empty JSON object {{"<key>": ["<scope>", ...]}}')
+    for i, (key, scopes) in enumerate(raw.items()):
+        if not isinstance(scopes, list) or not all(isinstance(s, str) for s in scopes):
+            raise ValueError(f"api_keys_file {path}: key #{i + 1}: scopes must be a list of strings")
+        unknown = sorted(set(scopes) - set(SCOPES))
+        if unknown or len(key) < 8:
+            what = f"unknown scopes {unknown} (known: {list(SCOPES)})" if unknown else "key shorter than 8 characters"
+            raise ValueError(f"api_keys_file {path}: key #{i + 1}: {what}")
+    return raw
 
 
 @lru_cache

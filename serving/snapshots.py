@@ -111,7 +111,7 @@ def current_folder(root: Path) -> Path | None:
     return found[-1] if found else None
 
 
-def _stamp(path: Path | None) -> tuple[int, int]:
+def _stamp(path: Path | str | None) -> tuple[int, int]:
     """(inode, mtime): ``os.replace`` gives a file a new inode, so a rewrite shows even within one clock tick."""
     if path is None:
         return (-1, -1)
@@ -128,6 +128,7 @@ class SnapshotWatcher:
     def __init__(self, root: Path):
         self.root = Path(root)
         self._pointer = self.root / LATEST_FILE
+        self._watched: tuple[Path | None, tuple[str | None, ...]] = (None, ())  # folder -> the paths to stat
         self._folder: Path | None = None
         self._key: tuple | None = None
         self._snapshot: Snapshot | None = None
@@ -136,12 +137,24 @@ class SnapshotWatcher:
     def _stamp(self, folder: Path | None) -> tuple:
         """What changes when a snapshot is added, rewritten or re-pointed: the root (a new folder), the
         ``latest`` pointer and the folder's profiles and manifest."""
-        files = (None, None) if folder is None else (folder / PROFILES_FILE, folder / MANIFEST_FILE)
-        return (_stamp(self.root), _stamp(self._pointer), *(_stamp(f) for f in files))
+        watched, paths = self._watched
+        if folder is not watched or not paths:  # paths as strings, built once per folder (checked per request)
+            files = (None, None) if folder is None else (str(folder / PROFILES_FILE), str(folder / MANIFEST_FILE))
+            paths = (str(self.root), str(self._pointer), *files)
+            self._watched = (folder, paths)
+        return tuple(_stamp(p) for p in paths)
 
     def fresh(self) -> bool:
         """Whether :meth:`current` would answer without reading anything (four ``stat`` calls)."""
         return self._stamp(self._folder) == self._key
+
+    def peek(self) -> Snapshot | None:
+        """The snapshot in memory if nothing changed on disk since it was read (four ``stat`` calls), else
+        None: then :meth:`current` reads the new one (CPU and disk work: call it off the event loop)."""
+        snapshot = self._snapshot
+        if snapshot is not None and self._stamp(self._folder) == self._key:
+            return snapshot
+        return None
 
     def current(self) -> Snapshot | None:
         """The newest snapshot (None when there is none); four ``stat`` calls when nothing changed."""

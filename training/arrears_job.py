@@ -78,7 +78,7 @@ def evaluate_bundle(bundle: Any, validation: pd.DataFrame) -> dict[str, float] |
 
 
 def heldout_rows(
-    tables: dict[str, pd.DataFrame],
+    tables: dict[str, pd.DataFrame] | None,
     *,
     late_days: int,
     starts: list[pd.Timestamp],
@@ -91,6 +91,10 @@ def heldout_rows(
     `frame`, when given, is the training frame as of ``as_ofs[0]``; it is reused when that is the latest.
     """
     if frame is None or max(as_ofs) != as_ofs[0]:
+        if tables is None:  # a partitioned tenant's frame is built for this run's as_of only
+            raise ModelNotReady(
+                KIND, f"the champion's cutoff {max(as_ofs).date()} is later than this run's: train --as-of it or later"
+            )
         frame = training_frame(tables, as_of=max(as_ofs), late_days=late_days)
     return frame[frame["issue_date"] >= max(starts)].reset_index(drop=True)
 
@@ -123,7 +127,7 @@ def _load_champion(reg: registry.Registry) -> _Champion | None:
 
 
 def compare(
-    tables: dict[str, pd.DataFrame],
+    tables: dict[str, pd.DataFrame] | None,
     bundle: Any,
     *,
     version: str | None,
@@ -179,9 +183,19 @@ def train_arrears(
     force : bool
         Promote regardless of the comparison.
     """
-    tables, report = load_tenant(data.data_dir, quarantine_dir=data.quarantine_dir)
-    as_of = _latest_day(tables) if as_of is None else pd.Timestamp(as_of).tz_localize(None).normalize()
-    frame = training_frame(tables, as_of=as_of, late_days=data.late_days)
+    from features.partitioned import partition_folders
+
+    parts = partition_folders(data.data_dir)
+    if parts:  # a partitioned tenant: the training frame is built on the Dask cluster (training/batch_dask.py)
+        from training.batch_dask import partitioned_training_frame
+
+        tables = None
+        frame, hashes, as_of = partitioned_training_frame(data, parts, as_of)
+    else:
+        tables, report = load_tenant(data.data_dir, quarantine_dir=data.quarantine_dir)
+        hashes = report.hashes
+        as_of = _latest_day(tables) if as_of is None else pd.Timestamp(as_of).tz_localize(None).normalize()
+        frame = training_frame(tables, as_of=as_of, late_days=data.late_days)
     fit = fit_arrears(
         frame,
         late_days=data.late_days,
@@ -225,7 +239,7 @@ def train_arrears(
         "best_iteration": fit.model.best_iteration_,
         "promote_metric": PROMOTE_METRIC,
         "grade_bands": fit.model.grade_policy_.model_dump_json(),
-        **{f"data_hash_{t}": h for t, h in report.hashes.items()},
+        **{f"data_hash_{t}": h for t, h in hashes.items()},
     }
     tags = {"tenant": data.tenant, "as_of": str(as_of.date()), "feature_version": _feature_version(fit.features)}
     with reg.training_run(KIND, tags=tags, params=params) as run_id:

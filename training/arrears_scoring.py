@@ -47,6 +47,33 @@ def score_frame(model: ArrearsRiskModel, profiles: pd.DataFrame, *, version: str
     return out.assign(model_version=str(version), as_of=pd.Timestamp(as_of).normalize())
 
 
+def score_tables(
+    model: ArrearsRiskModel, tables: dict[str, pd.DataFrame], *, as_of: pd.Timestamp, late_days: int, version: str
+) -> pd.DataFrame:
+    """Profiles as of `as_of` -> scores of every customer with a bill (pure; one partition or a whole tenant).
+
+    Raises :class:`ModelNotReady` when the profiles lack a feature the model needs.
+    """
+    from features.profiles import build_profiles
+
+    profiles = build_profiles(tables, as_of=as_of, late_days=late_days)
+    return score_profiles(model, profiles, tables["bills"], as_of=as_of, version=version)
+
+
+def score_profiles(
+    model: ArrearsRiskModel, profiles: pd.DataFrame, bills: pd.DataFrame, *, as_of: pd.Timestamp, version: str
+) -> pd.DataFrame:
+    """Scores of every customer with a bill from profiles already built as of `as_of` (pure)."""
+    if "bill_days_to_due" in model.feature_names_in_ and "bill_days_to_due" not in profiles:
+        profiles = profiles.merge(_next_bill_terms(bills, as_of), on="customer_id", how="left")
+    missing = [c for c in model.feature_names_in_ if c not in profiles.columns]
+    if missing:
+        raise ModelNotReady(KIND, f"profiles as of {as_of.date()} lack model features {missing[:10]}")
+    if "has_bills" in profiles:
+        profiles = profiles[profiles["has_bills"].fillna(False).astype(bool)]
+    return score_frame(model, profiles.reset_index(drop=True), version=version, as_of=as_of)
+
+
 def score_arrears(
     data: DataSettings,
     training: TrainingSettings,
@@ -58,24 +85,26 @@ def score_arrears(
     """Score every customer with a bill as of `as_of` (default: latest day in the data); returns the file.
 
     Writes ``<var_dir>/scores/<tenant>/arrears/<YYYY-MM-DD>.parquet`` and replaces ``latest.parquet``
-    atomically with a copy of it. `grade_policy` overrides the bands stored in the model.
+    atomically with a copy of it. `grade_policy` overrides the bands stored in the model. A partitioned
+    tenant (``part-NNNNN/`` folders) is scored on the Dask cluster ``data.dask_scheduler`` (else a local
+    one), partition by partition, the parts kept under ``<YYYY-MM-DD>/``.
     """
-    from features.profiles import build_profiles
+    from features.partitioned import dask_client, partition_folders
 
+    parts = partition_folders(data.data_dir)
+    if parts:  # a partitioned tenant: out of core on the cluster (training/batch_dask.py)
+        from training.batch_dask import score_arrears_partitioned
+
+        with dask_client(data.dask_scheduler, data.dask_workers) as client:
+            return score_arrears_partitioned(
+                data, training, parts, client=client, as_of=as_of, model=model, grade_policy=grade_policy
+            )
     bundle, version = registry.open_registry(training, data.tenant).load_or_exported(KIND, model)
     if grade_policy is not None:  # re-band without retraining (the loaded copy only)
         bundle.grade_policy_ = grade_policy
     tables, _ = load_tenant(data.data_dir, quarantine_dir=data.quarantine_dir)
     as_of = _latest_day(tables) if as_of is None else pd.Timestamp(as_of).tz_localize(None).normalize()
-    profiles = build_profiles(tables, as_of=as_of, late_days=data.late_days)
-    if "bill_days_to_due" in bundle.feature_names_in_ and "bill_days_to_due" not in profiles:
-        profiles = profiles.merge(_next_bill_terms(tables["bills"], as_of), on="customer_id", how="left")
-    missing = [c for c in bundle.feature_names_in_ if c not in profiles.columns]
-    if missing:
-        raise ModelNotReady(KIND, f"profiles as of {as_of.date()} lack model features {missing[:10]}")
-    if "has_bills" in profiles:
-        profiles = profiles[profiles["has_bills"].fillna(False).astype(bool)]
-    scores = score_frame(bundle, profiles.reset_index(drop=True), version=version, as_of=as_of)
+    scores = score_tables(bundle, tables, as_of=as_of, late_days=data.late_days, version=version)
     scores = guard_and_record(scores, tables["customers"], data, day=as_of)  # guardrails + audit trail (issue 20)
     folder = data.scores_dir(KIND)
     path = write_table(scores, folder / f"{as_of.date()}.parquet")

@@ -4,9 +4,10 @@ Protocol (the same code path as ``benchmarks/forecast_real.py``'s PJM figure):
 
 * a forecast is issued every day at 00:00 over the last `days` days (hourly and quarter-hourly series;
   every period for daily series), for the next `horizon` periods, from data strictly before the issue time;
-* the model (:mod:`training.forecast_engine`) is refitted every `refit_days` days on data before the issue
-  time (fitting once per refit period, not per window: the fit never sees a later value), and its target
-  scale window is chosen by validation inside the first training window;
+* the model (:func:`training.forecast_engine.series_engine`) is refitted every `refit_days` days on data
+  before the issue time (fitting once per refit period, not per window: the fit never sees a later value);
+  its members (target form and scale window, averaged) are chosen by validation inside the first training
+  window;
 * observed temperature, when the file has it, is read through the climatology known at the issue time;
 * baselines: ``naive_1d`` (the same period one day before) and ``naive_7d`` (one week before).
 
@@ -20,17 +21,15 @@ import json
 import logging
 import time
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Any
 
 import numpy as np
 import pandas as pd
-import typer
 
 from features.series import Panel
 from training.backtest import rolling_origin, score
 from training.baselines import SeasonalNaive
-from training.csv_series import csv_panel, read_load_csv
-from training.forecast_engine import SEASONS, choose_scale_window, engine_forecaster, engine_spec
+from training.forecast_engine import SEASONS, series_engine
 
 logger = logging.getLogger(__name__)
 PER_DAY = {"H": 24, "Q": 96, "D": 1}
@@ -76,19 +75,13 @@ def run_backtest(
         raise ValueError(f"no issue time leaves {horizon} periods inside the data; need more than {days} days")
     exog = tuple(k for k in panel.exog if k not in known)
     phase = int(origins[0]) % SEASONS[freq] if freq in {"H", "Q"} else None
-    history = int(origins[0]) + 1
-
-    def make(window: int, target: str = "level"):
-        spec = engine_spec(freq, exog=exog, known=known, country=country, scale_window=window)
-        return engine_forecaster(
-            freq, horizon, spec=spec, seed=seed, issue_phase=phase, group_col=None, history=history,
-            target=target, **(overrides or {}),
-        )  # fmt: skip
-
-    window, target = choose_scale_window(panel, freq, horizon, make, end=int(origins[0]))
+    engine, members = series_engine(
+        panel, freq, horizon, end=int(origins[0]), country=country, known=known, seed=seed, issue_phase=phase,
+        overrides=overrides,
+    )  # fmt: skip
     per_day = PER_DAY[freq]
     models = {
-        "lightgbm": lambda: make(window, target),
+        "lightgbm": engine,
         "naive_1d": lambda: SeasonalNaive(per_day, error_window=per_day * 28),
         "naive_7d": lambda: SeasonalNaive(7 * per_day, error_window=per_day * 28),
     }
@@ -112,8 +105,7 @@ def run_backtest(
         },
         "weather": "climatology (known at the issue time)" if exog else ("issued" if known else "none"),
         "holidays": country or "none",
-        "scale_window": int(window),
-        "target": target,
+        "members": [f"{target} / scale {window}" for window, target in members],
         "refit_every_days": refit_days,
         "seconds": round(time.perf_counter() - t0, 1),
     }
@@ -128,30 +120,11 @@ def write_backtest(fc: pd.DataFrame, summary: dict[str, Any], out_dir: Path) -> 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = {"json": out_dir / "backtest.json", "forecasts": out_dir / "forecasts.csv"}
-    paths["json"].write_text(json.dumps(summary, indent=2))
     fc.to_csv(paths["forecasts"], index=False)
     sid = fc["series_id"].iloc[0]
     paths["chart"] = plot_backtest(fc, sid, out_dir / "forecast_vs_actual.png", model="lightgbm", last=24 * 14)
     by_h = score(fc, by=["model", "horizon"])
     paths["by_horizon"] = plot_error_by_horizon(by_h, out_dir / "error_by_horizon.png", metric="mape")
+    charts = {"charts": {"forecast_vs_actual": paths["chart"].name, "error_by_horizon": paths["by_horizon"].name}}
+    paths["json"].write_text(json.dumps({**summary, **charts}, indent=2))
     return paths
-
-
-def backtest_cmd(
-    input: Annotated[Path, typer.Option(help="CSV timestamp,load[,temperature]")],
-    freq: Annotated[str, typer.Option(help="H, Q (15 min) or D")] = "H",
-    horizon: Annotated[int, typer.Option(help="periods ahead of each daily 00:00 issue")] = 24,
-    days: Annotated[int, typer.Option(help="days of daily issues at the end of the data")] = 365,
-    country: Annotated[str | None, typer.Option(help="holiday country code, e.g. US (none unless asked)")] = None,
-    out: Annotated[Path, typer.Option(help="output folder")] = Path("var/backtest"),
-) -> None:
-    """Rolling-origin backtest on your own series: issued daily at 00:00, data strictly before the issue."""
-    panel = csv_panel(read_load_csv(input, freq), freq)
-    fc, summary = run_backtest(panel, freq, horizon=horizon, days=days, country=country)
-    paths = write_backtest(fc, summary, out)
-    base = summary["baselines"]
-    typer.echo(
-        f"{summary['windows']} windows: MAPE {summary['mape']:.2f} % (naive 1d {base['naive_1d']['mape']:.2f}, "
-        f"7d {base['naive_7d']['mape']:.2f}); P10-P90 coverage {summary['coverage_p10_p90']:.2f}"
-    )
-    typer.echo(f"json: {paths['json']}")

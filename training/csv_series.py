@@ -17,6 +17,8 @@ from features.series import Panel, panel_from_long
 
 logger = logging.getLogger(__name__)
 PERIOD = {"H": "h", "D": "D", "M": "M", "Q": "15min"}
+#: texts read as an explicit gap (never as zero)
+BLANK = ("", "NA", "NaN", "nan", "null", "NULL")
 
 
 class BadLoadFile(ValueError):
@@ -26,6 +28,20 @@ class BadLoadFile(ValueError):
 def _bad(path: Path, column: str, rows: np.ndarray, values: pd.Series, what: str) -> BadLoadFile:
     first = [f"line {int(r) + 2}: {column}={values.iloc[int(r)]!r}" for r in rows[:3]]
     return BadLoadFile(f"{path}: {len(rows)} {what} in column {column!r}; first: {'; '.join(first)}")
+
+
+def _blank(values: pd.Series) -> np.ndarray:
+    return values.str.strip().isin(BLANK).to_numpy()
+
+
+def _numeric(path: Path, values: pd.Series, column: str) -> pd.Series:
+    """Numbers of a text column; blanks are NaN, anything else that is not a finite number is an error."""
+    blank = _blank(values)
+    out = pd.to_numeric(values.str.strip().where(~blank), errors="coerce")
+    bad = np.flatnonzero((out.isna().to_numpy() | np.isinf(out.to_numpy(float))) & ~blank)
+    if len(bad):
+        raise _bad(path, column, bad, values, f"non-numeric {column} values")
+    return out.astype(float)
 
 
 def read_load_csv(path: Path, freq: str) -> pd.DataFrame:
@@ -41,6 +57,8 @@ def read_load_csv(path: Path, freq: str) -> pd.DataFrame:
     missing = {"timestamp", "load"} - set(df.columns)
     if missing:
         raise BadLoadFile(f"{path}: missing column(s) {sorted(missing)}; expected timestamp,load[,temperature]")
+    if df.empty:
+        raise BadLoadFile(f"{path}: no rows after the header; expected timestamp,load[,temperature] lines")
     raw_ts = df["timestamp"].str.strip()
     utc = raw_ts.str.contains(r"[+-]\d\d:?\d\d$|Z$").any()
     ts = pd.to_datetime(raw_ts, utc=utc, errors="coerce", format="mixed")
@@ -49,17 +67,13 @@ def read_load_csv(path: Path, freq: str) -> pd.DataFrame:
         raise _bad(path, "timestamp", bad, df["timestamp"], "unparseable timestamps")
     ts = pd.DatetimeIndex(ts)
     ts = ts.tz_convert("UTC").tz_localize(None) if ts.tz is not None else ts
-    text = df["load"].str.strip()
-    blank = text.isin(["", "NA", "NaN", "nan", "null", "NULL"]).to_numpy()
-    load = pd.to_numeric(text.where(~blank), errors="coerce")
-    bad = np.flatnonzero(load.isna().to_numpy() & ~blank)
-    if len(bad):
-        raise _bad(path, "load", bad, df["load"], "non-numeric loads")
+    blank = _blank(df["load"])
+    load = _numeric(path, df["load"], "load")
     if blank.any():
         logger.warning("%s: %d blank loads kept as gaps (not zeros)", path, int(blank.sum()))
     raw = pd.DataFrame({"ts": ts, "load": load.to_numpy(float), "_gap": blank})
     if "temperature" in df:
-        raw["temperature_c"] = pd.to_numeric(df["temperature"].str.strip(), errors="coerce").to_numpy()
+        raw["temperature_c"] = _numeric(path, df["temperature"], "temperature").to_numpy()
     if raw["ts"].duplicated().any():  # a repeated stamp (e.g. the DST hour) is one reading, not two
         logger.warning("%s: %d repeated timestamps averaged", path, int(raw["ts"].duplicated().sum()))
         raw = raw.groupby("ts", as_index=False).agg(

@@ -82,6 +82,13 @@ class ForecastBundle:
         issued, cutoff = self.meta_.get("issued_at", {}), self.meta_.get("data_cutoff", {})
         return {"issued_at": issued.get(freq), "data_cutoff": cutoff.get(freq)}
 
+    def customers(self, level: str, key: str, freq: str) -> int | None:
+        """How many customers the series covers at `freq` (hourly aggregates: those with interval meters)."""
+        if level == "customer":
+            return 1
+        found = self.meta_.get("coverage", {}).get(freq, {}).get(level, {}).get(str(key))
+        return None if found is None else int(found)
+
     def history(self, level: str, key: str, freq: str = "D", periods: int | None = None) -> pd.DataFrame:
         """Recent actuals (``timestamp``, ``y``) stored for charts; empty when none."""
         h = self._history.get((str(level), str(key), str(freq)), pd.DataFrame({"timestamp": [], "y": []}))

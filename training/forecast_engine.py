@@ -1,9 +1,11 @@
 """The one forecasting configuration shared by tenant jobs, the generic CSV path and the benchmarks (pure).
 
 Nothing here depends on a dataset: the feature declarations and learner settings are fixed per frequency,
-and what differs between series (the target scale window) is chosen from the data by validation on the
-last weeks *inside* the training window (:func:`choose_scale_window`). Holidays enter only when a country
-is asked for.
+and what differs between series is chosen from the data by validation on the last four weeks of issues
+*inside* the training window (:func:`choose_members`): which of the candidate forecasters (LightGBM on the
+level at a short or long target scale, LightGBM on the change from the same hour a season back, the
+seasonal naive) are averaged. A learner that loses to the seasonal naive there is never served alone.
+Holidays enter only when a country is asked for.
 
 Day-ahead hourly declaration (the evaluator's task): lags 24..168 and 336, the same hour over the last 7
 days and the same hour of the week over the last 4 weeks, the latest hours before the issue time, recent
@@ -14,11 +16,13 @@ levels (means over 3 h .. 2 weeks), hour / weekday / day-of-year of the target, 
 from __future__ import annotations
 
 import logging
+from itertools import combinations
 
 import numpy as np
 import pandas as pd
 
 from features.series import FeatureSpec, Panel
+from training.baselines import SeasonalNaive
 from training.forecasting import LoadForecaster
 
 logger = logging.getLogger(__name__)
@@ -131,36 +135,143 @@ def engine_forecaster(
     return LoadForecaster(**{**kw, **overrides})
 
 
-def choose_scale_window(panel: Panel, freq: str, horizon: int, make, *, end: int | None = None) -> tuple[int, str]:
-    """Pick the target scale window and target form by validation on the last origins inside the training window.
+def validation_span(freq: str, horizon: int, history: int) -> int:
+    """Periods at the end of a training window held out by the inner validation.
 
-    `make(scale_window, target)` returns an unfitted forecaster; each candidate (every window of
-    :data:`SCALE_WINDOWS` with ``target="level"``, and the shortest with ``target="season"``: seasonal
-    differencing) is fitted on data up to a validation cut-off (``end - 4 * max(horizon, season)``) and
-    scored by MAE on the origins after it, up to `end`. Returns the best ``(window, target)``.
+    Four weeks of daily issues for hourly and quarter-hourly series (four days were too few to rank
+    candidates), eight horizons for daily and monthly ones; never more than a quarter of the history.
     """
+    want = SEASONS[freq] * 28 if freq in {"H", "Q"} else max(horizon, SEASONS[freq]) * 8
+    return int(min(want, max(history // 4, max(horizon, SEASONS[freq]) * 4)))
+
+
+def _candidates(freq: str) -> list[tuple[int, str]]:
     windows = SCALE_WINDOWS[freq]
-    candidates = [(w, "level") for w in windows] + [(windows[0], "season")]
-    default = (windows[-1], "level")
+    return [(w, "level") for w in windows] + [(windows[0], "season"), (SEASONS[freq], "naive")]
+
+
+def _validation_errors(
+    panel: Panel, freq: str, horizon: int, make, end: int | None, *, naive: bool = True
+) -> dict | None:
+    """P50 errors of every candidate on the origins of the inner validation window, or None (too short).
+
+    Each candidate is fitted on data up to the validation cut-off only (no calibration fit) and forecasts
+    the issues after it, up to `end`: the scores are out of sample, and nothing after `end` is read.
+    """
     last = panel.last_observed() if end is None else int(end)
-    span = max(horizon, SEASONS[freq]) * 4
-    cut = last - span
-    if cut < 3 * max(windows) + horizon:
-        return default
-    best, best_mae = default, np.inf
-    for window, target in candidates:
-        model = make(window, target).set_params(calibration_fraction=0.0).fit(panel, end=cut)  # P50 only
-        step = SEASONS[freq] if model.origin_phase is not None else max(horizon // 2, 1)
-        origins = np.arange(cut, last - horizon + 1, step)
-        if model.origin_phase is not None:
-            origins = origins[origins % model.origin_step == model.origin_phase % model.origin_step]
-        if len(origins) == 0:
-            return default
+    cut = last - validation_span(freq, horizon, last + 1)
+    if cut < 3 * max(SCALE_WINDOWS[freq]) + horizon:
+        return None
+    errors, origins = {}, None
+    candidates = [c for c in _candidates(freq) if naive or c[1] != "naive"]
+    for window, target in candidates:  # learners first: they fix the issue grid
+        model = make(window, target)
+        if target != "naive":
+            model = model.set_params(calibration_fraction=0.0).fit(panel, end=cut)  # P50 only
+        if origins is None:
+            origins = np.arange(cut, last - horizon + 1)
+            if model.origin_phase is not None:  # the issue hour of the forecasts
+                origins = origins[origins % model.origin_step == model.origin_phase % model.origin_step]
+            else:
+                origins = origins[:: max(horizon // 2, 1)]
+            if len(origins) == 0:
+                return None
         fc = model.predict(panel, origins, horizon=horizon)
         rows = pd.Index(panel.series["series_id"]).get_indexer(fc["series_id"])
         y = panel.y[rows, panel.index.get_indexer(fc["timestamp"])]
-        mae = float(np.nanmean(np.abs(y - fc["p50"].to_numpy())))
-        logger.info("inner validation: scale window %d, target %s: MAE %.4g", window, target, mae)
-        if mae < best_mae - 1e-12:
-            best, best_mae = (window, target), mae
+        errors[(window, target)] = y - fc["p50"].to_numpy()
+    return errors
+
+
+def choose_members(panel: Panel, freq: str, horizon: int, make, *, end: int | None = None) -> tuple:
+    """The candidates whose equal-weight average forecasts best on the inner validation window.
+
+    Candidates: every target scale window of :data:`SCALE_WINDOWS` learning the level, the shortest
+    learning the change from the same phase one season back, and the seasonal naive (so a learner that
+    loses to it on the validation window is not served alone). Every non-empty subset's average P50 is
+    scored by MAE on the last origins inside the training window (:func:`_validation_errors`); the best
+    subset wins, fewer members on a tie. Returns a tuple of ``(window, target)``; the longest window's
+    level model alone when the history is too short to validate.
+    """
+    errors = _validation_errors(panel, freq, horizon, make, end)
+    if errors is None:
+        return ((SCALE_WINDOWS[freq][-1], "level"),)
+    keys = list(errors)
+    best, best_mae = None, np.inf
+    for size in range(1, len(keys) + 1):
+        for subset in combinations(keys, size):
+            mae = float(np.nanmean(np.abs(np.mean([errors[k] for k in subset], axis=0))))
+            logger.info("inner validation: %s: MAE %.4g", subset, mae)
+            if mae < best_mae * (1 - 1e-3):
+                best, best_mae = subset, mae
     return best
+
+
+def choose_scale_window(panel: Panel, freq: str, horizon: int, make, *, end: int | None = None) -> tuple[int, str]:
+    """The single best ``(window, target)`` on the inner validation window (see :func:`choose_members`)."""
+    errors = _validation_errors(panel, freq, horizon, make, end, naive=False)
+    if errors is None:
+        return (SCALE_WINDOWS[freq][-1], "level")
+    return min(errors, key=lambda k: float(np.nanmean(np.abs(errors[k]))))
+
+
+class EngineEnsemble:
+    """Equal-weight average of engine forecasters (the members :func:`choose_members` picked).
+
+    The first member (a learner when there is one) also fits its conformal calibration; the average P50
+    carries that member's P10/P90 offsets. A seasonal naive member has nothing to fit.
+    """
+
+    def __init__(self, members: list, horizon: int):
+        self.members = sorted(members, key=lambda m: not hasattr(m, "fit"))  # learners first
+        self.horizon = horizon
+
+    def fit(self, panel: Panel, *, end: int | None = None) -> EngineEnsemble:
+        for i, model in enumerate(m for m in self.members if hasattr(m, "fit")):
+            (model if i == 0 else model.set_params(calibration_fraction=0.0)).fit(panel, end=end)
+        return self
+
+    def predict(self, panel: Panel, origins, *, horizon: int | None = None) -> pd.DataFrame:
+        """Forecast frame of :meth:`LoadForecaster.predict`: average P50, the first member's band around it."""
+        keys = ["series_id", "origin", "horizon"]
+        parts = [
+            m.predict(panel, origins, horizon=horizon or self.horizon).sort_values(keys, ignore_index=True)
+            for m in self.members
+        ]
+        first = parts[0]
+        p50 = np.mean([p["p50"].to_numpy() for p in parts], axis=0)
+        return first.assign(p10=first["p10"] - first["p50"] + p50, p90=first["p90"] - first["p50"] + p50, p50=p50)
+
+
+def series_engine(
+    panel: Panel,
+    freq: str,
+    horizon: int,
+    *,
+    end: int | None = None,
+    country: str | None = None,
+    known: tuple[str, ...] = (),
+    seed: int = 0,
+    issue_phase: int | None = None,
+    overrides: dict | None = None,
+):
+    """The engine for one series (``meterwise backtest``, ``meterwise forecast --input``, the benchmarks).
+
+    Chooses the members on the inner validation window ending at `end` (data up to `end` only) and returns
+    ``(factory, members)``: ``factory()`` gives a fresh unfitted :class:`EngineEnsemble`.
+    """
+    exog = tuple(k for k in panel.exog if k not in known)
+    history = (panel.last_observed() if end is None else int(end)) + 1
+
+    def make(window: int, target: str = "level"):
+        if target == "naive":
+            return SeasonalNaive(window, error_window=window * 28)
+        spec = engine_spec(freq, exog=exog, known=known, country=country, scale_window=window)
+        return engine_forecaster(
+            freq, horizon, spec=spec, seed=seed, issue_phase=issue_phase, group_col=None, history=history,
+            target=target, **(overrides or {}),
+        )  # fmt: skip
+
+    members = choose_members(panel, freq, horizon, make, end=end)
+    logger.info("engine members for %s: %s", freq, members)
+    return (lambda: EngineEnsemble([make(w, t) for w, t in members], horizon)), members

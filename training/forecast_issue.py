@@ -16,7 +16,7 @@ from features.series import FREQS
 from features.settings import DataSettings
 from training.csv_series import csv_panel
 from training.forecast_bundle import ForecastBundle
-from training.forecast_engine import SEASONS, choose_scale_window, engine_forecaster, engine_spec
+from training.forecast_engine import SEASONS, series_engine
 from training.forecast_tenant import history_frame, issue_freq, tenant_panel
 from training.temporal import align
 
@@ -73,14 +73,8 @@ def csv_bundle(df: pd.DataFrame, freq: str, horizon: int, seed: int = 0, country
         )
     last = panel.last_observed()
     phase = last % SEASONS[freq] if freq in {"H", "Q"} else None
-
-    def make(window: int, target: str = "level"):
-        spec = engine_spec(freq, exog=tuple(panel.exog), country=country, scale_window=window)
-        return engine_forecaster(
-            freq, horizon, spec=spec, seed=seed, issue_phase=phase, group_col=None, history=n, target=target
-        )
-
-    model = make(*choose_scale_window(panel, freq, horizon, make)).fit(panel)
+    engine, _ = series_engine(panel, freq, horizon, country=country, seed=seed, issue_phase=phase)  # as backtested
+    model = engine().fit(panel)
     out = model.predict(panel.extend(last + horizon + 1 - len(panel.index)), last).assign(
         level="input", key="series", freq=freq
     )

@@ -26,13 +26,11 @@ import json
 import logging
 import tempfile
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Any
 
 import numpy as np
 import pandas as pd
-import typer
 
-from features.cli import DataDir, Tenant, tenant_settings
 from features.io import load_tenant, write_table
 from features.series import FREQS
 from features.settings import DataSettings
@@ -48,7 +46,8 @@ from training.temporal import align
 
 logger = logging.getLogger(__name__)
 KIND = "forecast"
-FEATURE_VERSION = "series-v2"
+FEATURE_VERSION = "series-v3"
+CANDIDATE_COLUMNS = ["freq", "model", "level", "mase", "mape", "mae", "coverage_p10_p90", "mean_width_pct"]
 
 
 def train_forecast(
@@ -97,7 +96,12 @@ def train_forecast(
         last = panel.index[panel.last_observed()]
         meta["data_cutoff"][freq] = str(last + pd.tseries.frequencies.to_offset(FREQS[freq]))
         meta["issued_at"][freq] = meta["data_cutoff"][freq]
-        meta["methods"][freq] = {"picks": sel.picks, "coherent": sel.coherent, "fallbacks": sel.fallbacks}
+        meta["methods"][freq] = {
+            "picks": sel.picks,
+            "coherent": sel.coherent,
+            "reconciliation": sel.reconciliation,
+            "fallbacks": sel.fallbacks,
+        }
         groups = panel.series[panel.series["level"] != "customer"]
         meta["coverage"][freq] = {  # customers each aggregate covers (H: those with interval meters)
             lvl: dict(zip(g["key"].astype(str), g["customers"].astype(int), strict=True))
@@ -119,10 +123,8 @@ def train_forecast(
             "score": score_value,
             "score_freq": main_freq,
             "feature_version": FEATURE_VERSION,
-            "config": {"params": params or {}, "country": country, "reconciliation": "wls_struct"},
-            "candidates": candidates_df[["freq", "model", "level", "mape", "mase", "coverage_p10_p90"]].to_dict(
-                "records"
-            ),
+            "config": {"params": params or {}, "country": country},
+            "candidates": candidates_df[CANDIDATE_COLUMNS].to_dict("records"),
             "served": served_df.to_dict("records"),
         }
     )
@@ -135,14 +137,15 @@ def train_forecast(
     with registry.training_run(
         KIND,
         tags={"tenant": data.tenant, "as_of": str(meta["data_cutoff"]), "feature_version": FEATURE_VERSION},
-        params={"freqs": ",".join(freqs), "reconciliation": "wls_struct", "country": str(country),
+        params={"freqs": ",".join(freqs), "country": str(country),
+                **{f"reconciliation.{f}": v["reconciliation"] for f, v in meta["methods"].items()},
                 "horizons": str({f: HORIZONS[f] for f in freqs}),
                 **{f"method.{f}.{lvl}": m for f, v in meta["methods"].items() for lvl, m in v["picks"].items()}},
     ) as run_id:  # fmt: skip
         flat = {
             f"{r.freq}.{r.model}.{r.level}.{m}": getattr(r, m)
             for r in candidates_df.itertuples()
-            for m in ("mape", "mase", "coverage_p10_p90")
+            for m in CANDIDATE_COLUMNS[3:]
             if pd.notna(getattr(r, m))
         }
         flat.update({
@@ -287,6 +290,7 @@ def forecast(
         "model_version": version,
         **bundle.issue_info(freq),
         "method": bundle.meta_.get("methods", {}).get(freq, {}).get("picks", {}).get(level),
+        "customers": bundle.customers(level, key, freq),
     }
     out_dir.mkdir(parents=True, exist_ok=True)
     paths["json"] = out_dir / f"{name}.json"
@@ -297,52 +301,3 @@ def forecast(
     )
     logger.info("forecast %s/%s %s x%d written to %s", level, key, freq, horizon, out_dir)
     return paths
-
-
-# ---------------------------------------------------------------- typer commands (mounted by the lead)
-def train_forecast_cmd(
-    freqs: Annotated[str, typer.Option(help="comma-separated: H (interval data), D, M")] = "D,M,H",
-    force: Annotated[bool, typer.Option(help="promote to champion even if not better")] = False,
-    country: Annotated[str | None, typer.Option(help="holiday country code, e.g. GB (none unless asked)")] = None,
-    data_dir: DataDir = None,
-    tenant: Tenant = None,
-) -> None:
-    """Backtest, train, reconcile and register load forecasts (meterwise-<tenant>-forecast)."""
-    summary = train_forecast(
-        tenant_settings(tenant, data_dir),
-        TrainingSettings(),
-        freqs=tuple(f.strip() for f in freqs.split(",") if f.strip()),
-        force=force,
-        country=country,
-    )
-    typer.echo(
-        f"version {summary['version']} promoted={summary['promoted']} ({summary['reason']}); "
-        f"served MAE / seasonal naive = {summary['score']:.3f}"
-    )
-
-
-def forecast_cmd(
-    level: Annotated[str, typer.Option(help="total, region, category, socio_group, customer")] = "total",
-    key: Annotated[str, typer.Option(help="key within the level, e.g. north; 'all' for total")] = "all",
-    horizon: Annotated[int, typer.Option(help="periods ahead")] = 28,
-    freq: Annotated[str, typer.Option(help="H, D or M")] = "D",
-    input: Annotated[Path | None, typer.Option(help="CSV timestamp,load[,temperature]: train on it instead")] = None,
-    out: Annotated[Path | None, typer.Option(help="output folder (default: var/forecasts/<tenant>)")] = None,
-    fmt: Annotated[str, typer.Option("--format", help="csv, parquet or both")] = "both",
-    country: Annotated[str | None, typer.Option(help="holiday country code for --input (none unless asked)")] = None,
-    tenant: Tenant = None,
-) -> None:
-    """Write a P10/P50/P90 forecast (CSV/Parquet) and a PNG chart for planners, issued from the latest data."""
-    data = tenant_settings(tenant, writes=False, reads=False)
-    out = out or data.var_dir / "forecasts" / data.tenant
-    paths = forecast(
-        level, key, horizon, freq, out_dir=out, training=TrainingSettings(), input_csv=input, fmt=fmt,
-        tenant=data.tenant, country=country, data=data,
-    )  # fmt: skip
-    info = json.loads(paths["json"].read_text())
-    typer.echo(
-        f"issued at {info['issued_at']} from data up to {info['data_cutoff']} (exclusive), "
-        f"model {info['model_version']}, method {info['method']}"
-    )
-    for kind, path in paths.items():
-        typer.echo(f"{kind}: {path}")

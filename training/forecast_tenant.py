@@ -2,7 +2,8 @@
 
 Series are kWh per meter (:func:`tenant_panel`); the served forecast is the chosen method per level
 (:mod:`training.forecast_select`), converted to kWh with the meter count at the issue time, reconciled
-(``wls_struct``) and given P10/P90 from the reconciled backtest residuals of its level.
+(the first of :data:`RECONCILIATIONS` under which no level loses to its seasonal naive) and given P10/P90
+from the reconciled backtest residuals of its level (:func:`evaluate_freq`, :func:`issue_freq`).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from features.exog import issued_per_period
-from features.series import Panel, aggregate_series, panel_from_long
+from features.series import LEVELS, Panel, aggregate_series, panel_from_long
 from training.backtest import score
 from training.baselines import ETSBaseline, SeasonalNaive
 from training.forecast_engine import SEASONS, engine_forecaster, engine_spec
@@ -21,26 +22,28 @@ from training.forecast_select import (
     Selection,
     apply_intervals,
     candidate_backtest,
+    candidate_scores,
     choose_methods,
     compose,
-    interval_table,
-    reconcile_p50,
+    reconciled,
     served_backtest,
     to_kwh,
 )
-from training.reconcile import projection, summing_matrix
+from training.reconcile import summing_matrix
 
 logger = logging.getLogger(__name__)
 HORIZONS = {"H": 48, "D": 90, "M": 12}
-BACKTEST = {  # freq -> (backtest horizon, number of origins, spacing in periods)
-    "H": (48, 10, 24),
-    "D": (28, 8, 7),
-    "M": (3, 4, 1),
+BACKTEST = {  # freq -> (backtest horizon, number of origins, spacing in periods, LightGBM refit every n origins)
+    "H": (48, 10, 24, 10),
+    "D": (28, 8, 7, 8),
+    "M": (3, 4, 1, 4),
 }
+#: reconciliations tried in turn until no level's served forecast loses to its seasonal naive
+RECONCILIATIONS = ("wls_struct", "bottom_up", "none")
 
 
-def tenant_panel(tables: dict[str, pd.DataFrame], freq: str) -> Panel | None:
-    """Panel of kWh-per-meter series for one freq; None when the tenant has no data for it.
+def tenant_panel(tables: dict[str, pd.DataFrame], freq: str, levels: tuple[str, ...] = LEVELS) -> Panel | None:
+    """Panel of kWh-per-meter series for one freq and `levels`; None when the tenant has no data for it.
 
     ``exog["n_meters"]`` holds the meters reporting per period; ``series["customers"]`` the number of
     customers each series covers. At ``H`` (interval meters only) the total is named ``total:interval``
@@ -49,7 +52,7 @@ def tenant_panel(tables: dict[str, pd.DataFrame], freq: str) -> Panel | None:
     source = tables.get("interval_readings") if freq == "H" else tables.get("readings")
     if source is None or source.empty:
         return None
-    agg = aggregate_series(source, tables.get("customers"), freq=freq, weather=tables.get("weather"))
+    agg = aggregate_series(source, tables.get("customers"), freq=freq, levels=levels, weather=tables.get("weather"))
     if freq == "H":
         daily = tables.get("readings")
         everyone = daily is None or set(daily["customer_id"]) <= set(source["customer_id"])
@@ -85,13 +88,22 @@ def _customers_covered(series: pd.DataFrame, source: pd.DataFrame, customers: pd
 
 
 def hierarchy(panel: Panel, attrs: pd.DataFrame | None) -> tuple[np.ndarray | None, list[str] | None]:
-    """Summing matrix and ids of the panel's grouped hierarchy (None when it has no customer series)."""
-    bottom = panel.series[panel.series["level"] == "customer"]
+    """Summing matrix and ids of the panel's hierarchy (None when it has none).
+
+    The bottom is the customers, grouped by the columns of `attrs`; a panel without customer series
+    and with a single grouping under its total (e.g. total and ACORN groups) has that grouping as bottom.
+    """
+    levels = panel.series["level"].astype(str)
+    total = panel.series.loc[levels == "total", "series_id"]
+    groups = sorted(set(levels) - {"total", "customer"})
+    if "customer" not in set(levels) and len(total) and len(groups) == 1:
+        bottom = panel.series.loc[levels == groups[0], "series_id"].astype(str).tolist()
+        return np.vstack([np.ones(len(bottom)), np.eye(len(bottom))]), [str(total.iloc[0]), *bottom]
+    bottom = panel.series[levels == "customer"]
     if bottom.empty or attrs is None:
         return None, None
     a = attrs.reindex(bottom["key"].to_numpy())
     S, ids = summing_matrix(a.rename_axis("key").reset_index(), levels=tuple(a.columns), key_col="key")
-    total = panel.series.loc[panel.series["level"] == "total", "series_id"]
     if len(total):
         ids[0] = str(total.iloc[0])
     have = set(panel.ids)
@@ -99,8 +111,9 @@ def hierarchy(panel: Panel, attrs: pd.DataFrame | None) -> tuple[np.ndarray | No
     return S[keep], [ids[i] for i in keep]
 
 
-def backtest_origins(panel: Panel, freq: str) -> np.ndarray:
-    horizon, n_origins, spacing = BACKTEST[freq]
+def backtest_origins(panel: Panel, freq: str, protocol: tuple[int, ...] | None = None) -> np.ndarray:
+    """Origins (positions) of the backtest: `protocol` ``(horizon, n_origins, spacing, ...)``, default by freq."""
+    horizon, n_origins, spacing = (protocol or BACKTEST[freq])[:3]
     last = panel.last_observed()
     origins = np.arange(last - horizon - spacing * (n_origins - 1), last - horizon + 1, spacing)
     origins = origins[origins >= SEASONS[freq] + 2]  # a season of history for the naive and season lags
@@ -120,35 +133,50 @@ def _lgbm_factory(panel: Panel, freq: str, horizon: int, seed: int, params: dict
 
 
 def evaluate_freq(
-    panel: Panel, freq: str, seed: int, params: dict | None, attrs: pd.DataFrame | None, country: str | None = None
+    panel: Panel,
+    freq: str,
+    seed: int,
+    params: dict | None,
+    attrs: pd.DataFrame | None,
+    country: str | None = None,
+    protocol: tuple[int, int, int, int] | None = None,
 ) -> tuple[Selection, pd.DataFrame]:
-    """Backtest every candidate, choose per level, score the reconciled calibrated forecasts as served."""
-    horizon = BACKTEST[freq][0]
-    origins = backtest_origins(panel, freq)
-    fc = candidate_backtest(panel, freq, origins, horizon, _lgbm_factory(panel, freq, horizon, seed, params, country))
-    picks, candidates = choose_methods(fc, panel, freq, int(origins[0]))
+    """Backtest every candidate, choose per level, score the reconciled calibrated forecasts as served.
+
+    `protocol` ``(horizon, n_origins, spacing, refit_every)`` overrides :data:`BACKTEST` (benchmarks).
+    Reconciliations are tried in the order of :data:`RECONCILIATIONS`; within each, a level whose served
+    MAE is above its seasonal naive's on the held-out origins moves to the seasonal naive and all is
+    scored again. The first reconciliation where no level loses is served (``none`` always qualifies: a
+    level served its own seasonal naive unreconciled ties with it).
+    """
+    protocol = protocol or BACKTEST[freq]
+    horizon = protocol[0]
+    origins = backtest_origins(panel, freq, protocol)
+    make = _lgbm_factory(panel, freq, horizon, seed, params, country)
+    fc = candidate_backtest(panel, freq, origins, horizon, make, refit_every=protocol[3])
+    chosen, choice = choose_methods(fc, panel, freq, int(origins[0]))
+    candidates = candidate_scores(fc, panel, freq, choice)
     S, ids = hierarchy(panel, attrs)
-    held_out, table = served_backtest(fc, panel, freq, picks, S, ids)
-    naive = to_kwh(fc[fc["model"] == "seasonal_naive"], panel)
-    naive = naive[naive["origin"].isin(held_out["origin"].unique())]
-    served = score(held_out, by=["level"]).set_index("level")
-    naive_mae = score(naive, by=["level"]).set_index("level")["mae"]
-    fallbacks = [lvl for lvl in served.index if served.loc[lvl, "mae"] > naive_mae.get(lvl, np.inf)]
-    for lvl in fallbacks:
-        logger.warning("%s %s: served forecast loses to seasonal naive; naive is served", freq, lvl)
-        picks[lvl] = "seasonal_naive"
-    if fallbacks:  # the fallback levels are served unreconciled: score them as such
-        rest = held_out[~held_out["level"].isin(fallbacks)]
-        mine = to_kwh(compose(fc[fc["level"].isin(fallbacks)], picks), panel)
-        early = mine["origin"].isin(np.sort(mine["origin"].unique())[: len(origins) // 2])
-        fb = apply_intervals(mine[~early], interval_table(mine[early], freq), freq, horizon)
-        held_out = pd.concat([rest, fb], ignore_index=True)
-        table = pd.concat([table[~table["level"].isin(fallbacks)], interval_table(mine, freq)], ignore_index=True)
-        served = score(held_out, by=["level"]).set_index("level")
+    naive_mae = candidates[candidates["model"] == "seasonal_naive"].set_index("level")["mae"]
+    for method in RECONCILIATIONS if S is not None else ("none",):
+        picks = dict(chosen)
+        while True:
+            held_out, table = served_backtest(fc, panel, freq, picks, S, ids, method)
+            served = score(held_out, by=["level"]).set_index("level")
+            losing = [lvl for lvl in served.index if served.loc[lvl, "mae"] > naive_mae.get(lvl, np.inf)]
+            movable = [lvl for lvl in losing if picks[lvl] != "seasonal_naive"]
+            if not losing or not movable:
+                break
+            logger.warning("%s %s (%s): served forecast loses to seasonal naive; naive is tried", freq, movable, method)
+            picks.update(dict.fromkeys(movable, "seasonal_naive"))
+        if not losing:
+            break
     out = served.reset_index()[["level", "mape", "mae", "coverage_p10_p90"]].assign(
         mean_width_pct=(served["width_rel"] * 100).to_numpy(), naive_mae=naive_mae.reindex(served.index).to_numpy()
     )
-    sel = Selection(picks, candidates, out, table, coherent=not fallbacks, fallbacks=fallbacks)
+    fallbacks = sorted(lvl for lvl in picks if picks[lvl] != chosen[lvl])
+    sel = Selection(picks, candidates, out, table, reconciliation=method, fallbacks=fallbacks)
+    logger.info("%s served: %s reconciled by %s; fallbacks %s", freq, picks, method, fallbacks)
     return sel, held_out.assign(freq=freq)
 
 
@@ -183,13 +211,8 @@ def issue_freq(
         parts.append(ETSBaseline(SEASONS[freq], max_history=365, rows=rows).predict(future, last, horizon=horizon)
                      .assign(model="ets"))  # fmt: skip
     fc = pd.concat(parts, ignore_index=True).merge(panel.series[["series_id", "level", "key"]], on="series_id")
-    base = to_kwh(compose(fc, sel.picks), panel)
     S, ids = hierarchy(panel, attrs)
-    if S is not None and sel.coherent:
-        base = pd.concat(
-            [reconcile_p50(base, projection(S, "wls_struct"), ids), base[~base["series_id"].isin(ids)]],
-            ignore_index=True,
-        )
+    base = reconciled(to_kwh(compose(fc, sel.picks), panel), S, ids, sel.reconciliation)
     return apply_intervals(base, sel.quantiles, freq, BACKTEST[freq][0]).assign(freq=freq), model
 
 

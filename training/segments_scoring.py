@@ -56,6 +56,22 @@ def score_frame(
     return out[list(SCORE_COLUMNS)]
 
 
+def score_tables(
+    model: LoadShapeSegmenter,
+    tables: dict[str, pd.DataFrame],
+    grades: pd.DataFrame | None,
+    *,
+    as_of: pd.Timestamp,
+    version: str,
+) -> pd.DataFrame:
+    """Shapes as of `as_of` (+ complaint features) -> segment scores (pure; one partition or a whole tenant)."""
+    shapes = _shapes(tables, as_of, int(getattr(model, "window_days", 365)))
+    if "work_orders" in tables:  # repeat complainers get their named handling (training/value_matrix.py)
+        complaints = add_complaint_features(shapes.reset_index(), tables["work_orders"], as_of=as_of)
+        shapes = complaints.set_index("customer_id")
+    return score_frame(model, shapes, grades, version=version, as_of=as_of)
+
+
 def _read_grades(data: DataSettings, path: Path | None) -> pd.DataFrame | None:
     path = path or data.scores_dir("arrears") / "latest.parquet"
     if not Path(path).exists():
@@ -76,16 +92,22 @@ def score_segments(
 
     Writes ``<var_dir>/scores/<tenant>/segments/<YYYY-MM-DD>.parquet`` and replaces ``latest.parquet``
     atomically. Grades come from `grades_path` (default: the arrears batch scores' ``latest.parquet``).
+    A partitioned tenant is scored on the Dask cluster ``data.dask_scheduler`` (training/batch_dask.py).
     """
+    from features.partitioned import dask_client, partition_folders
+
+    parts = partition_folders(data.data_dir)
+    if parts:  # a partitioned tenant: out of core on the cluster (training/batch_dask.py)
+        from training.batch_dask import score_segments_partitioned
+
+        with dask_client(data.dask_scheduler, data.dask_workers) as client:
+            return score_segments_partitioned(
+                data, training, parts, client=client, as_of=as_of, model=model, grades_path=grades_path
+            )
     bundle, version = registry.open_registry(training, data.tenant).load_or_exported(KIND, model)
     tables, _ = load_tenant(data.data_dir, tables=(*TABLES, "work_orders"))
     as_of = _latest_day(tables) if as_of is None else pd.Timestamp(as_of).tz_localize(None).normalize()
-    window = int(getattr(bundle, "window_days", 365))
-    shapes = _shapes(tables, as_of, window)
-    if "work_orders" in tables:  # repeat complainers get their named handling (training/value_matrix.py)
-        complaints = add_complaint_features(shapes.reset_index(), tables["work_orders"], as_of=as_of)
-        shapes = complaints.set_index("customer_id")
-    scores = score_frame(bundle, shapes, _read_grades(data, grades_path), version=version, as_of=as_of)
+    scores = score_tables(bundle, tables, _read_grades(data, grades_path), as_of=as_of, version=version)
     folder = data.scores_dir(KIND)
     path = write_table(scores, folder / f"{as_of.date()}.parquet")
     tmp = folder / f".latest.{os.getpid()}.parquet"

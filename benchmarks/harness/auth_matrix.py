@@ -11,7 +11,7 @@ from typing import Any
 
 from harness.service import ADMIN, API_KEYS, BILLING, PLANNER
 
-POLICY: dict[tuple[str, str], str | None] = {
+POLICY: dict[tuple[str, str], str | tuple[str, ...] | None] = {
     ("GET", "/v1/arrears/{customer_id}"): "billing",
     ("POST", "/v1/arrears/score"): "billing",
     ("GET", "/v1/segments/{customer_id}"): "billing",
@@ -26,6 +26,7 @@ POLICY: dict[tuple[str, str], str | None] = {
     ("GET", "/v1/decisions"): "billing",
     ("GET", "/v1/alerts"): "billing",
     ("GET", "/v1/customers/{customer_id}/profile"): "billing",
+    ("GET", "/v1/monitoring"): ("admin", "planner"),  # any one of these scopes
     ("GET", "/healthz"): None,
     ("GET", "/readyz"): None,
     ("GET", "/metrics"): None,
@@ -63,7 +64,7 @@ def expected(op: tuple[str, str], identity: str) -> str:
         return "allowed"
     if identity in ("no_key", "wrong_key"):
         return "401"
-    if need == "any" or need in scopes_of(identity):
+    if need == "any" or ({need} if isinstance(need, str) else set(need)) & scopes_of(identity):
         return "allowed"
     return "403"
 

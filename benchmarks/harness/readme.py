@@ -40,6 +40,13 @@ HEADLINES: dict[str, list[tuple[str, str]]] = {
         ("seconds", "{} s"),
         ("peak_rss_mib", "peak RSS {} MiB (process tree)"),
     ],
+    "scale": [
+        ("customers", "{} customers validated, profiled, scored and segmented on 2 workers"),
+        ("profiles_scores_segments_seconds", "profiles + scores + segments {} s"),
+        ("seconds", "with validation {} s"),
+        ("peak_rss_mib", "peak RSS {} MiB (process tree)"),
+        ("linearity", "{}x the 100k cost per customer"),
+    ],
     "serving_api": [
         ("meterwise.single_p99_ms", "single live request p99 {} ms"),
         ("meterwise.c16_req_per_s", "{} req/s at c16"),
@@ -59,6 +66,13 @@ HEADLINES: dict[str, list[tuple[str, str]]] = {
         ("reload.swap_p99_ms", "reload swap p99 {} ms"),
         ("kill.kills", "{} kills"),
         ("kill.champion_corrupted", "{} corrupted champions"),
+    ],
+    "validation": [
+        ("readings", "{} CSV readings"),
+        ("clean_seconds", "clean {} s"),
+        ("bad_seconds", "with 100 bad values {} s"),
+        ("ratio", "ratio {}"),
+        ("found_with_line", "{} bad values found with their line"),
     ],
     "arrears_taiwan": [("auc", "AUC {}"), ("baseline_auc", "baseline AUC {}"), ("calibration_error", "ECE {}")],
     "segments_london": [
@@ -99,6 +113,11 @@ HEADLINES: dict[str, list[tuple[str, str]]] = {
         ("audit_added_batch_10k_ms", "{} ms (10k batch)"),
         ("guardrails_10k_ms", "guardrails {} ms per 10k rows"),
         ("acknowledged_batches_missing", "{} acknowledged batches missing"),
+    "monitoring": [
+        ("arrears_taiwan.payment_delay_shock.detected_first_period", "payment-delay shock caught in 1 period: {}"),
+        ("london.tariff_change.detected_first_period", "tariff change caught in 1 period: {}"),
+        ("control_false_alarm_rate", "no-change false-alarm rate {}"),
+        ("london.control_forecast_alarm_rate", "forecast alerts on the unchanged stream {}"),
     ],
 }
 

@@ -45,8 +45,7 @@ async def off_loop(inline: bool, fn: Callable[..., T], *args: Any) -> T:
 async def live_answers(store: ModelStore, runtime: Runtime) -> LiveScores:
     """The runtime's answers on the current snapshot; reading a new snapshot or scoring it happens in the
     thread pool, never on the event loop."""
-    if store.snapshots.fresh():
-        live = store.cached_live(runtime)
-        if live is not None:
-            return live
+    live = store.cached_live(runtime)
+    if live is not None:
+        return live
     return await run_in_threadpool(store.live, runtime)

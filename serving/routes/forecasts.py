@@ -87,6 +87,7 @@ def forecast(body: ForecastRequest, store: StoreDep, _: PlannerKey) -> Response:
             "issued_at": info.get("issued_at"),
             "data_cutoff": info.get("data_cutoff"),
             "method": picks.get(body.level),
+            "customers": bundle.customers(body.level, body.key, body.freq) if hasattr(bundle, "customers") else None,
             "points": points,
         }
     )

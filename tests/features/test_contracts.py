@@ -74,7 +74,9 @@ def test_duplicates_name_both_rows(tenant, table, keys):
         validate(table, dup, now=NOW)
     rows = set(info.value.failures["row"].dropna().astype(int))
     assert {1, len(dup) - 1} <= rows
-    assert set(info.value.failures["column"]) & set(keys)
+    named = {c for cols in info.value.failures["column"].dropna() for c in cols.split(",")}
+    assert named & set(keys)
+    assert len(info.value.failures) == 2  # one failure per duplicated row, not one per key column
 
 
 @pytest.mark.parametrize("table", TABLES)
@@ -155,3 +157,17 @@ def test_weather_forecasts_contract_names_the_bad_field(column, value, check):
     bad.loc[1, column] = value
     with pytest.raises(ContractViolation, match=check):
         validate("weather_forecasts", bad)
+
+
+def test_a_bad_date_and_a_bad_kwh_on_one_row_are_two_failures_and_an_empty_cell_stays_not_nullable(tenant):
+    df = tenant["readings"].astype({"reading_date": object, "kwh": object})
+    df.loc[3, ["reading_date", "kwh"]] = ["31/12/2012", -1.0]
+    df.loc[5, "reading_date"] = None
+    with pytest.raises(ContractViolation) as info:
+        validate("readings", df, now=NOW)
+    got = info.value.failures[["row", "column", "check"]].values.tolist()
+    assert got == [
+        [3, "reading_date", "date_day_first"],
+        [3, "kwh", "non_negative"],
+        [5, "reading_date", "not_nullable"],
+    ]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import pandas as pd
 import pytest
 
@@ -43,8 +45,9 @@ def test_bad_rows_raise_by_default_and_quarantine_on_request(tmp_path, tenant):
     payments.loc[3, "bill_id"] = "UNKNOWN-BILL"
     for name, df in {**tenant, "readings": readings, "payments": payments}.items():
         df.to_csv(tmp_path / f"{name}.csv", index=False)
-    with pytest.raises(ContractViolation, match="row 10"):
+    with pytest.raises(ContractViolation, match=r"line 12: kwh non_negative \(value='-2.0'\)") as info:
         load_tenant(tmp_path, now=NOW)
+    assert info.value.failures.loc[0, "row"] == 10  # row 10 sits on line 12 (header is line 1)
 
     qdir = tmp_path / "quarantine"
     tables, report = load_tenant(tmp_path, now=NOW, quarantine_dir=qdir)
@@ -52,7 +55,23 @@ def test_bad_rows_raise_by_default_and_quarantine_on_request(tmp_path, tenant):
         assert counts["accepted"] + counts["quarantined"] == counts["in"]
     assert report.counts["readings"]["quarantined"] == 1
     assert report.counts["payments"]["quarantined"] == 1
+    assert report.quarantine_files["payments"].startswith(str(qdir / report.run_id))
     rejected = pd.read_csv(report.quarantine_files["payments"])
     assert rejected.loc[0, "line"] == 3 + 2  # row 3 sits on line 5 of the CSV (header is line 1)
     assert "known_bill" in rejected.loc[0, "reasons"]
     assert len(tables["payments"]) == len(payments) - 1
+
+
+def test_every_log_line_of_a_run_carries_its_id(tmp_path, tenant, caplog):
+    readings = tenant["readings"].copy()
+    readings.loc[4, "kwh"] = -1.0
+    for name, df in {**tenant, "readings": readings}.items():
+        df.to_csv(tmp_path / f"{name}.csv", index=False)
+    with caplog.at_level(logging.DEBUG, logger="features"):
+        _, report = load_tenant(tmp_path, now=NOW, quarantine_dir=tmp_path / "q", run_id="20240701T000000Z-abcdef")
+    lines = [r.getMessage() for r in caplog.records if r.name.startswith("features.")]
+    assert len(lines) > 5 and all(m.startswith("[run 20240701T000000Z-abcdef] ") for m in lines), lines
+    assert (tmp_path / "q" / report.run_id / "summary.json").exists()
+    caplog.clear()
+    logging.getLogger("features.io").warning("after the run")
+    assert caplog.records[-1].getMessage() == "after the run"  # the prefix ends with the run

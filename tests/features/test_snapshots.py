@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pandas as pd
@@ -55,3 +56,21 @@ def test_snapshot_carries_the_segmenter_shapes_for_live_answers(tenant_dir: Path
     snap = read_snapshot_folder(folder)  # what the service reads: profiles joined with the shapes by customer
     row = snap.frame.set_index("customer_id").loc[shapes["customer_id"].iloc[0], list(WEEKLY_COLUMNS)]
     assert row.to_numpy() == pytest.approx(shapes.loc[0, list(WEEKLY_COLUMNS)].to_numpy().astype(float))
+
+
+def test_snapshot_flags_low_completeness_and_summarises_quality(tenant, tmp_path: Path):
+    from features.io import write_table
+
+    readings = tenant["readings"]
+    gappy = readings["customer_id"].eq("C001") & readings["reading_date"].between("2023-07-01", "2023-09-30")
+    folder = tmp_path / "data"
+    for name, df in {**tenant, "readings": readings[~gappy]}.items():
+        write_table(df, folder / f"{name}.parquet")
+    snap = build_snapshot(folder, tmp_path / "snap", tenant="t1")
+    profiles = pd.read_parquet(snap / "profiles.parquet").set_index("customer_id")
+    assert profiles["low_completeness"].to_dict() == {c: c == "C001" for c in profiles.index}
+    manifest = json.loads((snap / "manifest.json").read_text())
+    assert manifest["quality"]["meters_per_issue"]["low_completeness"] == 1
+    assert "low_completeness" in {f["name"] for f in manifest["features"]}
+    meters = pd.read_parquet(snap / "quality" / "meters.parquet").set_index("customer_id")
+    assert meters.loc["C001", "longest_gap_days"] == 92

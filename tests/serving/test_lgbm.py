@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import sys
+
 import lightgbm as lgb
 import numpy as np
 import pytest
 
-from serving.lgbm import SingleRowPredictor
+from serving import lgbm
+from serving.lgbm import SingleRowPredictor, compile_forest
 
 
 @pytest.fixture(scope="module")
@@ -39,3 +42,24 @@ def test_single_row_path_equals_booster_predict(booster):
 def test_single_row_path_refuses_a_row_it_cannot_read(booster, row):
     with pytest.raises(ValueError, match="contiguous float64"):
         SingleRowPredictor(booster, 5).predict(row)
+
+
+def test_compiled_trees_equal_booster_predict(booster):
+    compiled = compile_forest(booster)
+    assert compiled is not None
+    rows = np.random.default_rng(2).normal(size=(3_000, 5))
+    rows[::5, 1] = np.nan
+    rows[7] = np.nan
+    expected = booster.predict(rows, num_threads=1)
+    np.testing.assert_allclose(compiled.predict(rows), expected, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(compiled.predict(rows, threads=2), expected, rtol=0, atol=1e-12)
+
+
+def test_without_lleaves_batches_stay_on_lightgbm(booster, monkeypatch):
+    monkeypatch.setitem(sys.modules, "lleaves", None)  # import lleaves -> ImportError
+    lgbm._compiled.cache_clear()  # compiled by the test above in this process
+    assert compile_forest(booster) is None
+
+
+def test_a_model_is_compiled_once_per_process(booster):
+    assert compile_forest(booster) is compile_forest(booster)  # a reload back to it costs nothing

@@ -33,3 +33,21 @@ def test_single_row_and_batch_paths_equal_predict_risk(model):
     assert out["status"].tolist() == ["ok", "insufficient_features", "ok"]
     assert out["probability"][1] != out["probability"][1] and out["reasons"][1].tolist() == [None, None, None]
     assert isinstance(out["reasons"][0][0], str)
+
+
+def test_compiled_trees_are_used_for_batches_only_when_they_agree(model, monkeypatch):
+    canary = np.array([[0.0, 10.0], [4.0, np.nan], [2.0, 3.0]])
+    runtime = ArrearsRuntime(kind="arrears", bundle=model, version="1", source="test", canary=canary)
+    runtime.check()
+    assert runtime._compiled is not None
+    rows = np.array([[1.0, 12.0], [np.nan, np.nan], [3.0, np.nan]] * 50)
+    np.testing.assert_allclose(runtime.probability(rows), model.predict_risk(rows), rtol=0, atol=1e-12)
+
+    from serving.lgbm import CompiledForest
+
+    original = CompiledForest.predict
+    monkeypatch.setattr(CompiledForest, "predict", lambda self, X, threads=1: original(self, X, threads) + 1e-9)
+    wrong = ArrearsRuntime(kind="arrears", bundle=model, version="2", source="test", canary=canary)
+    wrong.check()
+    assert wrong._compiled is None and wrong.fast  # refused: batches go through LightGBM's predict
+    np.testing.assert_allclose(wrong.probability(rows), model.predict_risk(rows), rtol=0, atol=1e-12)

@@ -38,3 +38,15 @@ def test_fresh_turns_false_when_a_snapshot_is_written_and_true_once_read(setting
     write_features(settings.var_dir, snapshot_frame(bump=1.0), as_of="2014-03-31")
     assert not watcher.fresh()
     assert watcher.current().id != first.id and watcher.fresh()
+
+
+def test_peek_answers_only_while_the_snapshot_in_memory_is_current(tmp_path):
+    root = tmp_path / "features" / "demo"
+    write_features(tmp_path, snapshot_frame())
+    watcher = SnapshotWatcher(root)
+    assert watcher.peek() is None  # never read
+    first = watcher.current()
+    assert watcher.peek() is first
+    write_features(tmp_path, snapshot_frame(bump=1.0))
+    assert watcher.peek() is None  # changed on disk: the caller reads it (off the event loop)
+    assert watcher.current().id != first.id and watcher.peek() is not None

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
+from tests.conftest import SHARED_DATA, needs_shared
 from training.backtest_job import issue_origins, run_backtest, write_backtest
 from training.csv_series import csv_panel, read_load_csv
 
+ROOT = Path(__file__).resolve().parents[2]
 QUICK = {"n_estimators": 40, "num_leaves": 15, "max_rows": 20_000}
 
 
@@ -54,3 +57,21 @@ def test_backtest_command_runs_end_to_end(hourly_csv, tmp_path):
     )
     assert result.exit_code == 0, result.output
     assert json.loads((tmp_path / "bt" / "backtest.json").read_text())["windows"] == 3
+
+
+@needs_shared()
+@pytest.mark.slow
+def test_cli_backtest_reproduces_the_benchmark_pjm_figure(tmp_path):
+    """`meterwise backtest` on the PJM East CSV gives the committed benchmark's MAPE within 0.2 points
+    (same protocol, same code path; minutes of training)."""
+    from serving.cli import app
+
+    committed = json.loads((ROOT / "benchmarks" / "results" / "forecast_real.json").read_text())["pjm"]
+    args = ["backtest", "--input", str(SHARED_DATA / "pjm_hourly" / "PJME_hourly.csv"), "--freq", "H"]
+    args += ["--horizon", "24", "--days", "365", "--country", "US", "--out", str(tmp_path)]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    ours = json.loads((tmp_path / "backtest.json").read_text())
+    assert ours["windows"] == committed["windows"]
+    assert abs(ours["mape"] - committed["mape"]) <= 0.2, (ours["mape"], committed["mape"])
+    assert set(ours["charts"].values()) <= {p.name for p in tmp_path.iterdir()}

@@ -37,6 +37,19 @@ def test_train_forecast_registers_a_coherent_champion(trained, mlflow_settings, 
             assert (p["p10"] <= p["p50"]).all() and (p["p50"] <= p["p90"]).all()
         # P10/P90 are marginals of coherent sample paths: the total's band is no wider than its parts' summed
         assert ((total["p90"] - total["p10"]) <= sum((p["p90"] - p["p10"]).to_numpy() for p in parts) + 1e-9).all()
+    # every candidate's scores: logged to MLflow, tabled for the report, shown by GET /v1/models (summary)
+    from training.registry import open_registry
+
+    registry = open_registry(mlflow_settings, data.tenant)
+    run = registry.version_run("forecast", summary["version"])
+    for model in ("lightgbm", "seasonal_naive", "ets"):
+        assert {"mase", "mape", "coverage_p10_p90"} <= {k.split(".")[-1] for k in run["metrics"] if f".{model}." in k}
+    assert "D.served.total.mean_width_pct" in run["metrics"] and run["params"]["method.D.total"]
+    files = registry.download_run_artifacts(run["run_id"], tmp_path / "artifacts")
+    table = pd.read_csv(files / "backtest_candidates.csv")
+    assert set(table["model"]) == {"lightgbm", "seasonal_naive", "ets"} and table["coverage_p10_p90"].notna().all()
+    shown = bundle.summary()
+    assert {c["model"] for c in shown["candidates"]} == set(table["model"]) and shown["methods"]["D"]["picks"]
     paths = forecast("region", "north", 28, "D", out_dir=tmp_path / "out", training=mlflow_settings, data=data)
     assert len(pd.read_csv(paths["csv"])) == 28 and paths["png"].stat().st_size > 1000
 

@@ -13,7 +13,7 @@ from typing import Annotated
 import pandas as pd
 import typer
 
-from features.cli import AsOf, DataDir, Tenant
+from features.cli import AsOf, DataDir, Scheduler, Tenant
 from features.progress import step
 
 logger = logging.getLogger(__name__)
@@ -29,11 +29,11 @@ Grades = Annotated[
 ]
 
 
-def _settings(data_dir: Path | None, tenant: str | None = None):
+def _settings(data_dir: Path | None, tenant: str | None = None, scheduler: str | None = None):
     from features.cli import tenant_settings
     from training.settings import TrainingSettings
 
-    return tenant_settings(tenant, data_dir), TrainingSettings()
+    return tenant_settings(tenant, data_dir, dask_scheduler=scheduler), TrainingSettings()
 
 
 def _policy(grades: Path | None):
@@ -50,11 +50,14 @@ def train_arrears_cmd(
     grades: Grades = None,
     data_dir: DataDir = None,
     tenant: Tenant = None,
+    scheduler: Scheduler = None,
 ) -> None:
-    """Train the arrears model (LightGBM + calibration + logistic baseline), log, register, promote."""
+    """Train the arrears model (LightGBM + calibration + logistic baseline), log, register, promote.
+
+    On a partitioned tenant the training frame is built on the Dask cluster; the fit runs in this process."""
     from training.arrears_job import train_arrears
 
-    data, training = _settings(data_dir, tenant)
+    data, training = _settings(data_dir, tenant, scheduler)
     with step("train arrears"):
         result = train_arrears(
             data,
@@ -79,11 +82,14 @@ def score_arrears_cmd(
     grades: Grades = None,
     data_dir: DataDir = None,
     tenant: Tenant = None,
+    scheduler: Scheduler = None,
 ) -> None:
-    """Score every customer: probability, grade, action and 3 reasons -> var/scores/<tenant>/arrears/."""
+    """Score every customer: probability, grade, action and 3 reasons -> var/scores/<tenant>/arrears/.
+
+    A partitioned tenant (``meterwise data partition``) is scored on the Dask cluster, partition by partition."""
     from training.arrears_job import score_arrears
 
-    data, training = _settings(data_dir, tenant)
+    data, training = _settings(data_dir, tenant, scheduler)
     with step("score arrears"):
         path = score_arrears(
             data, training, as_of=pd.Timestamp(as_of) if as_of else None, model=model, grade_policy=_policy(grades)

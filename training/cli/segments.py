@@ -11,7 +11,7 @@ from typing import Annotated
 import pandas as pd
 import typer
 
-from features.cli import AsOf, DataDir, Tenant, tenant_settings
+from features.cli import AsOf, DataDir, Scheduler, Tenant, tenant_settings
 from features.progress import step
 
 
@@ -49,12 +49,15 @@ def score_segments_cmd(
     grades: Annotated[Path | None, typer.Option(help="arrears scores with customer_id, grade")] = None,
     data_dir: DataDir = None,
     tenant: Tenant = None,
+    scheduler: Scheduler = None,
 ) -> None:
-    """Write each customer's segment, distance, value band, grade and strategy to var/scores/<tenant>/segments/."""
+    """Write each customer's segment, distance, value band, grade and strategy to var/scores/<tenant>/segments/.
+
+    A partitioned tenant (``meterwise data partition``) is scored on the Dask cluster, partition by partition."""
     from training import segments_job
     from training.settings import TrainingSettings
 
-    data = tenant_settings(tenant, data_dir)
+    data = tenant_settings(tenant, data_dir, dask_scheduler=scheduler)
     with step("score segments"):
         path = segments_job.score_segments(
             data, TrainingSettings(), as_of=pd.Timestamp(as_of) if as_of else None, model=model, grades_path=grades

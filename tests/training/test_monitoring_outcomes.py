@@ -1,0 +1,85 @@
+"""Realised vs predicted late rates per grade, matured AUC and forecast error against the backtest."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from training.monitoring_outcomes import (
+    against_backtest,
+    calibration_by_grade,
+    calibration_over_time,
+    forecast_errors,
+    matured_auc,
+)
+
+
+def test_calibration_by_grade_by_hand():
+    grades = np.array(["A", "A", "B", "B", "B", "B"])
+    y = np.array([0, 0, 1, 1, 0, 1])
+    p = np.array([0.1, 0.3, 0.5, 0.5, 0.5, 0.5])
+    out = calibration_by_grade(grades, y, p, order=["A", "B", "C"]).set_index("grade")
+    assert out.loc["A", ["n", "predicted_rate", "realised_rate"]].tolist() == pytest.approx([2, 0.2, 0.0])
+    assert out.loc["B", "gap"] == pytest.approx(0.25)
+    assert out.loc["C", "n"] == 0 and np.isnan(out.loc["C", "realised_rate"])
+
+
+def test_calibration_rejects_unequal_lengths():
+    with pytest.raises(ValueError, match="differ in length"):
+        calibration_by_grade(np.array(["A"]), np.array([0, 1]), np.array([0.1, 0.2]))
+
+
+def test_calibration_over_time_has_an_all_row_per_period():
+    out = calibration_over_time(
+        pd.Series(["2024-01", "2024-01", "2024-02"]),
+        np.array(["A", "B", "A"]),
+        np.array([0, 1, 1]),
+        np.array([0.2, 0.6, 0.4]),
+    )
+    every = out[out["grade"] == "all"].set_index("period")
+    assert every["realised_rate"].to_dict() == {"2024-01": 0.5, "2024-02": 1.0}
+
+
+def test_matured_auc_is_nan_with_one_class():
+    assert np.isnan(matured_auc(np.array([0, 0]), np.array([0.1, 0.2])))
+    assert matured_auc(np.array([0, 1]), np.array([0.1, 0.2])) == 1.0
+
+
+def _forecasts(p50, p10, p90):
+    ts = pd.date_range("2024-01-01", periods=len(p50), freq="D")
+    return pd.DataFrame(
+        {"level": "total", "key": "all", "freq": "D", "timestamp": ts, "p10": p10, "p50": p50, "p90": p90}
+    )
+
+
+def test_forecast_errors_by_hand():
+    fc = _forecasts([100.0, 100.0], [90.0, 90.0], [110.0, 110.0])
+    actuals = fc[["level", "key", "freq", "timestamp"]].assign(y=[100.0, 125.0])
+    out = forecast_errors(fc, actuals).iloc[0]
+    assert out["n"] == 2
+    assert out["mape"] == pytest.approx((0 + 25 / 125 * 100) / 2)
+    assert out["coverage_p10_p90"] == pytest.approx(0.5)
+
+
+def test_forecast_errors_only_on_arrived_actuals_and_against_backtest():
+    fc = _forecasts([100.0] * 3, [90.0] * 3, [110.0] * 3)
+    actuals = fc.iloc[:1][["level", "key", "freq", "timestamp"]].assign(y=[80.0])
+    out = against_backtest(
+        forecast_errors(fc, actuals),
+        pd.DataFrame({"freq": ["D"], "level": ["total"], "mape": [10.0], "coverage_p10_p90": [0.8]}),
+    )
+    assert out.loc[0, "n"] == 1
+    assert out.loc[0, "mape_excess"] == pytest.approx(25 / 10 - 1)
+    assert forecast_errors(fc, actuals.iloc[:0]).empty
+
+
+def test_mase_uses_the_seasonal_naive_scale_of_the_history():
+    hist_ts = pd.date_range("2023-12-01", periods=14, freq="D")
+    history = pd.DataFrame(
+        {"level": "total", "key": "all", "freq": "D", "timestamp": hist_ts, "y": np.r_[[100.0] * 7, [110.0] * 7]}
+    )
+    fc = _forecasts([100.0], [90.0], [110.0])
+    actuals = fc[["level", "key", "freq", "timestamp"]].assign(y=[105.0])
+    out = forecast_errors(fc, actuals, history).iloc[0]
+    assert out["mase"] == pytest.approx(5 / 10)  # naive-7 errors: 7 x |110 - 100| -> scale 10
