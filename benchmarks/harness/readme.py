@@ -113,6 +113,7 @@ HEADLINES: dict[str, list[tuple[str, str]]] = {
         ("audit_added_batch_10k_ms", "{} ms (10k batch)"),
         ("guardrails_10k_ms", "guardrails {} ms per 10k rows"),
         ("acknowledged_batches_missing", "{} acknowledged batches missing"),
+    ],
     "monitoring": [
         ("arrears_taiwan.payment_delay_shock.detected_first_period", "payment-delay shock caught in 1 period: {}"),
         ("london.tariff_change.detected_first_period", "tariff change caught in 1 period: {}"),
