@@ -30,6 +30,8 @@ from features.work_orders import work_orders_schema
 CATEGORIES = ("residential", "commercial", "industrial", "agricultural", "public")
 #: what an inspection found (``inspections.outcome``)
 OUTCOMES = ("theft_confirmed", "no_irregularity", "not_reached")
+#: prepaid meters and deposit accounts (``balances.account_type``)
+ACCOUNT_TYPES = ("prepaid", "deposit")
 CHANNELS = ("direct_debit", "bank_transfer", "card", "cash", "online", "mobile", "agent", "other")
 DATE = "datetime64[ns]"
 UTC = "datetime64[ns, UTC]"
@@ -68,6 +70,19 @@ def _weather_values() -> dict[str, pa.Column]:
     }
 
 
+def _protection_flags() -> dict[str, pa.Column]:
+    """Optional vulnerable-customer flags (guardrails, issue 20) and the key-account flag; null = not set."""
+    flag = lambda: pa.Column("boolean", nullable=True, coerce=True, required=False)  # noqa: E731
+    return {
+        "medical": flag(),  # medical / life-support register
+        "priority_services": flag(),  # priority-services register
+        "low_income": flag(),  # low-income assistance
+        "elderly": flag(),
+        "protection_other": pa.Column(str, nullable=True, coerce=True, required=False),  # free text
+        "key_account": flag(),
+    }
+
+
 def schemas(now: pd.Timestamp | None = None) -> dict[str, pa.DataFrameSchema]:
     """The contract of every table; dates later than `now` (default: the current time) are rejected."""
     now = pd.Timestamp.now(tz="UTC") if now is None else pd.Timestamp(now)
@@ -85,6 +100,7 @@ def schemas(now: pd.Timestamp | None = None) -> dict[str, pa.DataFrameSchema]:
                 "region": pa.Column(str, coerce=True),
                 "area": pa.Column(str, nullable=True, coerce=True, required=False),
                 "socio_group": pa.Column(str, nullable=True, coerce=True, required=False),
+                **_protection_flags(),
                 "start_date": date(checks=[day_ok]),
                 "end_date": date(nullable=True),
             },
@@ -193,6 +209,21 @@ def schemas(now: pd.Timestamp | None = None) -> dict[str, pa.DataFrameSchema]:
                 ),
             },
             unique=["customer_id", "inspected_date"],
+            report_duplicates="all",
+        ),
+        # prepaid / deposit balances as reported on a day (optional table; a negative balance is a debt)
+        "balances": pa.DataFrameSchema(
+            {
+                "customer_id": _id(),
+                "as_of": date(checks=[day_ok]),
+                "balance": pa.Column(
+                    "float64", coerce=True, checks=[pa.Check(np.isfinite, element_wise=False, error="finite")]
+                ),
+                "account_type": pa.Column(
+                    str, pa.Check.isin(ACCOUNT_TYPES), nullable=True, coerce=True, required=False
+                ),
+            },
+            unique=["customer_id", "as_of"],
             report_duplicates="all",
         ),
         "work_orders": work_orders_schema(ts_ok),  # complaints in free text (issue 22), optional per tenant
@@ -379,7 +410,16 @@ def check_references(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
             )
 
     if known is not None:
-        for name in ("readings", "interval_readings", "bills", "payments", "work_orders", "meter_reads", "inspections"):
+        for name in (
+            "readings",
+            "interval_readings",
+            "bills",
+            "payments",
+            "work_orders",
+            "meter_reads",
+            "inspections",
+            "balances",
+        ):
             if name in tables:
                 ids = tables[name]["customer_id"]
                 fail(name, (ids.notna() & ~ids.isin(known)).to_numpy(), "customer_id", "known_customer", ids)

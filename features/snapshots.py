@@ -235,4 +235,9 @@ def build_snapshot(
     )
     # per-meter quality in a subfolder: serving merges every sibling *.parquet into the live profiles
     write_table(quality_table, snapshot_path(root, day) / "quality" / "meters.parquet")
-    return write_snapshot(profiles, manifest, root, extra={"shapes": shapes.reset_index()})
+    from features.protection import protection_table
+
+    extra = {"shapes": shapes.reset_index()}
+    if "customers" in tables:  # region + protection flags: guardrails of the API (issue 20)
+        extra["protection"] = protection_table(tables["customers"])
+    return write_snapshot(profiles, manifest, root, extra=extra)

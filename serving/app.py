@@ -31,6 +31,7 @@ from features.errors import (
     UnknownCustomer,
     UnknownSeries,
 )
+from serving.collections import AuditUnavailable, CollectionsDesk
 from serving.deps import KeyRing, Service
 from serving.docs import install_docs
 from serving.errors import Forbidden, InvalidRequest, Overloaded, RateLimited, ReasonsPending, Unauthenticated
@@ -39,7 +40,19 @@ from serving.limits import BatchGate, deadline_for
 from serving.metrics import Metrics
 from serving.model_store import ModelStore
 from serving.responses import envelope, error_response
-from serving.routes import arrears, forecasts, health, models, monitoring, segments, theft, work_orders
+from serving.routes import (
+    alerts,
+    arrears,
+    customers,
+    decisions,
+    forecasts,
+    health,
+    models,
+    monitoring,
+    segments,
+    theft,
+    work_orders,
+)
 from serving.settings import ServingSettings
 
 logger = logging.getLogger(__name__)
@@ -58,6 +71,7 @@ HTTP_STATUS: dict[type[MeterwiseError], int] = {
     ReasonsPending: 503,
     ModelNotReady: 503,
     SnapshotNotFound: 503,
+    AuditUnavailable: 503,
 }
 HTTP_CODES = {
     400: "bad_request",
@@ -293,11 +307,14 @@ def create_app(settings: ServingSettings | None = None, store: ModelStore | None
     app.state.gate = BatchGate(settings.max_inflight_rows)
     app.state.draining = False  # set on SIGTERM (serving/server.py): /readyz answers 503 from then on
     app.state.metrics = metrics = Metrics(store.describe)
-    app.state.service = Service(settings, store, metrics, app.state.gate)
+    app.state.collections = CollectionsDesk(settings)  # guardrails + decision audit trail (issue 20)
+    app.state.service = Service(settings, store, metrics, app.state.gate, app.state.collections)
     _install_error_handlers(app, settings)
     for module in (arrears, segments, forecasts, models, health, theft):  # routers carry their full /v1 prefix
         app.include_router(module.router)
     app.include_router(work_orders.router)
+    for module in (decisions, alerts, customers):  # collections: audit trail, balance alerts, key accounts
+        app.include_router(module.router)
     app.include_router(monitoring.router)
     metrics.watch_monitoring(monitoring.latest_status(app))
     install_docs(app)

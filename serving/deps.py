@@ -15,7 +15,7 @@ import logging
 import os
 import time
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
 
@@ -131,6 +131,7 @@ class Service:
     store: ModelStore
     metrics: Metrics
     gate: BatchGate
+    collections: Any = None  # serving.collections.CollectionsDesk: guardrails + audit trail of arrears answers
 
 
 def require_service(scope: str):
@@ -160,6 +161,21 @@ def require_scope(scope: str | None):
         return key
 
     dependency.__name__ = f"require_{scope or 'any_key'}"
+    return dependency
+
+
+def require_any_scope(*scopes: str):
+    """Dependency factory: a valid API key carrying at least one of `scopes` (e.g. billing or admin)."""
+
+    async def dependency(request: Request) -> ApiKey:
+        ring: KeyRing = request.app.state.keyring
+        key = ring.authenticate(request)
+        if not key.scopes & set(scopes):
+            raise Forbidden(f"this API key lacks all of the scopes {list(scopes)}")
+        ring.spend(key)
+        return key
+
+    dependency.__name__ = f"require_{scopes[0]}"  # the docs (serving/docs.py) name the first scope
     return dependency
 
 

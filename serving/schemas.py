@@ -11,7 +11,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 CustomerId = Annotated[str, StringConstraints(min_length=1, max_length=64, strip_whitespace=False)]
-Status = Literal["ok", "unknown_customer", "insufficient_features"]
+Status = Literal["ok", "unknown_customer", "insufficient_features", "cold_start"]
 REASONS_COST = (
     "Reasons are LightGBM SHAP contributions and cost about 90 times a prediction, so they are opt-in "
     "when features are supplied; by id they are on by default, computed once per customer, model version "
@@ -75,6 +75,14 @@ class ArrearsScore(Strict):
     model_version: str = Field(description="version of the model that computed this answer")
     as_of: str | None = Field(description="as-of date of the feature snapshot the answer was computed on")
     snapshot_id: str = SnapshotId
+    guardrail: str | None = Field(
+        None, description="protection rule or period that replaced a strong action (e.g. medical), else null"
+    )
+    original_action: str | None = Field(None, description="the grade's action a guardrail replaced (audit)")
+    decision_batch_id: int | None = Field(None, description="audit record of this answer (GET /v1/decisions)")
+    cold_start: str | None = Field(
+        None, description="status cold_start: too little history; the probability is the prior of these peers"
+    )
 
     model_config = ConfigDict(
         json_schema_extra={
@@ -127,6 +135,9 @@ class ArrearsColumns(Strict):
     grade: list[str | None]
     action: list[str | None]
     reasons: list[list[str | None]] | None = Field(description="[reason_1, reason_2, reason_3] per row, or null")
+    guardrail: list[str | None] | None = Field(None, description="guardrail applied per row, else null")
+    original_action: list[str | None] | None = Field(None, description="action a guardrail replaced, per row")
+    cold_start: list[str | None] | None = Field(None, description="basis of a cold-start prior, per row")
 
 
 class ArrearsBatchResponse(Strict):
@@ -138,6 +149,8 @@ class ArrearsBatchResponse(Strict):
     status_counts: dict[str, int]
     unknown_customer_ids: list[str]
     results: ArrearsColumns
+    guarded_count: int | None = Field(None, description="rows whose action a guardrail replaced")
+    decision_batch_id: int | None = Field(None, description="audit record of this batch (GET /v1/decisions)")
 
     model_config = ConfigDict(
         json_schema_extra={

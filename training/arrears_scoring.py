@@ -19,6 +19,7 @@ from features.settings import DataSettings
 from features.snapshots import default_as_of
 from training import registry
 from training.arrears import ArrearsRiskModel, GradePolicy
+from training.collections_batch import guard_and_record
 from training.settings import TrainingSettings
 
 logger = logging.getLogger(__name__)
@@ -104,6 +105,7 @@ def score_arrears(
     tables, _ = load_tenant(data.data_dir, quarantine_dir=data.quarantine_dir)
     as_of = _latest_day(tables) if as_of is None else pd.Timestamp(as_of).tz_localize(None).normalize()
     scores = score_tables(bundle, tables, as_of=as_of, late_days=data.late_days, version=version)
+    scores = guard_and_record(scores, tables["customers"], data, day=as_of)  # guardrails + audit trail (issue 20)
     folder = data.scores_dir(KIND)
     path = write_table(scores, folder / f"{as_of.date()}.parquet")
     tmp = folder / f".latest.{os.getpid()}.parquet"

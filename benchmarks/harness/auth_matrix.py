@@ -23,6 +23,9 @@ POLICY: dict[tuple[str, str], str | tuple[str, ...] | None] = {
     ("GET", "/v1/models"): "any",
     ("GET", "/v1/models/{kind}"): "any",
     ("POST", "/v1/models/{kind}/reload"): "admin",
+    ("GET", "/v1/decisions"): "billing",
+    ("GET", "/v1/alerts"): "billing",
+    ("GET", "/v1/customers/{customer_id}/profile"): "billing",
     ("GET", "/v1/monitoring"): ("admin", "planner"),  # any one of these scopes
     ("GET", "/healthz"): None,
     ("GET", "/readyz"): None,
@@ -36,6 +39,7 @@ IDENTITIES: dict[str, dict[str, str]] = {
     "wrong_key": {"X-API-Key": "rel-wrong-0000"},
 }
 PATH_VALUES = {"customer_id": "K0001", "kind": "arrears"}
+QUERIES: dict[str, dict[str, str]] = {"/v1/decisions": {"customer_id": "K0001"}}
 BODIES: dict[str, Any] = {
     "/v1/arrears/score": {"customer_ids": ["K0001", "K0002"]},
     "/v1/segments": {"customer_ids": ["K0001"]},
@@ -69,7 +73,7 @@ def call(client: Any, op: tuple[str, str], identity: str) -> Any:
     method, template = op
     path = template.format(**PATH_VALUES)
     body = BODIES.get(template)
-    return client.request(method, path, headers=IDENTITIES[identity], json=body)
+    return client.request(method, path, headers=IDENTITIES[identity], json=body, params=QUERIES.get(template))
 
 
 def check_cell(op: tuple[str, str], identity: str, r: Any) -> list[str]:

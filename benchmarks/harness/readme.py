@@ -101,6 +101,19 @@ HEADLINES: dict[str, list[tuple[str, str]]] = {
         ("b_before_cutoff_cv.lgbm.auc", "AUC (before cut-off) {}"),
         ("b_before_cutoff_cv.lgbm.calibration_error", "ECE {}"),
     ],
+    "cold_start": [
+        ("wape_cold_start_0d", "WAPE new (0 days) {}"),
+        ("wape_cold_start_7d", "7 days {}"),
+        ("wape_cold_start_30d", "30 days {}"),
+        ("wape_full_history", "full history {}"),
+        ("wape_category_mean", "category mean {}"),
+    ],
+    "collections_audit": [
+        ("audit_added_single_p50_ms", "audit adds {} ms (single p50)"),
+        ("audit_added_batch_10k_ms", "{} ms (10k batch)"),
+        ("guardrails_10k_ms", "guardrails {} ms per 10k rows"),
+        ("acknowledged_batches_missing", "{} acknowledged batches missing"),
+    ],
     "monitoring": [
         ("arrears_taiwan.payment_delay_shock.detected_first_period", "payment-delay shock caught in 1 period: {}"),
         ("london.tariff_change.detected_first_period", "tariff change caught in 1 period: {}"),

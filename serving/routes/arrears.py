@@ -12,6 +12,7 @@ import numpy as np
 from fastapi import APIRouter, Path, Response
 
 from features.errors import UnknownCustomer
+from serving.collections import decide
 from serving.deps import BillingService
 from serving.errors import InvalidRequest, ReasonsPending
 from serving.live import LiveScores, status_counts, usable_counts
@@ -41,19 +42,18 @@ async def get_arrears(customer_id: CustomerPath, svc: BillingService) -> Respons
     if pos is None:
         raise UnknownCustomer([customer_id])
     ok = bool(live.usable[pos])
-    return json_response(
-        {
-            "customer_id": customer_id,
-            "status": "ok" if ok else "insufficient_features",
-            "probability": live.columns["probability"][pos],
-            "grade": live.columns["grade"][pos],
-            "action": live.columns["action"][pos],
-            "reasons": live.reasons_of(pos),
-            "model_version": live.version,
-            "as_of": live.as_of,
-            "snapshot_id": live.snapshot_id,
-        }
-    )
+    answer = {
+        "customer_id": customer_id,
+        "status": "ok" if ok else "insufficient_features",
+        "probability": live.columns["probability"][pos],
+        "grade": live.columns["grade"][pos],
+        "action": live.columns["action"][pos],
+        "reasons": live.reasons_of(pos),
+        "model_version": live.version,
+        "as_of": live.as_of,
+        "snapshot_id": live.snapshot_id,
+    }
+    return json_response(await decide(svc, answer))  # guardrails + audit record, committed before the reply
 
 
 @router.post(
@@ -77,13 +77,13 @@ async def score_arrears(body: ArrearsScoreRequest, svc: BillingService) -> Respo
             inline = rows <= INLINE_ROWS and runtime.fast and not body.include_reasons
             out = await off_loop(inline, _score_features, body, runtime, settings)
             metrics.rows.labels("arrears", "features").inc(out["count"])
-            return json_response(out)
+            return json_response(await decide(svc, out))
         check_ids(body.customer_ids, settings.max_batch)
         live = await live_answers(store, runtime)
         inline = rows <= INLINE_ROWS and (body.include_reasons is False or not live.pending(body.customer_ids))
         out = await off_loop(inline, _score_ids, body, live, settings)
         metrics.rows.labels("arrears", "snapshot").inc(rows)
-        return json_response(out)
+        return json_response(await decide(svc, out))
 
 
 def _score_features(body: ArrearsScoreRequest, runtime: ArrearsRuntime, settings: ServingSettings) -> dict:

@@ -87,6 +87,8 @@ def test_missing_column_is_a_table_level_error(tenant, table):
         df = pd.DataFrame({"order_id": ["W1"], "created_at": [NOW], "channel": ["app"], "text": ["bill too high"]})
     elif table == "weather_forecasts":
         df = _weather_forecasts()
+    elif table == "balances":  # optional (collections), not in the conftest tenant
+        df = pd.DataFrame({"customer_id": ["C000"], "as_of": [pd.Timestamp("2024-01-01")], "balance": [3.0]})
     else:
         df = tenant[table]
     column = [c for c in df.columns if c not in {"area", "humidity", "end_date"}][-1]

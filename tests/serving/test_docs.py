@@ -139,7 +139,10 @@ def requests_from_schema(openapi: dict[str, Any]) -> list[tuple[str, str, Any, l
                 schema = param["schema"]
                 value = (schema.get("examples") or schema.get("enum") or [schema.get("default")])[0]
                 assert value is not None, f"{method} {path}: parameter {param['name']} has no example"
-                url = url.replace("{" + param["name"] + "}", str(value))
+                if param.get("in") == "query":  # e.g. GET /v1/decisions?customer_id=…
+                    url += ("&" if "?" in url else "?") + f"{param['name']}={value}"
+                else:
+                    url = url.replace("{" + param["name"] + "}", str(value))
             scopes = op.get("x-required-scopes", []) if "security" in op else None
             body = op.get("requestBody", {}).get("content", {}).get("application/json", {}).get("schema")
             bodies = schema_examples(body, components) if body is not None else [None]

@@ -15,6 +15,7 @@ from features.training_sets import build_arrears_training_set
 from tests.conftest import make_tenant
 from training import arrears_fit, arrears_job, registry
 from training.arrears_job import promote_version, score_arrears, train_arrears
+from training.decisions import DecisionLog
 
 RISKY = [f"C{i:03d}" for i in range(20)]
 
@@ -86,6 +87,7 @@ def test_train_promote_refuses_worse_then_force_and_score(data_settings, mlflow_
     assert registry.open_registry(mlflow_settings, "t1").champion_version("arrears") == "1"
 
     as_of = pd.Timestamp("2024-05-15")
+    monkeypatch.delenv("METERWISE_DATABASE_URL", raising=False)  # this run's own SQLite audit file
     path = score_arrears(data_settings, mlflow_settings, as_of=as_of)
     assert path == data_settings.var_dir / "scores" / "t1" / "arrears" / "2024-05-15.parquet"
     scores = pd.read_parquet(path)
@@ -101,8 +103,13 @@ def test_train_promote_refuses_worse_then_force_and_score(data_settings, mlflow_
         "reason_3",
         "model_version",
         "as_of",
+        "original_action",
+        "guardrail",
     ]
     assert len(scores) == 60 and scores["customer_id"].is_unique
+    audit = DecisionLog.open(f"sqlite:///{data_settings.var_dir / 'decisions.db'}")
+    assert audit.count() == 60  # the batch run is in the audit trail too
+    audit.close()
     assert scores["reason_1"].notna().all()
     assert ((scores["probability"] >= 0) & (scores["probability"] <= 1)).all()
     assert set(scores["model_version"]) == {"1"}
