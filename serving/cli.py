@@ -32,7 +32,6 @@ from features.errors import (
     UnknownSeries,
 )
 from training import cli as training_cli
-from training.collections_cli import app as collections_app
 
 #: what to do about each error type (the most specific class in the error's MRO wins; an error's own
 #: ``hint`` attribute wins over all)
@@ -150,7 +149,6 @@ app = typer.Typer(
 app.add_typer(data_app, name="data")
 app.add_typer(features_app, name="features")
 training_cli.mount(app)
-app.add_typer(collections_app, name="collections")  # issue 20: alerts, decisions, views, report-customer
 
 
 @app.command("serve")

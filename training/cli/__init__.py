@@ -4,7 +4,7 @@
 - :mod:`.promote`: ``train promote <kind>``; :mod:`.reports`: ``report``; :mod:`.demo`: ``demo``;
 - :mod:`.work_orders`: the ``work-orders`` group;
 - :mod:`.forecast`: ``train forecast``, ``forecast`` and ``backtest``;
-- :mod:`.monitoring`: ``monitor``;
+- :mod:`.monitoring`: ``monitor``; :mod:`.collections`: the ``collections`` group;
 
 The root (``serving/cli.py``) calls :func:`mount`; jobs hold no CLI code, and no command here catches errors:
 the root turns them into one line (``meterwise -v ...`` shows the traceback).
@@ -14,7 +14,18 @@ from __future__ import annotations
 
 import typer
 
-from training.cli import arrears, demo, forecast, monitoring, promote, reports, segments, theft, work_orders
+from training.cli import (
+    arrears,
+    collections,
+    demo,
+    forecast,
+    monitoring,
+    promote,
+    reports,
+    segments,
+    theft,
+    work_orders,
+)
 
 train_app = typer.Typer(
     help="Train a model kind, log it to MLflow, register it and promote it if it beats the champion.",
@@ -46,6 +57,7 @@ def mount(root: typer.Typer) -> None:
     root.command("report-migration")(segments.report_migration_cmd)
     root.add_typer(work_orders.app, name="work-orders")
     root.command("monitor")(monitoring.monitor_cmd)
+    root.add_typer(collections.app, name="collections")
 
 
 __all__ = ["mount", "score_app", "train_app"]
