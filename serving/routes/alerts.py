@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 from fastapi import APIRouter, Depends, Query, Request, Response
 
+from features.balances import ALERT_COLUMNS
 from serving.collections_schemas import AlertsResponse
 from serving.deps import require_any_scope
 from serving.responses import json_response
@@ -24,17 +25,7 @@ from training.alerts_job import LATEST, alerts_dir
 
 router = APIRouter(prefix="/v1/alerts", tags=["collections"], route_class=OrjsonRoute)
 BillingOrAdmin = Annotated[Any, Depends(require_any_scope("billing", "admin"))]
-COLUMNS = (
-    "customer_id",
-    "kind",
-    "level",
-    "days_left",
-    "balance",
-    "daily_cost",
-    "projected_bill",
-    "usual_bill",
-    "recommended_action",
-)
+COLUMNS = (*ALERT_COLUMNS, "recommended_action")
 _lock = threading.Lock()
 
 
