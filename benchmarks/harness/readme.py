@@ -84,6 +84,7 @@ HEADLINES: dict[str, list[tuple[str, str]]] = {
     "forecast_real": [
         ("pjm.mape", "PJM MAPE {} %"),
         ("pjm.naive_mape", "naive {} %"),
+        ("pjm.baselines.mlforecast.mape", "mlforecast out of the box {} %"),
         ("pjm.weather", "weather: {}"),
         ("london.coverage_p10_p90", "London P10-P90 coverage {}"),
         ("london.mean_width_pct", "width {} %"),
