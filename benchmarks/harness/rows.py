@@ -53,7 +53,7 @@ def corrupt_and_load(folder: Path, seed: int, n_bad: int = 12) -> dict:
             problems.append(f"{name}: counts {counts} vs {len(df)} written, {len(out[name])} returned")
         if counts["accepted"] + counts["quarantined"] != counts["in"]:
             problems.append(f"{name}: {counts} do not add up")
-        path = quarantine / f"{name}.rejected.csv"
+        path = Path(report.quarantine_dir) / f"{name}.rejected.csv"  # this run's folder: <quarantine>/<run_id>/
         rejected = pd.read_csv(path, dtype=str) if path.exists() else pd.DataFrame(columns=["row", "line"])
         if len(rejected) != counts["quarantined"]:
             problems.append(f"{name}: {len(rejected)} rows in the quarantine file, {counts['quarantined']} counted")
