@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import shutil
 from pathlib import Path
 from typing import Annotated
 
@@ -228,6 +229,9 @@ def partition_cmd(
         logger.error("%s", err)
         raise typer.Exit(code=2) from None
     folders = write_partitions(tables, out, partitions)
+    policy = settings.data_dir / "collections.json"  # the tenant's collections policy travels with its tables
+    if policy.is_file():
+        shutil.copyfile(policy, Path(out) / policy.name)
     typer.echo(json.dumps({"partitions": len(folders), "path": str(out)}))
 
 

@@ -50,12 +50,15 @@ def partition_default_as_of(folder: str, index: int, *, bills: bool = True) -> p
 
 def snapshot_part(folder: str, index: int, *, out_dir: str, as_of: pd.Timestamp, late_days: int) -> dict[str, Any]:
     """Validate one partition, build its profiles and shapes, write them as parts; return counts and hashes."""
+    from features import quality
     from features.io import frame_hash, load_tenant
     from features.profiles import build_profiles
     from features.shapes import build_shapes
 
     tables, report = load_tenant(Path(folder))
     profiles = build_profiles(tables, as_of=as_of, late_days=late_days)
+    quality_table = quality.check_readings(tables["readings"], quality.QualitySettings(), as_of=as_of)
+    profiles = quality.flag_profiles(profiles, quality_table)  # low_completeness, as features.snapshots does
     shapes = build_shapes(
         tables["readings"],
         as_of=as_of,
@@ -87,6 +90,7 @@ def build_snapshot_partitioned(
 
     `as_of` defaults to the latest reading or bill issue day over all partitions (the one default rule).
     """
+    from features import quality
     from features.profiles import FEATURE_DESCRIPTIONS, FEATURE_VERSION
 
     if not folders:
@@ -116,7 +120,7 @@ def build_snapshot_partitioned(
     manifest = build_manifest(
         empty,
         as_of=day,
-        descriptions=FEATURE_DESCRIPTIONS,
+        descriptions=FEATURE_DESCRIPTIONS | quality.PROFILE_DESCRIPTION,
         source_hashes=source_hashes,
         source_rows=source_rows,
         feature_version=FEATURE_VERSION,

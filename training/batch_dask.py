@@ -85,6 +85,21 @@ def _publish(parts_dir: Path, folder: Path, as_of: pd.Timestamp) -> tuple[Path, 
     return path, rows
 
 
+def _guard_published(path: Path, folders: list[Path], data: DataSettings, day: pd.Timestamp) -> None:
+    """Guardrails and the audit trail over the published scores, as the pandas path applies them (issue 20).
+
+    The scores (a few columns per customer) and the customers tables fit in one process; the tenant does not
+    have to. Rewrites ``<as_of>.parquet`` and ``latest.parquet``."""
+    from training.collections_batch import guard_and_record
+
+    customers = pd.concat([pd.read_parquet(Path(f) / "customers.parquet") for f in folders], ignore_index=True)
+    scores = guard_and_record(pd.read_parquet(path), customers, data, day=day)
+    scores.to_parquet(path, index=False, compression="zstd")
+    tmp = path.parent / f".latest.{os.getpid()}.parquet"
+    shutil.copyfile(path, tmp)
+    tmp.replace(path.parent / "latest.parquet")
+
+
 def _fresh_parts_dir(folder: Path, as_of: pd.Timestamp) -> Path:
     parts_dir = folder / str(as_of.date())
     shutil.rmtree(parts_dir, ignore_errors=True)
@@ -127,6 +142,7 @@ def score_arrears_partitioned(
         model=shared, version=str(version), as_of=day, late_days=data.late_days, out_dir=str(parts_dir),
     )  # fmt: skip
     path, rows = _publish(parts_dir, folder, day)
+    _guard_published(path, folders, data, day)
     logger.info(
         "arrears scores: %d customers in %d partitions as of %s (v%s) -> %s",
         rows,

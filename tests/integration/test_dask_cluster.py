@@ -8,6 +8,7 @@ the one-process pandas results row for row (up to row order).
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pandas as pd
@@ -38,6 +39,7 @@ def partitioned(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("demo-parts")
     tables, _ = load_tenant(DEMO_DIR)
     assert len(write_partitions(tables, out, PARTITIONS)) == PARTITIONS
+    shutil.copyfile(DEMO_DIR / "collections.json", out / "collections.json")  # as `meterwise data partition` does
     return out
 
 
