@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -75,10 +76,15 @@ def _segments_part(
     return len(scores)
 
 
-def _publish(parts_dir: Path, folder: Path, as_of: pd.Timestamp) -> tuple[Path, int]:
-    """Stream the parts into ``<as_of>.parquet``, then replace ``latest.parquet`` atomically with a copy."""
+def _publish(
+    parts_dir: Path, folder: Path, as_of: pd.Timestamp, finish: Callable[[Path], None] | None = None
+) -> tuple[Path, int]:
+    """Stream the parts into ``<as_of>.parquet``, let `finish` complete that file in place, then replace
+    ``latest.parquet`` atomically with a copy."""
     path = folder / f"{as_of.date()}.parquet"
     rows = concat_parts(sorted(parts_dir.glob("part-*.parquet")), path)
+    if finish is not None:
+        finish(path)
     tmp = folder / f".latest.{os.getpid()}.parquet"
     shutil.copyfile(path, tmp)
     tmp.replace(folder / "latest.parquet")
@@ -89,15 +95,12 @@ def _guard_published(path: Path, folders: list[Path], data: DataSettings, day: p
     """Guardrails and the audit trail over the published scores, as the pandas path applies them (issue 20).
 
     The scores (a few columns per customer) and the customers tables fit in one process; the tenant does not
-    have to. Rewrites ``<as_of>.parquet`` and ``latest.parquet``."""
+    have to. Rewrites ``<as_of>.parquet`` in place, before :func:`_publish` copies it to ``latest.parquet``."""
     from training.collections_batch import guard_and_record
 
     customers = pd.concat([pd.read_parquet(Path(f) / "customers.parquet") for f in folders], ignore_index=True)
     scores = guard_and_record(pd.read_parquet(path), customers, data, day=day)
     scores.to_parquet(path, index=False, compression="zstd")
-    tmp = path.parent / f".latest.{os.getpid()}.parquet"
-    shutil.copyfile(path, tmp)
-    tmp.replace(path.parent / "latest.parquet")
 
 
 def _fresh_parts_dir(folder: Path, as_of: pd.Timestamp) -> Path:
@@ -141,8 +144,7 @@ def score_arrears_partitioned(
         client, _arrears_part, folders, "score-arrears",
         model=shared, version=str(version), as_of=day, late_days=data.late_days, out_dir=str(parts_dir),
     )  # fmt: skip
-    path, rows = _publish(parts_dir, folder, day)
-    _guard_published(path, folders, data, day)
+    path, rows = _publish(parts_dir, folder, day, lambda p: _guard_published(p, folders, data, day))
     logger.info(
         "arrears scores: %d customers in %d partitions as of %s (v%s) -> %s",
         rows,
