@@ -37,6 +37,8 @@ import orjson
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from training.decisions_sqlite import SqliteWriter, explode_sql, sqlite_pragmas
+
 logger = logging.getLogger(__name__)
 MIGRATIONS = Path(__file__).with_name("decisions_migrations")
 VERSION_TABLE = "meterwise_decisions_version"
@@ -110,18 +112,6 @@ class DecisionBatch:
         return len(self.columns["status"])
 
 
-def _sqlite_pragmas(synchronous: str):
-    def on_connect(dbapi_connection, _record) -> None:
-        cur = dbapi_connection.cursor()
-        cur.execute("PRAGMA journal_mode=WAL")
-        cur.execute(f"PRAGMA synchronous={synchronous}")
-        cur.execute("PRAGMA busy_timeout=10000")  # several workers share one file: wait, never fail
-        cur.execute("PRAGMA foreign_keys=ON")
-        cur.close()
-
-    return on_connect
-
-
 def open_engine(url: str, *, synchronous: str = "NORMAL") -> Engine:
     """An engine for `url`; SQLite files get their folder created and WAL + `synchronous` pragmas."""
     engine = sa.create_engine(url, future=True)
@@ -129,7 +119,7 @@ def open_engine(url: str, *, synchronous: str = "NORMAL") -> Engine:
         database = engine.url.database
         if database and database != ":memory:":
             Path(database).parent.mkdir(parents=True, exist_ok=True)
-        sa.event.listen(engine, "connect", _sqlite_pragmas(synchronous))
+        sa.event.listen(engine, "connect", sqlite_pragmas(synchronous))
     return engine
 
 
@@ -161,13 +151,7 @@ def _column(values: Any) -> list:
     return list(values)
 
 
-# SQLite: a pending payload (batch id, JSON rows) into decision rows, inside the database (JSON1)
-EXPLODE_SQLITE = (
-    f"INSERT INTO decisions (batch_id, {', '.join(DECISION_COLUMNS)}) SELECT ?, "
-    + ", ".join(f"json_extract(value, '$[{i}]')" for i in range(len(DECISION_COLUMNS)))
-    + " FROM json_each(?) WHERE key >= ? AND key < ?"
-)
-EXPLODE_CHUNK = 1_000  # rows per explode transaction (~5 ms of SQLite's single writer)
+EXPLODE_CHUNK = 500  # rows per explode transaction (~3 ms of SQLite's single writer)
 
 
 class DecisionLog:
@@ -176,7 +160,7 @@ class DecisionLog:
     `defer_rows`: batches of more rows are stored as one payload row and exploded in the background
     (None: never; batch jobs write their rows directly)."""
 
-    def __init__(self, engine: Engine, *, defer_rows: int | None = None):
+    def __init__(self, engine: Engine, *, defer_rows: int | None = None, synchronous: str = "NORMAL"):
         self.engine = engine
         self.defer_rows = defer_rows
         self._insert_batch = batches.insert()
@@ -185,6 +169,8 @@ class DecisionLog:
         # dicts spends more time processing them than SQLite spends inserting); PostgreSQL: COPY
         self._rows_sql = str(decisions.insert().compile(dialect=engine.dialect, column_keys=keys))
         self._positional = engine.dialect.paramstyle in ("qmark", "numeric", "format")
+        lean = SqliteWriter.usable(engine)  # SQLite files: the request path writes straight on sqlite3
+        self._sqlite = SqliteWriter(engine, batches, self._rows_sql, synchronous) if lean else None
         self._explode_lock = threading.Lock()  # one exploder per process
         self._write_lock = threading.Lock()  # one writer per process (SQLite has one anyway)
         self._waiting = 0  # foreground writers waiting for the write lock: the exploder yields to them
@@ -196,7 +182,7 @@ class DecisionLog:
     def open(cls, url: str, *, synchronous: str = "NORMAL", defer_rows: int | None = None) -> DecisionLog:
         engine = open_engine(url, synchronous=synchronous)
         migrate(engine)
-        return cls(engine, defer_rows=defer_rows)
+        return cls(engine, defer_rows=defer_rows, synchronous=synchronous)
 
     def record(self, batch: DecisionBatch, *, now: dt.datetime | None = None) -> int:
         """Store `batch` in one transaction (committed on return); returns its batch id."""
@@ -204,29 +190,35 @@ class DecisionLog:
         n = len(cols["status"])
         if len({len(v) for v in cols.values()}) > 1:
             raise ValueError(f"decision columns of different lengths: { {k: len(v) for k, v in cols.items()} }")
-        guarded = sum(g is not None for g in cols["guardrail"])
+        guarded = n - cols["guardrail"].count(None)
         defer = self.defer_rows is not None and n > self.defer_rows
-        with self._writing(foreground=True), self.engine.begin() as conn:
-            batch_id = conn.execute(
-                self._insert_batch,
-                {
-                    "decided_at": now or dt.datetime.now(dt.UTC),
-                    "source": batch.source,
-                    "request_id": batch.request_id,
-                    "tenant": batch.tenant,
-                    "model_version": str(batch.model_version),
-                    "snapshot_id": batch.snapshot_id,
-                    "as_of": batch.as_of,
-                    "decision_day": batch.decision_day,
-                    "count": n,
-                    "guarded": guarded,
-                    "payload": orjson.dumps(list(zip(*cols.values(), strict=True))).decode() if defer else None,
-                    "pending": defer,
-                },
-            ).inserted_primary_key[0]
-            if n and not defer:
-                rows = list(zip([batch_id] * n, *cols.values(), strict=True))
-                self._insert(conn, rows)
+        row = {
+            "decided_at": now or dt.datetime.now(dt.UTC),
+            "source": batch.source,
+            "request_id": batch.request_id,
+            "tenant": batch.tenant,
+            "model_version": str(batch.model_version),
+            "snapshot_id": batch.snapshot_id,
+            "as_of": batch.as_of,
+            "decision_day": batch.decision_day,
+            "count": n,
+            "guarded": guarded,
+            "payload": orjson.dumps(list(zip(*cols.values(), strict=True))).decode() if defer else None,
+            "pending": defer,
+            "exploded": 0,
+        }
+
+        def rows_of(batch_id: int) -> list[tuple]:
+            return [] if defer or not n else list(zip([batch_id] * n, *cols.values(), strict=True))
+
+        with self._writing(foreground=True):
+            if self._sqlite is not None:  # the request path: straight on sqlite3 (~30 us, not ~150 us)
+                batch_id = self._sqlite.write(row, rows_of)
+            else:
+                with self.engine.begin() as conn:
+                    batch_id = conn.execute(self._insert_batch, row).inserted_primary_key[0]
+                    if rows := rows_of(batch_id):
+                        self._insert(conn, rows)
         if defer:
             self._wake_indexer()
         return int(batch_id)
@@ -294,7 +286,7 @@ class DecisionLog:
                     continue  # another process took this chunk: read the state again
                 payload = conn.execute(sa.select(batches.c.payload).where(batches.c.id == batch_id)).scalar_one()
                 if self.engine.dialect.name == "sqlite":  # inside SQLite: C code, the GIL released
-                    conn.exec_driver_sql(EXPLODE_SQLITE, (batch_id, payload, start, stop))
+                    conn.exec_driver_sql(explode_sql(DECISION_COLUMNS), (batch_id, payload, start, stop))
                 else:
                     rows = [(batch_id, *row) for row in orjson.loads(payload)[start:stop]]
                     if rows:
@@ -372,4 +364,6 @@ class DecisionLog:
             self.explode_pending()
         except Exception:
             logger.warning("audit log closed with batches still pending (the next reader explodes them)")
+        if self._sqlite is not None:
+            self._sqlite.close()
         self.engine.dispose()

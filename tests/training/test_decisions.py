@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import sqlite3
 import threading
 import time
 
 import numpy as np
+import psycopg
 import pytest
 import sqlalchemy as sa
 
@@ -71,13 +73,22 @@ def test_migration_is_idempotent_and_uses_its_own_version_table(url):
     engine.dispose()
 
 
+def batch_rows(log: DecisionLog) -> int:
+    with log.engine.connect() as conn:
+        return int(conn.execute(sa.text("SELECT count(*) FROM decision_batches")).scalar_one())
+
+
 def test_a_failed_batch_leaves_nothing_behind(url):
     log = DecisionLog.open(url)
     try:
-        before = log.count()
+        before, batches_before = log.count(), batch_rows(log)
         with pytest.raises(ValueError):  # columns of different lengths: refused before anything is written
             log.record(batch(["A", "B"], grade=["C"]))
         assert log.count() == before
+        with pytest.raises((sa.exc.IntegrityError, sqlite3.IntegrityError, psycopg.IntegrityError)):
+            log.record(batch(["A", "B"], status=["ok", None]))  # the second row breaks NOT NULL mid-insert
+        assert log.count() == before and batch_rows(log) == batches_before  # no half-written batch row either
+        assert log.record(batch(["B"])) > 0 and log.count() == before + 1  # the connection is usable again
     finally:
         log.close()
 
