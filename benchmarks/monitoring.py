@@ -63,8 +63,8 @@ from training.arrears import ArrearsRiskModel, feature_columns  # noqa: E402
 from training.arrears_fit import informative_columns  # noqa: E402
 from training.monitoring_checks import arrears_section  # noqa: E402
 from training.monitoring_drift import drift_table  # noqa: E402
-from training.monitoring_outcomes import against_backtest, forecast_errors  # noqa: E402
-from training.monitoring_rules import MonitoringSettings, forecast_breaches, psi_breaches  # noqa: E402
+from monitoring_forecast import backtest, champion, history, household_panel, monitor_month  # noqa: E402
+from training.monitoring_rules import MonitoringSettings, coverage_interval, psi_breaches  # noqa: E402
 
 logger = logging.getLogger("benchmarks.monitoring")
 LONDON = ROOT.parent / "shared" / "data" / "london_smart_meters" / "daily_dataset"
@@ -251,94 +251,71 @@ def monthly_features(daily: pd.DataFrame) -> pd.DataFrame:
 KWH_FEATURES = ["kwh_mean_day", "kwh_p95_day", "kwh_std_day", "weekend_ratio"]
 
 
-def profile_forecast(per_home: pd.Series, issue: pd.Timestamp, days: pd.DatetimeIndex) -> np.ndarray:
-    """Mean of the same weekday over the 28 days before `issue` (kWh per household per day)."""
-    hist = per_home[(per_home.index < issue) & (per_home.index >= issue - pd.Timedelta(days=28))]
-    by_dow = hist.groupby(hist.index.day_of_week).mean()
-    return by_dow.reindex(days.day_of_week).to_numpy()
-
-
-def forecast_month(per_home: pd.Series, month: pd.Period, q10: float, q90: float) -> pd.DataFrame:
-    """The month's forecasts, issued weekly (days 1, 8, 15, 22, 29) for the days up to the next issue."""
-    days = pd.date_range(month.start_time, month.end_time.normalize(), freq="D")
-    p50 = np.concatenate([profile_forecast(per_home, days[i], days[i : i + 7]) for i in range(0, len(days), 7)])
-    return pd.DataFrame(
-        {"level": "total", "key": "all", "freq": "D", "timestamp": days, "p50": p50, "p10": p50 * (1 + q10),
-         "p90": p50 * (1 + q90)}
-    )  # fmt: skip
-
-
 def run_london() -> dict:
     t0 = time.perf_counter()
     daily = load_london()
     shifted = daily.copy()
     after = shifted["day"] >= LD_TARIFF_ONSET.start_time
     shifted.loc[after, "kwh"] *= LD_TARIFF_FACTOR
-    # the champion's backtest: the same method issued on the 1st of each training month
-    per_home = daily.groupby("day")["kwh"].mean()
-    ratios = []
-    for m in LD_TRAIN_MONTHS:
-        fc = forecast_month(per_home, m, 0.0, 0.0)
-        y = per_home.reindex(fc["timestamp"]).to_numpy()
-        ratios.append(y / fc["p50"].to_numpy() - 1)
-    ratios = np.concatenate(ratios)
-    ratios = ratios[np.isfinite(ratios)]
-    q10, q90 = np.quantile(ratios, [0.1, 0.9])
-    backtest_rows = []
-    for m in LD_TRAIN_MONTHS:
-        fc = forecast_month(per_home, m, q10, q90)
-        backtest_rows.append(fc.assign(y=per_home.reindex(fc["timestamp"]).to_numpy()))
-    bt = pd.concat(backtest_rows, ignore_index=True)
-    bt_err = forecast_errors(bt.drop(columns="y"), bt[["level", "key", "freq", "timestamp", "y"]])
-    history = per_home[per_home.index <= LD_CUTOFF].rename("y").reset_index().rename(columns={"day": "timestamp"})
-    history = history.assign(level="total", key="all", freq="D")
+    panels = {"control": household_panel(daily), "tariff": household_panel(shifted)}
+    reference, whole, bt = backtest(panels["control"], LD_TRAIN_MONTHS, LD_CUTOFF)
+    model, members = champion(panels["control"], LD_CUTOFF)  # the tariff stream is identical up to the cut-off
+    hist = history(panels["control"], LD_CUTOFF)
     feats = {"control": monthly_features(daily), "tariff": monthly_features(shifted)}
-    reference = feats["control"][feats["control"]["month"].isin(LD_TRAIN_MONTHS)]
+    ref_feats = feats["control"][feats["control"]["month"].isin(LD_TRAIN_MONTHS)]
     months, control, tariff = [], [], []
     for m in LD_MONTHS:
         row: dict = {"month": str(m)}
-        for name, frame in (("control", daily), ("tariff", shifted)):
-            ph = frame.groupby("day")["kwh"].mean()
-            fc = forecast_month(ph, m, q10, q90)
-            act = fc[["level", "key", "freq", "timestamp"]].assign(y=ph.reindex(fc["timestamp"]).to_numpy()).dropna()
-            err = against_backtest(forecast_errors(fc, act, history), bt_err)
-            fb = [f"{b.check}:{b.subject}" for b in forecast_breaches(err, SETTINGS)]
-            e = err.iloc[0]
+        for name in ("control", "tariff"):
+            entry = monitor_month(model, panels[name], m, reference, whole, hist, SETTINGS)
             cur = feats[name][feats[name]["month"] == m]
-            natural = drift_table(reference, cur, KWH_FEATURES, n_bins=SETTINGS.psi_bins)
+            natural = drift_table(ref_feats, cur, KWH_FEATURES, n_bins=SETTINGS.psi_bins)
             b_half = halves(cur["customer_id"])
             ref_a = feats["control"][(feats["control"]["month"] == m)]
             ref_a = ref_a[~halves(ref_a["customer_id"])]
             ab = drift_table(ref_a, cur[b_half], KWH_FEATURES, n_bins=SETTINGS.psi_bins)
-            entry = {
-                "mape": round(float(e["mape"]), 2), "mase": round(float(e["mase"]), 3),
-                "coverage_p10_p90": round(float(e["coverage_p10_p90"]), 3), "forecast_alerts": fb,
+            entry |= {
                 "psi_vs_training": {r.feature: round(float(r.psi), 4) for r in natural.itertuples()},
                 "psi_half_b_vs_a": {r.feature: round(float(r.psi), 4) for r in ab.itertuples()},
                 "drift_alerts": flags(ab, "kwh"),
-            }  # fmt: skip
+            }
             row[name] = entry
             (control if name == "control" else tariff).append(entry | {"month": str(m)})
+        logger.info("london %s: control %s / tariff %s", m, row["control"]["forecast_alerts"],
+                    row["tariff"]["forecast_alerts"])  # fmt: skip
         months.append(row)
     first = next(r for r in tariff if pd.Period(r["month"], "M") >= LD_TARIFF_ONSET)
-    backtest = bt_err.iloc[0]
+
+    def rate(key: str) -> float:
+        return float(np.mean([bool(r[key]) for r in control]))
+
+    hits, periods = sum(r["coverage_p10_p90"] * r["periods"] for r in control), sum(r["periods"] for r in control)
+    pooled = coverage_interval(hits, periods, SETTINGS.breach_confidence)
+
     return {
         "households": int(daily["customer_id"].nunique()),
         "cutoff": str(LD_CUTOFF.date()),
-        "backtest": {
-            "mape": round(float(backtest["mape"]), 2),
-            "coverage_p10_p90": round(float(backtest["coverage_p10_p90"]), 3),
-        },
+        "champion": {"engine": "training.forecast_engine.series_engine", "members": members, "horizon": 7,
+                     "issues": "weekly (days 1, 8, 15, 22, 29), data strictly before the issue day",
+                     "holidays": "GB", "weather": "none", "refitted_after_cutoff": False},  # fmt: skip
+        "backtest": bt,
         "months": months,
         "forecast_coverage": {r["month"]: r["control"]["coverage_p10_p90"] for r in months},
-        "control_drift_false_alarm_rate": float(np.mean([bool(r["drift_alerts"]) for r in control])),
-        "control_forecast_alarm_rate": float(np.mean([bool(r["forecast_alerts"]) for r in control])),
+        "forecast_coverage_pooled": {  # every monitored day of the unchanged stream (reported, not a monthly check)
+            "periods": periods, "coverage_p10_p90": round(hits / periods, 3),
+            "interval": [round(pooled[0], 3), round(pooled[1], 3)],
+        },  # fmt: skip
+        "control_drift_false_alarm_rate": rate("drift_alerts"),
+        "control_forecast_alarm_rate": rate("forecast_alerts"),
+        "control_forecast_alarm_rate_point_rule": rate("point_rule_alerts"),
+        "control_forecast_alarm_rate_whole_year_reference": rate("whole_year_reference_alerts"),
         "tariff_change": {
             "onset": str(LD_TARIFF_ONSET),
             "factor": LD_TARIFF_FACTOR,
             "first_period": first["month"],
             "forecast_alerts_first_period": first["forecast_alerts"],
             "drift_alerts_first_period": first["drift_alerts"],
+            "whole_year_reference_alerts_first_period": first["whole_year_reference_alerts"],
             "detected_first_period": bool(first["forecast_alerts"] or first["drift_alerts"]),
             "unchanged_stream_same_month": {  # the same month without the change (what is due to the change)
                 k: v for r in control if r["month"] == first["month"] for k, v in r.items() if k.endswith("alerts")
@@ -351,7 +328,7 @@ def run_london() -> dict:
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     taiwan, london = run_taiwan(), run_london()
-    shown = {"psi_warn", "psi_alert", "error_margin", "coverage_low", "coverage_high"}
+    shown = {"psi_warn", "psi_alert", "error_margin", "coverage_low", "coverage_high", "breach_confidence"}
     result = {
         "thresholds": SETTINGS.model_dump(include=shown),
         "arrears_taiwan": taiwan,
@@ -364,6 +341,7 @@ def main() -> None:
         "payment_delay_shock_detected_within_one_period": taiwan["payment_delay_shock"]["detected_first_period"],
         "tariff_change_detected_within_one_period": london["tariff_change"]["detected_first_period"],
         "no_change_control_raises_no_alarm": result["control_false_alarm_rate"] == 0.0,
+        "no_change_forecast_stream_raises_no_alarm": london["control_forecast_alarm_rate"] == 0.0,
     }
     finish("monitoring", result, gates)
 

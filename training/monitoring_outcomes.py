@@ -95,8 +95,10 @@ def forecast_errors(
 
     Returns
     -------
-    DataFrame with ``freq, level, n, mae, mape, smape, mase, pinball, coverage_p10_p90, width_rel``; empty
-    when no actual has arrived for any forecast.
+    DataFrame with ``freq, level, n, mae, mape, mape_se, smape, mase, pinball, coverage_p10_p90, width_rel``;
+    ``mape_se`` is the standard error of the MAPE (sd of the per-period APE over the square root of their
+    count, in %; NaN below two periods), read by the sample-size aware error check. Empty when no actual has
+    arrived for any forecast.
     """
     keys = ["level", "key", "freq", "timestamp"]
     forecasts, actuals = _keyed(forecasts), _keyed(actuals)
@@ -111,11 +113,22 @@ def forecast_errors(
         lag = h["freq"].map(SEASON).fillna(1).astype(int)
         prev = h.groupby("series_id")["y"].transform(lambda s: s.shift(int(lag.loc[s.index[0]])))
         scale = (h["y"] - prev).abs().groupby(h["series_id"]).mean()
-    cols = ["freq", "level", "n", "mae", "mape", "smape", "mase", "pinball", "coverage_p10_p90", "width_rel"]
+    cols = ["freq", "level", "n", "mae", "mape", "mape_se", "smape", "mase", "pinball", "coverage_p10_p90"]
+    cols.append("width_rel")
     if f.empty:
         return pd.DataFrame(columns=cols)
-    out = score(f, by=["freq", "level"], scale=scale)
+    out = score(f, by=["freq", "level"], scale=scale).merge(_mape_se(f), on=["freq", "level"], how="left")
     return out[[c for c in cols if c in out.columns]]
+
+
+def _mape_se(f: pd.DataFrame) -> pd.DataFrame:
+    """Standard error of the MAPE per freq and level (%), on the rows :func:`training.backtest.score` keeps."""
+    f = f.dropna(subset=["y", "p50"])
+    y = f["y"].to_numpy(float)
+    nz = np.abs(y) > 1e-9
+    ape = np.where(nz, np.abs(y - f["p50"].to_numpy(float)) / np.where(nz, np.abs(y), 1.0), np.nan) * 100
+    g = pd.DataFrame({"freq": f["freq"], "level": f["level"], "ape": ape}).groupby(["freq", "level"])["ape"]
+    return (g.std(ddof=1) / np.sqrt(g.count())).rename("mape_se").reset_index()
 
 
 def against_backtest(realised: pd.DataFrame, backtest: pd.DataFrame) -> pd.DataFrame:

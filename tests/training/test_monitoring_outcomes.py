@@ -60,6 +60,7 @@ def test_forecast_errors_by_hand():
     assert out["n"] == 2
     assert out["mape"] == pytest.approx((0 + 25 / 125 * 100) / 2)
     assert out["coverage_p10_p90"] == pytest.approx(0.5)
+    assert out["mape_se"] == pytest.approx(np.std([0.0, 20.0], ddof=1) / np.sqrt(2))
 
 
 def test_forecast_errors_only_on_arrived_actuals_and_against_backtest():
