@@ -56,6 +56,7 @@ sys.path.insert(1, str(ROOT / "benchmarks"))
 
 from arrears_taiwan import load_raw, to_tables  # noqa: E402
 from harness.results import finish  # noqa: E402
+from monitoring_forecast import backtest, champion, history, household_panel, monitor_month  # noqa: E402
 
 from features.contracts import validate  # noqa: E402
 from features.training_sets import FEATURE_DESCRIPTIONS, build_arrears_training_set  # noqa: E402
@@ -63,7 +64,6 @@ from training.arrears import ArrearsRiskModel, feature_columns  # noqa: E402
 from training.arrears_fit import informative_columns  # noqa: E402
 from training.monitoring_checks import arrears_section  # noqa: E402
 from training.monitoring_drift import drift_table  # noqa: E402
-from monitoring_forecast import backtest, champion, history, household_panel, monitor_month  # noqa: E402
 from training.monitoring_rules import MonitoringSettings, coverage_interval, psi_breaches  # noqa: E402
 
 logger = logging.getLogger("benchmarks.monitoring")
@@ -295,16 +295,23 @@ def run_london() -> dict:
     return {
         "households": int(daily["customer_id"].nunique()),
         "cutoff": str(LD_CUTOFF.date()),
-        "champion": {"engine": "training.forecast_engine.series_engine", "members": members, "horizon": 7,
-                     "issues": "weekly (days 1, 8, 15, 22, 29), data strictly before the issue day",
-                     "holidays": "GB", "weather": "none", "refitted_after_cutoff": False},  # fmt: skip
+        "champion": {
+            "engine": "training.forecast_engine.series_engine",
+            "members": members,
+            "horizon": 7,
+            "issues": "weekly (days 1, 8, 15, 22, 29), data strictly before the issue day",
+            "holidays": "GB",
+            "weather": "none",
+            "refitted_after_cutoff": False,
+        },
         "backtest": bt,
         "months": months,
         "forecast_coverage": {r["month"]: r["control"]["coverage_p10_p90"] for r in months},
         "forecast_coverage_pooled": {  # every monitored day of the unchanged stream (reported, not a monthly check)
-            "periods": periods, "coverage_p10_p90": round(hits / periods, 3),
+            "periods": periods,
+            "coverage_p10_p90": round(hits / periods, 3),
             "interval": [round(pooled[0], 3), round(pooled[1], 3)],
-        },  # fmt: skip
+        },
         "control_drift_false_alarm_rate": rate("drift_alerts"),
         "control_forecast_alarm_rate": rate("forecast_alerts"),
         "control_forecast_alarm_rate_point_rule": rate("point_rule_alerts"),

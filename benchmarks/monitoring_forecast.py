@@ -87,9 +87,7 @@ def history(panel: Panel, cutoff: pd.Timestamp) -> pd.DataFrame:
                          "y": panel.y[0, keep]}).dropna(subset=["y"])  # fmt: skip
 
 
-def backtest(
-    panel: Panel, months: pd.PeriodIndex, cutoff: pd.Timestamp
-) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
+def backtest(panel: Panel, months: pd.PeriodIndex, cutoff: pd.Timestamp) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
     """The engine's rolling-origin backtest on the monitoring issue grid inside the training window.
 
     Returns the errors per calendar month (``month`` 1..12 beside the :func:`forecast_errors` columns), over

@@ -20,10 +20,10 @@ import math
 from dataclasses import asdict, dataclass
 
 import pandas as pd
-from scipy.stats import norm
-from statsmodels.stats.proportion import proportion_confint
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from scipy.stats import norm
+from statsmodels.stats.proportion import proportion_confint
 
 SEVERITY = {"ok": 0, "warn": 1, "alert": 2}
 
