@@ -146,11 +146,12 @@ def monitor_month(
     origins, last = issue_grid(panel, pd.PeriodIndex([month]))
     fc = _long(model.predict(panel.extend(HORIZON), origins, horizon=HORIZON), panel, origins, last)
     act = actuals(panel, fc)
-    raw = forecast_errors(fc, act, hist)
-    err = against_backtest(raw, reference[reference["month"] == month.month].drop(columns="month"))
+    raw = forecast_errors(fc, act, hist).assign(month=month.month)
+    err = against_backtest(raw, reference)  # the backtest of the same calendar month
     e = err.iloc[0]
     lo, hi = coverage_interval(e["coverage_p10_p90"] * e["n"], int(e["n"]), settings.breach_confidence)
     point = settings.model_copy(update={"breach_confidence": 0.0})
+    yearly = against_backtest(raw.drop(columns="month"), whole)
 
     def names(found) -> list[str]:
         return [f"{b.check}:{b.subject}" for b in found]
@@ -166,5 +167,5 @@ def monitor_month(
         "width_rel": round(float(e["width_rel"]), 3),
         "forecast_alerts": names(forecast_breaches(err, settings)),
         "point_rule_alerts": names(forecast_breaches(err, point)),
-        "whole_year_reference_alerts": names(forecast_breaches(against_backtest(raw, whole), settings)),
+        "whole_year_reference_alerts": names(forecast_breaches(yearly, settings)),
     }

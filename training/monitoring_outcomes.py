@@ -9,7 +9,8 @@ issued after the champion's training cutoff (out of time: the model never saw th
 Forecasts: the champion bundle's issued P10/P50/P90 are joined with the actuals that have arrived since its
 data cut-off and scored with :func:`training.backtest.score` (MAPE and sMAPE in %, MASE against the
 in-sample seasonal-naive MAE of the stored history, pinball relative to mean |y|, P10-P90 coverage), per
-level and frequency, beside the backtest figures stored in the bundle (``meta["served"]``).
+level and frequency, beside the backtest figures stored in the bundle (``meta["served"]``), of the same
+calendar month when the backtest has per-month figures (:func:`against_backtest`).
 """
 
 from __future__ import annotations
@@ -133,11 +134,17 @@ def _mape_se(f: pd.DataFrame) -> pd.DataFrame:
 
 def against_backtest(realised: pd.DataFrame, backtest: pd.DataFrame) -> pd.DataFrame:
     """`realised` errors beside the backtest's (``backtest_mape``, ``backtest_coverage``) per freq and level,
-    with ``mape_excess`` = realised MAPE / backtest MAPE - 1 (relative; NaN without a backtest figure)."""
+    with ``mape_excess`` = realised MAPE / backtest MAPE - 1 (relative; NaN without a backtest figure).
+
+    When both frames carry ``month`` (calendar month 1..12 of the targets), each realised month is compared
+    with the backtest of the same calendar month (a series whose error varies with the season is not read as
+    deteriorating when its hard season comes); without it, with the backtest over its whole window.
+    """
     cols = {"mape": "backtest_mape", "coverage_p10_p90": "backtest_coverage"}
-    ref = backtest[["freq", "level", *cols]].rename(columns=cols) if len(backtest) else None
+    keys = ["freq", "level", *(["month"] if "month" in realised and "month" in backtest else [])]
+    ref = backtest[[*keys, *cols]].rename(columns=cols) if len(backtest) else None
     out = (
-        realised.merge(ref, on=["freq", "level"], how="left")
+        realised.merge(ref, on=keys, how="left")
         if ref is not None
         else realised.assign(backtest_mape=np.nan, backtest_coverage=np.nan)
     )
