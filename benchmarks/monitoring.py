@@ -332,6 +332,10 @@ def run_london() -> dict:
             "forecast_alerts_first_period": first["forecast_alerts"],
             "drift_alerts_first_period": first["drift_alerts"],
             "whole_year_reference_alerts_first_period": first["whole_year_reference_alerts"],
+            # would the error alert survive errors' autocorrelation (a wider MAPE interval)?
+            "error_alert_with_autocorr_adjusted_se": bool(
+                first["mape_lower_bound_autocorr_adjusted"] > first["error_limit"]
+            ),
             "detected_first_period": bool(first["forecast_alerts"] or first["drift_alerts"]),
             "unchanged_stream_same_month": {  # the same month without the change (what is due to the change)
                 k: v for r in control if r["month"] == first["month"] for k, v in r.items() if k.endswith("alerts")

@@ -24,6 +24,7 @@ import logging
 
 import numpy as np
 import pandas as pd
+from scipy.stats import norm
 
 from features.series import Panel, panel_from_long
 from training.backtest import rolling_origin
@@ -94,12 +95,12 @@ def backtest(panel: Panel, months: pd.PeriodIndex, cutoff: pd.Timestamp) -> tupl
     the whole window, and a summary (whole-window figures, members, issues).
     """
     origins, last = issue_grid(panel, months)
+    if panel.index[last.max()] > cutoff:
+        raise ValueError(f"backtest months {months[0]}..{months[-1]} reach past the cut-off {cutoff.date()}")
     factory, members = series_engine(panel, "D", HORIZON, end=int(origins[0]), country=COUNTRY, seed=SEED)
     fc = rolling_origin(panel.extend(HORIZON), origins, horizon=HORIZON, models={"engine": factory},
                         refit_every=REFIT_ISSUES)  # fmt: skip
     fc = _long(fc, panel, origins, last)
-    if pd.Timestamp(fc["timestamp"].max()) > cutoff:
-        raise AssertionError(f"a backtest target {fc['timestamp'].max()} is past the cut-off {cutoff}")
     act = actuals(panel, fc)
     month = pd.DatetimeIndex(fc["timestamp"]).month
     per_month = pd.concat(
@@ -156,11 +157,23 @@ def monitor_month(
     def names(found) -> list[str]:
         return [f"{b.check}:{b.subject}" for b in found]
 
+    # sensitivity of the error rule to the independence it assumes: the APE's lag-1 autocorrelation r and
+    # the MAPE lower bound with the standard error widened by sqrt((1 + r) / (1 - r)) (effective sample size)
+    z = float(norm.ppf(0.5 + settings.breach_confidence / 2))
+    joined = fc.merge(act, on=KEYS).sort_values("timestamp")
+    ape = (np.abs(joined["y"] - joined["p50"]) / joined["y"]).to_numpy() * 100
+    r = max(float(np.corrcoef(ape[:-1], ape[1:])[0, 1]), 0.0)
+    widened = float(e["mape_se"]) * np.sqrt((1 + r) / (1 - r))
+
     return {
         "periods": int(e["n"]),
         "mape": round(float(e["mape"]), 2),
         "mape_se": round(float(e["mape_se"]), 2),
         "backtest_mape_same_month": round(float(e["backtest_mape"]), 2),
+        "error_limit": round(float(e["backtest_mape"]) * (1 + settings.error_margin), 2),
+        "mape_lower_bound": round(float(e["mape"]) - z * float(e["mape_se"]), 2),
+        "ape_lag1_autocorr": round(r, 3),
+        "mape_lower_bound_autocorr_adjusted": round(float(e["mape"]) - z * widened, 2),
         "mase": round(float(e["mase"]), 3),
         "coverage_p10_p90": round(float(e["coverage_p10_p90"]), 3),
         "coverage_interval": [round(lo, 3), round(hi, 3)],
