@@ -46,7 +46,17 @@ payment-delay shock is also run at 10 %, 60 % and 100 % of half B (``first_perio
 PSI turns warn and alert. The +15 % tariff change moves the monthly kWh-feature PSI of half B to about 0.04
 only (below the 0.1 warning): it is caught by the forecast error check or not at all.
 
-Run: ``flock /tmp/meterwise-heavy.lock .venv/bin/python benchmarks/monitoring.py`` (about three minutes).
+Measured (``benchmarks/results/monitoring.json``): the unchanged forecast stream raises no alert in 11 months
+(the point rule would have raised one in 9 of them); the tariff change raises the error alert in October
+(MAPE 5.7 %, lower bound 4.0 %, against 2.95 % = October's backtest 2.36 % + 25 %). That detection is
+narrow: against the whole-year backtest (5.48 %) it is not raised, nor with the MAPE interval widened for
+the daily errors' autocorrelation (lag-1 0.66: lower bound 2.0 %); the engine re-levels within about a
+week, so the month's error rises from 3.3 % to 5.7 % only. Pooled over the 333 monitored days the unchanged
+stream's coverage is 0.937 (95 % interval 0.906-0.958): the champion's band is wider than nominal, which no
+single month's ~30 days can show; its own backtest bands (quarterly refits from a short 2012 history) cover
+only 0.36.
+
+Run: ``flock /tmp/meterwise-heavy.lock .venv/bin/python benchmarks/monitoring.py`` (about a minute).
 """
 
 from __future__ import annotations
