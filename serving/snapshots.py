@@ -33,6 +33,9 @@ class IdIndexed:
         """Positions (0 for unknown ids) and the known mask, in request order; no per-id Python."""
         if len(self.index) == 0:
             return np.zeros(len(ids), dtype=np.intp), np.zeros(len(ids), dtype=bool)
+        if len(ids) == 1:  # one customer: the index's hash table, not a new Index per call (~10x cheaper)
+            one = self.position(ids[0])
+            return np.array([one or 0], dtype=np.intp), np.array([one is not None])
         pos = self.index.get_indexer(np.asarray(ids, dtype=object))
         known = pos >= 0
         return np.where(known, pos, 0), known

@@ -7,14 +7,15 @@ database). Written through SQLAlchemy Core, one transaction per request or batch
 (when, where from, model version, snapshot) and one row per decision (customer, probability, grade,
 action, guardrail, original action, reasons), bulk-inserted with one ``executemany``.
 
-Large batches (``defer_rows``, the API's batches of thousands) are committed as **one** payload row: the
-batch row carries its decisions as JSON rows (``payload``) and ``pending = true``. A background indexer
-explodes pending payloads into ``decisions`` rows (SQLite does it inside the database with ``json_each``,
-off the GIL), and every reader explodes what is still pending before it reads, so an acknowledged
-decision is never missing from a query, in this process or any other sharing the database. Explosion goes
-in chunks of ``EXPLODE_CHUNK`` rows, each claimed by one ``UPDATE ... WHERE exploded = k`` in its own
-transaction (two processes never explode a row twice), and a foreground write waiting on the process's
-write lock goes first: SQLite has one writer, so a request waits for at most one chunk, never a batch.
+Large batches (``defer_rows``, the API's batches of thousands) are committed as a batch row marked
+``pending`` plus a few payload rows (``decision_payloads``: the decisions as JSON arrays, ``CHUNK_ROWS``
+per row), in the same one transaction before the reply. A background indexer explodes each payload row
+into ``decisions`` rows in its own transaction (SQLite does it inside the database with ``json_each``, off
+the GIL); the claim is the ``DELETE ... RETURNING`` of that payload row, so two processes never explode a
+chunk twice. Every reader explodes what is still pending before it reads, so an acknowledged decision is
+never missing from a query, in this process or any other sharing the database. SQLite has one writer: a
+foreground write waiting on the process's write lock goes before the next chunk, so a request waits for
+at most one chunk (about a millisecond), never a batch.
 
 Durability: the write commits before the response is sent. With SQLite in WAL mode and
 ``synchronous=NORMAL`` a committed transaction survives ``kill -9`` of the service (it is in the WAL,
@@ -71,10 +72,16 @@ batches = sa.Table(
     sa.Column("decision_day", sa.String(10), nullable=False),  # the day guardrail periods were checked on
     sa.Column("count", sa.Integer, nullable=False),
     sa.Column("guarded", sa.Integer, nullable=False),
-    sa.Column("payload", sa.Text),  # JSON rows (DECISION_COLUMNS order) of a batch not yet exploded; else NULL
-    sa.Column("pending", sa.Boolean, nullable=False, server_default=sa.false()),
-    sa.Column("exploded", sa.Integer, nullable=False, server_default="0"),  # payload rows already in decisions
+    sa.Column("pending", sa.Boolean, nullable=False, server_default=sa.false()),  # payload chunks left
     sa.Index("ix_batches_pending", "pending"),
+)
+payloads = sa.Table(
+    "decision_payloads",
+    metadata,
+    sa.Column("batch_id", Id, sa.ForeignKey("decision_batches.id"), nullable=False),
+    sa.Column("chunk", sa.Integer, nullable=False),
+    sa.Column("rows", sa.Text, nullable=False),  # JSON array of [customer_id, status, ...] (DECISION_COLUMNS)
+    sa.PrimaryKeyConstraint("batch_id", "chunk"),
 )
 decisions = sa.Table(
     "decisions",
@@ -142,6 +149,15 @@ def migrate(engine: Engine) -> None:
             logger.warning("audit schema migration raced another process; retrying")
 
 
+def _chunks(batch_id: int, cols: dict[str, list]) -> list[tuple[int, int, str]]:
+    """(batch id, chunk, JSON array of CHUNK_ROWS decision rows) per chunk of the batch."""
+    rows = list(zip(*cols.values(), strict=True))
+    return [
+        (batch_id, k, orjson.dumps(rows[i : i + CHUNK_ROWS]).decode())
+        for k, i in enumerate(range(0, len(rows), CHUNK_ROWS))
+    ]
+
+
 def _column(values: Any) -> list:
     """A column as a Python list with NaN -> None (numpy scalars become Python ones)."""
     if isinstance(values, np.ndarray):
@@ -151,13 +167,13 @@ def _column(values: Any) -> list:
     return list(values)
 
 
-EXPLODE_CHUNK = 500  # rows per explode transaction (~3 ms of SQLite's single writer)
+CHUNK_ROWS = 200  # decision rows per payload row, exploded in one transaction (~1 ms of SQLite's one writer)
 
 
 class DecisionLog:
     """Write and read the audit trail (one engine; thread-safe through its connection pool).
 
-    `defer_rows`: batches of more rows are stored as one payload row and exploded in the background
+    `defer_rows`: batches of more rows are stored as payload chunks and exploded in the background
     (None: never; batch jobs write their rows directly)."""
 
     def __init__(self, engine: Engine, *, defer_rows: int | None = None, synchronous: str = "NORMAL"):
@@ -168,9 +184,10 @@ class DecisionLog:
         # SQLite: compiled once, executemany straight on the driver (a Core execute with 10,000 parameter
         # dicts spends more time processing them than SQLite spends inserting); PostgreSQL: COPY
         self._rows_sql = str(decisions.insert().compile(dialect=engine.dialect, column_keys=keys))
+        self._payload_sql = str(payloads.insert().compile(dialect=engine.dialect))
         self._positional = engine.dialect.paramstyle in ("qmark", "numeric", "format")
         lean = SqliteWriter.usable(engine)  # SQLite files: the request path writes straight on sqlite3
-        self._sqlite = SqliteWriter(engine, batches, self._rows_sql, synchronous) if lean else None
+        self._sqlite = SqliteWriter(engine, batches, synchronous) if lean else None
         self._explode_lock = threading.Lock()  # one exploder per process
         self._write_lock = threading.Lock()  # one writer per process (SQLite has one anyway)
         self._waiting = 0  # foreground writers waiting for the write lock: the exploder yields to them
@@ -203,22 +220,27 @@ class DecisionLog:
             "decision_day": batch.decision_day,
             "count": n,
             "guarded": guarded,
-            "payload": orjson.dumps(list(zip(*cols.values(), strict=True))).decode() if defer else None,
             "pending": defer,
-            "exploded": 0,
         }
 
-        def rows_of(batch_id: int) -> list[tuple]:
-            return [] if defer or not n else list(zip([batch_id] * n, *cols.values(), strict=True))
+        def inserts(batch_id: int) -> list[tuple[str, list[tuple]]]:
+            """What goes in with the batch row: its payload chunks, or its decision rows."""
+            if defer:
+                return [(self._payload_sql, _chunks(batch_id, cols))]
+            return [(self._rows_sql, list(zip([batch_id] * n, *cols.values(), strict=True)))] if n else []
 
         with self._writing(foreground=True):
             if self._sqlite is not None:  # the request path: straight on sqlite3 (~30 us, not ~150 us)
-                batch_id = self._sqlite.write(row, rows_of)
+                batch_id = self._sqlite.write(row, inserts)
             else:
                 with self.engine.begin() as conn:
                     batch_id = conn.execute(self._insert_batch, row).inserted_primary_key[0]
-                    if rows := rows_of(batch_id):
-                        self._insert(conn, rows)
+                    for sql, rows in inserts(batch_id):
+                        if sql is self._rows_sql:
+                            self._insert(conn, rows)
+                        else:  # a few payload chunks
+                            keys = ("batch_id", "chunk", "rows")
+                            conn.execute(payloads.insert(), [dict(zip(keys, r, strict=True)) for r in rows])
         if defer:
             self._wake_indexer()
         return int(batch_id)
@@ -267,33 +289,31 @@ class DecisionLog:
                 self._waiting -= 1
 
     def _explode(self, batch_id: int) -> int:
-        """Explode one pending batch, chunk by chunk; 1 when this process finished it."""
-        state = sa.select(batches.c.exploded, batches.c.count).where(
-            batches.c.id == batch_id, batches.c.pending == sa.true()
-        )
-        while True:
-            with self.engine.connect() as conn:
-                row = conn.execute(state).first()
-            if row is None:
-                return 0  # done, by this process or another
-            start, count = int(row.exploded), int(row.count)
-            stop = min(count, start + EXPLODE_CHUNK) if self.engine.dialect.name == "sqlite" else count
+        """Explode the payload chunks of one pending batch, one transaction each; 1 when it is done."""
+        with self.engine.connect() as conn:
+            chunks = list(
+                conn.execute(
+                    sa.select(payloads.c.chunk).where(payloads.c.batch_id == batch_id).order_by(payloads.c.chunk)
+                ).scalars()
+            )
+        for chunk in chunks:
             with self._writing(), self.engine.begin() as conn:
-                claim = sa.update(batches).where(
-                    batches.c.id == batch_id, batches.c.pending == sa.true(), batches.c.exploded == start
+                claim = (
+                    sa.delete(payloads)
+                    .where(payloads.c.batch_id == batch_id, payloads.c.chunk == chunk)
+                    .returning(payloads.c.rows)
                 )  # the first statement writes: the transaction holds the write lock from here on
-                if conn.execute(claim.values(exploded=stop, pending=stop < count)).rowcount != 1:
-                    continue  # another process took this chunk: read the state again
-                payload = conn.execute(sa.select(batches.c.payload).where(batches.c.id == batch_id)).scalar_one()
+                rows = conn.execute(claim).scalar_one_or_none()
+                if rows is None:
+                    continue  # another process exploded this chunk
                 if self.engine.dialect.name == "sqlite":  # inside SQLite: C code, the GIL released
-                    conn.exec_driver_sql(explode_sql(DECISION_COLUMNS), (batch_id, payload, start, stop))
+                    conn.exec_driver_sql(explode_sql(DECISION_COLUMNS), (batch_id, rows))
                 else:
-                    rows = [(batch_id, *row) for row in orjson.loads(payload)[start:stop]]
-                    if rows:
-                        self._insert(conn, rows)
-                if stop >= count:
-                    conn.execute(sa.update(batches).where(batches.c.id == batch_id).values(payload=None))
-                    return 1
+                    self._insert(conn, [(batch_id, *row) for row in orjson.loads(rows)])
+        with self._writing(), self.engine.begin() as conn:
+            left = sa.exists().where(payloads.c.batch_id == batch_id)
+            done = sa.update(batches).where(batches.c.id == batch_id, batches.c.pending == sa.true(), ~left)
+            return conn.execute(done.values(pending=False)).rowcount
 
     def _insert(self, conn: sa.Connection, rows: list[tuple]) -> None:
         """Bulk insert of decision rows in the caller's transaction, the fastest way the driver offers."""

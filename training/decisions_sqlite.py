@@ -18,10 +18,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-# a pending payload (batch id, JSON rows, first row, end row) into decision rows, inside SQLite (JSON1)
-EXPLODE_SQL = (
-    "INSERT INTO decisions (batch_id, {names}) SELECT ?, {values} FROM json_each(?) WHERE key >= ? AND key < ?"
-)
+# a payload chunk (batch id, JSON array of rows) into decision rows, inside SQLite (JSON1)
+EXPLODE_SQL = "INSERT INTO decisions (batch_id, {names}) SELECT ?, {values} FROM json_each(?)"
 
 
 def sqlite_pragmas(synchronous: str):
@@ -47,7 +45,7 @@ class SqliteWriter:
     """One batch row and its decision rows in one transaction, straight on a per-thread ``sqlite3``
     connection. Thread-safe: each thread has its own connection (the caller serialises writers)."""
 
-    def __init__(self, engine: Engine, batches: sa.Table, rows_sql: str, synchronous: str):
+    def __init__(self, engine: Engine, batches: sa.Table, synchronous: str):
         self.database = engine.url.database
         self.synchronous = synchronous
         keys = [c.name for c in batches.columns if c.name != "id"]
@@ -55,7 +53,6 @@ class SqliteWriter:
         self.batch_sql, self.order = str(compiled), list(compiled.positiontup)
         dialect = engine.dialect
         self.processors = {c.name: c.type.dialect_impl(dialect).bind_processor(dialect) for c in batches.columns}
-        self.rows_sql = rows_sql
         self._local = threading.local()
         self._connections: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
@@ -74,8 +71,8 @@ class SqliteWriter:
                 self._connections.append(con)
         return con
 
-    def write(self, batch: dict[str, Any], rows_of: Any) -> int:
-        """Insert `batch` (column -> value) and the rows ``rows_of(batch_id)`` (may be empty); commit."""
+    def write(self, batch: dict[str, Any], inserts: Any) -> int:
+        """Insert `batch` (column -> value), then each ``(sql, rows)`` of ``inserts(batch_id)``; commit."""
         params = tuple(
             batch[k] if (proc := self.processors[k]) is None or batch[k] is None else proc(batch[k]) for k in self.order
         )
@@ -83,9 +80,8 @@ class SqliteWriter:
         con.execute("BEGIN")
         try:
             batch_id = con.execute(self.batch_sql, params).lastrowid
-            rows = rows_of(batch_id)
-            if rows:
-                con.executemany(self.rows_sql, rows)
+            for sql, rows in inserts(batch_id):
+                con.executemany(sql, rows)
             con.execute("COMMIT")
         except BaseException:
             if con.in_transaction:

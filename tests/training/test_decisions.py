@@ -108,7 +108,7 @@ def pending_batches(log: DecisionLog) -> int:
 
 
 def test_a_large_batch_commits_one_payload_row_and_readers_see_every_decision(url, monkeypatch):
-    monkeypatch.setattr("training.decisions.EXPLODE_CHUNK", 2)  # SQLite explodes 5 rows in 3 transactions
+    monkeypatch.setattr("training.decisions.CHUNK_ROWS", 2)  # 5 rows: 3 payload chunks, 3 explode transactions
     log = DecisionLog(open_engine(url), defer_rows=2)
     migrate(log.engine)
     log._wake_indexer = lambda: None  # no background indexer: the reader alone must explode the payload
@@ -143,7 +143,7 @@ def test_the_background_indexer_explodes_pending_payloads(url):
 
 
 def test_two_processes_never_explode_a_batch_twice(url, monkeypatch):
-    monkeypatch.setattr("training.decisions.EXPLODE_CHUNK", 1)  # chunks interleave between the two
+    monkeypatch.setattr("training.decisions.CHUNK_ROWS", 1)  # chunks interleave between the two
     one, two = DecisionLog.open(url, defer_rows=1), DecisionLog.open(url, defer_rows=1)
     for log in (one, two):
         log._wake_indexer = lambda: None
