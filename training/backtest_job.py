@@ -7,7 +7,7 @@ Protocol (the same code path as ``benchmarks/forecast_real.py``'s PJM figure):
 * the model (:func:`training.forecast_engine.series_engine`) is refitted every `refit_days` days on data
   before the issue time (fitting once per refit period, not per window: the fit never sees a later value);
   its members (target form and scale window, averaged) are chosen by validation inside the first training
-  window;
+  window; on small training sets each learner is averaged over a few seeds (``seeds_per_learner``);
 * observed temperature, when the file has it, is read through the climatology known at the issue time;
 * baselines: ``naive_1d`` (the same period one day before) and ``naive_7d`` (one week before).
 
@@ -29,7 +29,7 @@ import pandas as pd
 from features.series import Panel
 from training.backtest import rolling_origin, score
 from training.baselines import SeasonalNaive
-from training.forecast_engine import SEASONS, series_engine
+from training.forecast_engine import SEASONS, bag_seeds, series_engine
 
 logger = logging.getLogger(__name__)
 PER_DAY = {"H": 24, "Q": 96, "D": 1}
@@ -106,6 +106,7 @@ def run_backtest(
         "weather": "climatology (known at the issue time)" if exog else ("issued" if known else "none"),
         "holidays": country or "none",
         "members": [f"{target} / scale {window}" for window, target in members],
+        "seeds_per_learner": bag_seeds(freq, horizon, int(origins[0]) + 1),
         "refit_every_days": refit_days,
         "seconds": round(time.perf_counter() - t0, 1),
     }

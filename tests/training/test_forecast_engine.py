@@ -6,10 +6,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
+import training.forecast_engine as engine
 from features.series import Panel
 from training.backtest_job import issue_origins, run_backtest
 from training.baselines import SeasonalNaive
-import training.forecast_engine as engine
 from training.forecast_engine import (
     EngineEnsemble,
     _validation_errors,
@@ -81,7 +81,7 @@ def test_a_learner_that_loses_to_the_seasonal_naive_is_not_served():
     panel = Panel(index, y[None, :], pd.DataFrame({"series_id": ["input:series"]}), "H")
     _, summary = run_backtest(panel, "H", horizon=24, days=7, refit_days=7, overrides=QUICK)
     assert summary["mape"] <= summary["baselines"]["naive_1d"]["mape"] + 1e-9
-    assert summary["members"] == ["naive / scale 24"]
+    assert summary["members"] == ["naive / scale 24"] and summary["seeds_per_learner"] == 3
     origins = issue_origins(panel, "H", 24, 7)
     spec = engine_spec("H", scale_window=168)
     learner = engine_forecaster("H", 24, spec=spec, issue_phase=23, group_col=None, history=len(index), **QUICK)
@@ -131,7 +131,7 @@ def test_bag_seeds_follow_the_row_budget():
 def test_a_small_series_averages_each_learner_over_its_seeds():
     panel = _hourly(days=120)
     end = 24 * 100 - 1
-    factory, members = series_engine(panel, "H", 24, end=end, issue_phase=23, overrides=QUICK)
+    factory, _ = series_engine(panel, "H", 24, end=end, issue_phase=23, overrides=QUICK)
     ensemble = factory().fit(panel, end=end)
     bag = ensemble.members[0]
     assert isinstance(bag, EngineEnsemble) and len(bag.members) == bag_seeds("H", 24, end + 1) == 3
