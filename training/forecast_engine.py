@@ -209,7 +209,7 @@ def choose_members(panel: Panel, freq: str, horizon: int, make, *, end: int | No
     subset of the learners, and the naive alone, is scored by the MAE of its average P50 on the last
     origins inside the training window (:func:`_validation_errors`); the best wins, fewer members on a
     tie. The naive is a guard, never averaged in: it is served alone when it beats every learner subset
-    there (averaging it in chased the inner window: node 438's combination with it lost on later issues).
+    there (averaged in, it won a short inner window on a grid node and lost on the later issues).
     Returns a tuple of ``(window, target)``; the longest window's level model alone when the history is
     too short to validate.
     """
