@@ -32,6 +32,7 @@ from training.guardrails import Guarded, GuardrailPolicy, protection_codes
 
 logger = logging.getLogger(__name__)
 INLINE_ROWS = 256  # up to this many rows the desk works on the event loop (a thread hop costs more)
+NO_REGIONS = pd.Index([], dtype=object)
 
 
 class AuditUnavailable(MeterwiseError):
@@ -95,7 +96,9 @@ class CollectionsDesk:
                 if self._log is None:
                     url = self.collections.audit_url(self.settings.var_dir)
                     try:
-                        self._log = DecisionLog.open(url, synchronous=self.collections.audit_synchronous)
+                        self._log = DecisionLog.open(
+                            url, synchronous=self.collections.audit_synchronous, defer_rows=INLINE_ROWS
+                        )  # a larger batch commits one payload row; its decision rows follow in the background
                     except Exception as err:
                         raise AuditUnavailable(f"audit database unavailable: {type(err).__name__}") from err
         return self._log
@@ -169,7 +172,7 @@ class CollectionsDesk:
         n = len(actions)
         if snapshot is None or ids is None:
             no_region = np.full(n, -1, dtype=np.intp)
-            return self.policy.apply(actions, np.zeros(n, np.int8), no_region, pd.Index([]), day)
+            return self.policy.apply(actions, np.zeros(n, np.int8), no_region, NO_REGIONS, day)
         prot = self.protection(snapshot)
         pos, known = found or snapshot.lookup(ids)
         codes = np.where(known, prot.codes.take(pos), 0)
@@ -251,10 +254,13 @@ async def decide(svc: Any, out: dict[str, Any]) -> dict[str, Any]:
     if desk is None:
         return out
     store = svc.store
-    watcher = getattr(store, "snapshots", None)
+    results = out.get("results", out)
+    has_ids = results.get("customer_id") is not None  # features without ids: no snapshot to look them up in
+    watcher = getattr(store, "snapshots", None) if has_ids else None
     snapshot = watcher.current() if watcher is not None else None
     live = grader = None
-    if snapshot is not None and hasattr(store, "cached_live"):  # cold start needs the live scores (cached)
+    by_snapshot = out.get("source", "snapshot") == "snapshot"
+    if snapshot is not None and by_snapshot and hasattr(store, "cached_live"):  # cold start: live scores (cached)
         runtime = store.get("arrears")
         live, grader = store.cached_live(runtime), getattr(runtime.bundle, "grade", None)
     rows = len(out["results"]["status"]) if "results" in out else 1

@@ -12,6 +12,7 @@ import contextlib
 import json
 import logging
 import os
+import sys
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -162,6 +163,34 @@ def build_runtime(
     )
 
 
+RELOAD_SWITCH_INTERVAL_S = 0.0001  # while a model loads beside live traffic (CPython's default: 0.005)
+_yielding = 0
+_yielding_lock = threading.Lock()
+_default_interval = sys.getswitchinterval()
+
+
+@contextlib.contextmanager
+def yielding_gil(interval: float = RELOAD_SWITCH_INTERVAL_S):
+    """Make threads hand the GIL over every `interval` seconds while the block runs.
+
+    A reload is ~150 ms of Python (unpickling, MLflow's registry queries, compiling the trees, scoring the
+    snapshot) in a worker thread; with CPython's 5 ms switch interval each request on the event loop can
+    wait up to 5 ms every time it needs the GIL back, so requests served during a swap stall for tens of
+    milliseconds. Restored when the last concurrent reload ends."""
+    global _yielding
+    with _yielding_lock:
+        if _yielding == 0:
+            sys.setswitchinterval(min(interval, _default_interval))
+        _yielding += 1
+    try:
+        yield
+    finally:
+        with _yielding_lock:
+            _yielding -= 1
+            if _yielding == 0:
+                sys.setswitchinterval(_default_interval)
+
+
 class ModelStore:
     """The live runtime per kind, swapped as one reference."""
 
@@ -189,7 +218,7 @@ class ModelStore:
         """Load `ref`, admit it, swap it in. Raises ModelRejected (old runtime untouched)."""
         if kind not in self._locks:
             raise ModelNotReady(kind, f"not configured; kinds are {list(self.settings.kinds)}")
-        with self._locks[kind]:  # one reload per kind at a time; readers never wait on this lock
+        with self._locks[kind], yielding_gil():  # one reload per kind at a time; readers never wait on it
             try:
                 bundle, version, source = self._loader(kind, ref)
                 candidate = build_runtime(kind, bundle, version, source, self.settings, self.snapshots.current())

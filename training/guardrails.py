@@ -90,12 +90,27 @@ class GuardrailPolicy:
         period_alts = [p.alternative or PERIOD_ALTERNATIVE.format(name=p.name) for p in self.periods]
         self.labels = np.array([None, *RULES, *(p.name for p in self.periods)], dtype=object)
         self.alternatives = np.array([None, *(alternatives[r] for r in RULES), *period_alts], dtype=object)
-        self.mild = pd.Index(list(settings.mild_actions), dtype=object)
+        self.mild = np.array(list(settings.mild_actions), dtype=object)
+        self._periods_cache: tuple[pd.Timestamp, pd.Index, np.ndarray] | None = None
 
     def strong(self, actions: np.ndarray) -> np.ndarray:
-        """Rows whose action is stronger than a reminder (not mild and not null)."""
+        """Rows whose action is stronger than a reminder (not mild and not null). One elementwise
+        comparison per mild action (a handful): no index is built per call."""
         actions = np.asarray(actions, dtype=object)
-        return (self.mild.get_indexer(actions) < 0) & pd.notna(actions)
+        mild = np.zeros(len(actions), dtype=bool)
+        for action in self.mild:
+            mild |= actions == action
+        return ~mild & pd.notna(actions)
+
+    def region_periods(self, regions: pd.Index, day: pd.Timestamp) -> np.ndarray:
+        """:func:`period_codes` of `regions` on `day`, plus a trailing 0 for unknown regions (code -1);
+        kept for the last (day, regions) pair, so a service pays for it once a day and snapshot."""
+        cached = self._periods_cache
+        if cached is not None and cached[0] == day and cached[1] is regions:
+            return cached[2]
+        codes = np.append(period_codes(self.periods, regions, day), 0).astype(np.int16)
+        self._periods_cache = (day, regions, codes)
+        return codes
 
     def apply(
         self,
@@ -122,7 +137,7 @@ class GuardrailPolicy:
         """
         actions = np.asarray(actions, dtype=object)
         n_rules = len(RULES)
-        by_region = np.append(period_codes(self.periods, regions, day), 0).astype(np.int16)  # -1 -> 0
+        by_region = self.region_periods(regions, day)  # -1 -> the trailing 0
         period = by_region.take(np.asarray(region_codes, dtype=np.intp), mode="wrap")
         code = np.where(protection > 0, protection, np.where(period > 0, period + n_rules, 0)).astype(np.intp)
         applied = (code > 0) & self.strong(actions)

@@ -9,7 +9,8 @@ issued after the champion's training cutoff (out of time: the model never saw th
 Forecasts: the champion bundle's issued P10/P50/P90 are joined with the actuals that have arrived since its
 data cut-off and scored with :func:`training.backtest.score` (MAPE and sMAPE in %, MASE against the
 in-sample seasonal-naive MAE of the stored history, pinball relative to mean |y|, P10-P90 coverage), per
-level and frequency, beside the backtest figures stored in the bundle (``meta["served"]``).
+level and frequency, beside the backtest figures stored in the bundle (``meta["served"]``), of the same
+calendar month when the backtest has per-month figures (:func:`against_backtest`).
 """
 
 from __future__ import annotations
@@ -95,8 +96,10 @@ def forecast_errors(
 
     Returns
     -------
-    DataFrame with ``freq, level, n, mae, mape, smape, mase, pinball, coverage_p10_p90, width_rel``; empty
-    when no actual has arrived for any forecast.
+    DataFrame with ``freq, level, n, mae, mape, mape_se, smape, mase, pinball, coverage_p10_p90, width_rel``;
+    ``mape_se`` is the standard error of the MAPE (sd of the per-period APE over the square root of their
+    count, in %; NaN below two periods), read by the sample-size aware error check. Empty when no actual has
+    arrived for any forecast.
     """
     keys = ["level", "key", "freq", "timestamp"]
     forecasts, actuals = _keyed(forecasts), _keyed(actuals)
@@ -111,20 +114,37 @@ def forecast_errors(
         lag = h["freq"].map(SEASON).fillna(1).astype(int)
         prev = h.groupby("series_id")["y"].transform(lambda s: s.shift(int(lag.loc[s.index[0]])))
         scale = (h["y"] - prev).abs().groupby(h["series_id"]).mean()
-    cols = ["freq", "level", "n", "mae", "mape", "smape", "mase", "pinball", "coverage_p10_p90", "width_rel"]
+    cols = ["freq", "level", "n", "mae", "mape", "mape_se", "smape", "mase", "pinball", "coverage_p10_p90"]
+    cols.append("width_rel")
     if f.empty:
         return pd.DataFrame(columns=cols)
-    out = score(f, by=["freq", "level"], scale=scale)
+    out = score(f, by=["freq", "level"], scale=scale).merge(_mape_se(f), on=["freq", "level"], how="left")
     return out[[c for c in cols if c in out.columns]]
+
+
+def _mape_se(f: pd.DataFrame) -> pd.DataFrame:
+    """Standard error of the MAPE per freq and level (%), on the rows :func:`training.backtest.score` keeps."""
+    f = f.dropna(subset=["y", "p50"])
+    y = f["y"].to_numpy(float)
+    nz = np.abs(y) > 1e-9
+    ape = np.where(nz, np.abs(y - f["p50"].to_numpy(float)) / np.where(nz, np.abs(y), 1.0), np.nan) * 100
+    g = pd.DataFrame({"freq": f["freq"], "level": f["level"], "ape": ape}).groupby(["freq", "level"])["ape"]
+    return (g.std(ddof=1) / np.sqrt(g.count())).rename("mape_se").reset_index()
 
 
 def against_backtest(realised: pd.DataFrame, backtest: pd.DataFrame) -> pd.DataFrame:
     """`realised` errors beside the backtest's (``backtest_mape``, ``backtest_coverage``) per freq and level,
-    with ``mape_excess`` = realised MAPE / backtest MAPE - 1 (relative; NaN without a backtest figure)."""
+    with ``mape_excess`` = realised MAPE / backtest MAPE - 1 (relative; NaN without a backtest figure).
+
+    When both frames carry ``month`` (calendar month 1..12 of the targets), each realised month is compared
+    with the backtest of the same calendar month (a series whose error varies with the season is not read as
+    deteriorating when its hard season comes); without it, with the backtest over its whole window.
+    """
     cols = {"mape": "backtest_mape", "coverage_p10_p90": "backtest_coverage"}
-    ref = backtest[["freq", "level", *cols]].rename(columns=cols) if len(backtest) else None
+    keys = ["freq", "level", *(["month"] if "month" in realised and "month" in backtest else [])]
+    ref = backtest[[*keys, *cols]].rename(columns=cols) if len(backtest) else None
     out = (
-        realised.merge(ref, on=["freq", "level"], how="left")
+        realised.merge(ref, on=keys, how="left")
         if ref is not None
         else realised.assign(backtest_mape=np.nan, backtest_coverage=np.nan)
     )

@@ -4,6 +4,14 @@ Each check turns one measured table into :class:`Breach` records that say what m
 which threshold, and whether retraining is recommended. Drift and performance breaches at ``alert`` level
 recommend retraining the model kind; input-quality breaches recommend fixing the data (retraining on
 rejected rows would not help).
+
+Forecast checks are sample-size aware: a month of daily forecasts is about 30 periods, and a perfectly
+calibrated P10-P90 band realises a coverage outside 70-90 % in about one month in six by sampling noise
+alone. A coverage or error breach is therefore raised only when the whole ``breach_confidence`` interval of
+the realised figure lies on the wrong side of the threshold: the Wilson score interval of the coverage (hits
+out of periods), and ``MAPE +- z * mape_se`` for the error. With many periods the interval shrinks to the
+point figure; ``breach_confidence = 0`` restores the point rule. The periods are treated as independent;
+autocorrelated errors make the intervals too narrow, so the rule errs towards raising a breach.
 """
 
 from __future__ import annotations
@@ -14,6 +22,8 @@ from dataclasses import asdict, dataclass
 import pandas as pd
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from scipy.stats import norm
+from statsmodels.stats.proportion import proportion_confint
 
 SEVERITY = {"ok": 0, "warn": 1, "alert": 2}
 
@@ -41,6 +51,13 @@ class MonitoringSettings(BaseSettings):
     rejection_alert: float = Field(0.05, ge=0, le=1, description="share of a table's rows quarantined: alert")
     min_rows: int = Field(50, ge=1, description="fewest matured bills a calibration or AUC check needs")
     min_periods: int = Field(14, ge=1, description="fewest forecast periods (per level and freq) an error check needs")
+    breach_confidence: float = Field(
+        0.95,
+        ge=0,
+        lt=1,
+        description="two-sided confidence of the interval of a realised forecast coverage (Wilson) or MAPE "
+        "(normal) that must lie wholly outside the band / above the margin to raise a breach (0: point rule)",
+    )
     psi_ignore: tuple[str, ...] = Field(
         ("tenure_months", "billing_tenure_months", "bills_total"),
         description="features that grow with calendar time by definition: reported, never a breach",
@@ -148,24 +165,44 @@ def distance_breach(ratio: float, s: MonitoringSettings) -> list[Breach]:
     return [Breach("segments", "distance", "centroid", float(ratio), s.distance_ratio, "warn", msg, False)]
 
 
+def coverage_interval(hits: float, n: int, confidence: float) -> tuple[float, float]:
+    """Wilson score interval of a realised coverage (`hits` of `n` periods inside the band) at `confidence`
+    (two-sided); the point figure when `confidence` is 0."""
+    if confidence <= 0:
+        return hits / n, hits / n
+    lo, hi = proportion_confint(round(hits), n, alpha=1 - confidence, method="wilson")
+    return float(lo), float(hi)
+
+
 def forecast_breaches(errors: pd.DataFrame, s: MonitoringSettings) -> list[Breach]:
-    """Coverage outside [coverage_low, coverage_high] and MAPE above the backtest by more than the margin."""
+    """Coverage outside [coverage_low, coverage_high] and MAPE above the backtest by more than the margin,
+    each beyond sampling noise (see the module docstring; ``mape_se`` absent: the point rule)."""
     out = []
+    z = float(norm.ppf(0.5 + s.breach_confidence / 2))
+    shown = f"{s.breach_confidence:.0%} interval"
     for row in errors.itertuples(index=False):
         if row.n < s.min_periods:
             continue
         subject = f"{row.level}@{row.freq}"
         cov = float(row.coverage_p10_p90)
-        if math.isfinite(cov) and not s.coverage_low <= cov <= s.coverage_high:
-            bound = s.coverage_low if cov < s.coverage_low else s.coverage_high
-            band = f"{s.coverage_low:.0%}-{s.coverage_high:.0%}"
-            msg = f"forecast {subject}: P10-P90 coverage {cov:.0%} outside {band} over {row.n} periods"
-            out.append(Breach("forecast", "coverage", subject, cov, bound, "alert", msg, True))
+        if math.isfinite(cov):
+            lo, hi = coverage_interval(cov * row.n, int(row.n), s.breach_confidence)
+            if hi < s.coverage_low or lo > s.coverage_high:
+                bound = s.coverage_low if hi < s.coverage_low else s.coverage_high
+                band = f"{s.coverage_low:.0%}-{s.coverage_high:.0%}"
+                msg = (
+                    f"forecast {subject}: P10-P90 coverage {cov:.0%} ({shown} {lo:.0%}-{hi:.0%}) outside {band} "
+                    f"over {row.n} periods"
+                )
+                out.append(Breach("forecast", "coverage", subject, cov, bound, "alert", msg, True))
         excess = float(getattr(row, "mape_excess", float("nan")))
-        if math.isfinite(excess) and excess > s.error_margin:
+        se = float(getattr(row, "mape_se", float("nan")))
+        low_mape = float(row.mape) - z * se if math.isfinite(se) else float(row.mape)
+        limit = float(getattr(row, "backtest_mape", float("nan"))) * (1 + s.error_margin)
+        if math.isfinite(excess) and excess > s.error_margin and low_mape > limit:
             msg = (
-                f"forecast {subject}: realised MAPE {row.mape:.1f} % is {excess:.0%} above the backtest "
-                f"{row.backtest_mape:.1f} % (margin {s.error_margin:.0%})"
+                f"forecast {subject}: realised MAPE {row.mape:.1f} % (lower bound {low_mape:.1f} %) is {excess:.0%} "
+                f"above the backtest {row.backtest_mape:.1f} % (margin {s.error_margin:.0%})"
             )
             out.append(Breach("forecast", "error", subject, excess, s.error_margin, "alert", msg, True))
     return out

@@ -12,7 +12,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from serving.app import create_app
-from serving.collections import CollectionsDesk
+from serving.collections import INLINE_ROWS, CollectionsDesk
 from serving.model_store import ModelStore
 from serving.schemas import ArrearsBatchResponse, ArrearsScore
 from serving.settings import ServingSettings
@@ -104,6 +104,21 @@ def test_features_with_ids_are_guarded_from_the_snapshot_flags(guarded):
     r = guarded.post("/v1/arrears/score", json=body, headers=BILLING)
     assert r.status_code == 200, r.text
     assert r.json()["results"]["guardrail"] == ["medical", None]
+
+
+def test_a_batch_above_inline_rows_is_one_payload_row_and_every_decision_is_readable_at_once(guarded):
+    n = INLINE_ROWS + 44  # deferred: the rows reach `decisions` through the exploder
+    ids = ["C003", "C007", *(f"X{i:04d}" for i in range(n - 2))]
+    body = {"features": {"kwh_mean_28d": [13.0] * n, "late_bills_12m": [3.0] * n}, "customer_ids": ids}
+    r = guarded.post("/v1/arrears/score", json=body, headers=BILLING)
+    assert r.status_code == 200, r.text
+    answer = r.json()
+    for k in (0, 1, n - 1):  # read at once, before or while the background indexer runs
+        rows = guarded.get("/v1/decisions", params={"customer_id": ids[k]}, headers=ADMIN).json()["decisions"]
+        assert [row["batch_id"] for row in rows] == [answer["decision_batch_id"]]
+        assert rows[0]["action"] == answer["results"]["action"][k]
+        assert rows[0]["guardrail"] == answer["results"]["guardrail"][k]
+    assert answer["results"]["guardrail"][:2] == ["medical", "winter_moratorium"]
 
 
 def test_outside_the_period_the_north_is_not_guarded(settings, policy):

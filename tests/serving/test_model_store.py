@@ -137,3 +137,20 @@ def test_big_batches_use_one_thread_per_cpu_unless_configured(settings, loader):
     pinned = ModelStore(settings.model_copy(update={"predict_threads": 3}), loader=loader)
     pinned.load_all()
     assert pinned.get("arrears").threads == 3
+
+
+def test_a_reload_makes_threads_yield_the_gil_often_and_restores_the_default_after():
+    import sys
+
+    from serving.model_store import RELOAD_SWITCH_INTERVAL_S, yielding_gil
+
+    default = sys.getswitchinterval()
+    with yielding_gil():
+        assert sys.getswitchinterval() == pytest.approx(RELOAD_SWITCH_INTERVAL_S)
+        with yielding_gil():  # two kinds reloading at once
+            pass
+        assert sys.getswitchinterval() == pytest.approx(RELOAD_SWITCH_INTERVAL_S)  # the other is still loading
+    assert sys.getswitchinterval() == default
+    with pytest.raises(RuntimeError), yielding_gil():
+        raise RuntimeError("a refused candidate")
+    assert sys.getswitchinterval() == default

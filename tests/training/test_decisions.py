@@ -6,8 +6,12 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import sqlite3
+import threading
+import time
 
 import numpy as np
+import psycopg
 import pytest
 import sqlalchemy as sa
 
@@ -69,13 +73,22 @@ def test_migration_is_idempotent_and_uses_its_own_version_table(url):
     engine.dispose()
 
 
+def batch_rows(log: DecisionLog) -> int:
+    with log.engine.connect() as conn:
+        return int(conn.execute(sa.text("SELECT count(*) FROM decision_batches")).scalar_one())
+
+
 def test_a_failed_batch_leaves_nothing_behind(url):
     log = DecisionLog.open(url)
     try:
-        before = log.count()
+        before, batches_before = log.count(), batch_rows(log)
         with pytest.raises(ValueError):  # columns of different lengths: refused before anything is written
             log.record(batch(["A", "B"], grade=["C"]))
         assert log.count() == before
+        with pytest.raises((sa.exc.IntegrityError, sqlite3.IntegrityError, psycopg.IntegrityError)):
+            log.record(batch(["A", "B"], status=["ok", None]))  # the second row breaks NOT NULL mid-insert
+        assert log.count() == before and batch_rows(log) == batches_before  # no half-written batch row either
+        assert log.record(batch(["B"])) > 0 and log.count() == before + 1  # the connection is usable again
     finally:
         log.close()
 
@@ -86,3 +99,93 @@ def test_sqlite_is_in_wal_mode_with_the_configured_sync(tmp_path):
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
         assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 2  # FULL
     engine.dispose()
+
+
+def pending_batches(log: DecisionLog) -> int:
+    with log.engine.connect() as conn:
+        query = sa.select(sa.func.count()).select_from(sa.table("decision_batches", sa.column("pending")))
+        return int(conn.execute(query.where(sa.column("pending") == sa.true())).scalar_one())
+
+
+def test_a_large_batch_commits_one_payload_row_and_readers_see_every_decision(url, monkeypatch):
+    monkeypatch.setattr("training.decisions.EXPLODE_CHUNK", 2)  # SQLite explodes 5 rows in 3 transactions
+    log = DecisionLog(open_engine(url), defer_rows=2)
+    migrate(log.engine)
+    log._wake_indexer = lambda: None  # no background indexer: the reader alone must explode the payload
+    try:
+        before = log.count()
+        rng = np.random.default_rng(0)
+        p = rng.random(5)
+        p[3] = np.nan
+        first = log.record(batch(["A", "B", "C", "D", "007"], probability=p, reason_2=["x", None, "y", None, "z"]))
+        assert pending_batches(log) == 1
+        rows = {cid: log.for_customer(cid)[0] for cid in ("A", "D", "007")}  # the newest of each
+        assert pending_batches(log) == 0 and log.count() == before + 5
+        assert rows["A"]["probability"] == p[0] and rows["A"]["batch_id"] == first  # exact: no float drift
+        assert rows["D"]["probability"] is None and rows["007"]["reasons"] == ["unpaid £313 for 38 days", "z", None]
+        assert rows["A"]["guardrail"] == "medical" and rows["A"]["status"] == "ok"
+        small = log.record(batch(["A"]))  # at or under defer_rows: rows written in the same transaction
+        assert pending_batches(log) == 0 and log.for_customer("A")[0]["batch_id"] == small
+    finally:
+        log.close()
+
+
+def test_the_background_indexer_explodes_pending_payloads(url):
+    log = DecisionLog.open(url, defer_rows=1)
+    try:
+        log.record(batch(["A", "B", "C"]))
+        deadline = time.monotonic() + 30
+        while pending_batches(log) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert pending_batches(log) == 0  # no reader ran: the indexer did it
+    finally:
+        log.close()
+
+
+def test_two_processes_never_explode_a_batch_twice(url, monkeypatch):
+    monkeypatch.setattr("training.decisions.EXPLODE_CHUNK", 1)  # chunks interleave between the two
+    one, two = DecisionLog.open(url, defer_rows=1), DecisionLog.open(url, defer_rows=1)
+    for log in (one, two):
+        log._wake_indexer = lambda: None
+    try:
+        before = one.count()
+        for k in range(6):
+            one.record(batch([f"P{k}", f"Q{k}", f"R{k}"]))
+        threads = [threading.Thread(target=log.explode_pending) for log in (one, two, one, two)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert one.count() == two.count() == before + 18
+        with one.engine.connect() as conn:  # every row once, in batch order
+            ids = conn.execute(sa.text("SELECT customer_id FROM decisions ORDER BY batch_id, id")).scalars()
+            got = [c for c in ids if c[0] in "PQR"][-18:]
+        assert got == [f"{c}{k}" for k in range(6) for c in "PQR"]
+    finally:
+        one.close()
+        two.close()
+
+
+def test_an_audit_database_of_revision_0001_upgrades_with_its_rows_read_as_exploded(tmp_path):
+    from alembic import command
+    from alembic.config import Config
+
+    from training.decisions import MIGRATIONS
+
+    engine = open_engine(f"sqlite:///{tmp_path / 'old.db'}")
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "0001")
+        conn.exec_driver_sql(
+            "INSERT INTO decision_batches (id, decided_at, source, tenant, model_version, decision_day, count, guarded)"
+            " VALUES (1, '2024-12-01 09:00:00.000000', 'api', 'demo', '3', '2024-12-01', 1, 0)"
+        )
+        conn.exec_driver_sql("INSERT INTO decisions (batch_id, customer_id, status) VALUES (1, 'A', 'ok')")
+    log = DecisionLog(engine)
+    migrate(engine)
+    try:
+        assert pending_batches(log) == 0 and [r["batch_id"] for r in log.for_customer("A")] == [1]
+    finally:
+        log.close()

@@ -60,6 +60,7 @@ def test_forecast_errors_by_hand():
     assert out["n"] == 2
     assert out["mape"] == pytest.approx((0 + 25 / 125 * 100) / 2)
     assert out["coverage_p10_p90"] == pytest.approx(0.5)
+    assert out["mape_se"] == pytest.approx(np.std([0.0, 20.0], ddof=1) / np.sqrt(2))
 
 
 def test_forecast_errors_only_on_arrived_actuals_and_against_backtest():
@@ -72,6 +73,18 @@ def test_forecast_errors_only_on_arrived_actuals_and_against_backtest():
     assert out.loc[0, "n"] == 1
     assert out.loc[0, "mape_excess"] == pytest.approx(25 / 10 - 1)
     assert forecast_errors(fc, actuals.iloc[:0]).empty
+
+
+def test_against_backtest_compares_with_the_same_calendar_month_when_the_backtest_has_one():
+    realised = pd.DataFrame({"freq": ["D", "D"], "level": ["total"] * 2, "month": [4, 10], "mape": [8.0, 6.0]})
+    backtest = pd.DataFrame(
+        {"freq": ["D"] * 3, "level": ["total"] * 3, "month": [4, 7, 10], "mape": [8.0, 2.0, 3.0],
+         "coverage_p10_p90": [0.8, 0.8, 0.8]}
+    )  # fmt: skip
+    out = against_backtest(realised, backtest)
+    assert out["backtest_mape"].tolist() == [8.0, 3.0] and out["mape_excess"].tolist() == pytest.approx([0.0, 1.0])
+    whole = pd.DataFrame({"freq": ["D"], "level": ["total"], "mape": [4.0], "coverage_p10_p90": [0.8]})
+    assert against_backtest(realised, whole)["mape_excess"].tolist() == pytest.approx([1.0, 0.5])
 
 
 def test_mase_uses_the_seasonal_naive_scale_of_the_history():

@@ -10,6 +10,7 @@ from training.monitoring_rules import (
     MonitoringSettings,
     auc_breach,
     calibration_breaches,
+    coverage_interval,
     distance_breach,
     forecast_breaches,
     input_breaches,
@@ -67,11 +68,12 @@ def test_share_and_distance_breaches():
     assert distance_breach(1.1, S) == []
 
 
-def _errors(coverage, mape, backtest_mape, n=100):
-    return pd.DataFrame(
+def _errors(coverage, mape, backtest_mape, n=1000, mape_se=None):
+    frame = pd.DataFrame(
         {"freq": ["D"], "level": ["total"], "n": [n], "mape": [mape], "coverage_p10_p90": [coverage],
          "backtest_mape": [backtest_mape], "mape_excess": [mape / backtest_mape - 1]}
     )  # fmt: skip
+    return frame if mape_se is None else frame.assign(mape_se=mape_se)
 
 
 @pytest.mark.parametrize(
@@ -84,6 +86,53 @@ def test_forecast_breaches(coverage, mape, checks):
 
 def test_forecast_breach_needs_enough_periods():
     assert forecast_breaches(_errors(0.2, 50.0, 10.0, n=3), S) == []
+
+
+@pytest.mark.parametrize(
+    ("coverage", "n", "breach"),
+    [
+        (0.60, 30, False),  # Wilson 95 % [0.42, 0.75] reaches into the band: sampling noise
+        (0.60, 1000, True),  # [0.57, 0.63]: below 70 % beyond noise
+        (0.40, 30, True),  # [0.25, 0.58]: wholly below 70 %
+        (1.00, 30, False),  # 30 of 30: [0.89, 1.00] reaches 90 %
+        (0.95, 1000, True),  # [0.94, 0.96]: wholly above 90 %
+        (0.85, 30, False),
+    ],
+)
+def test_coverage_breach_is_sample_size_aware(coverage, n, breach):
+    found = forecast_breaches(_errors(coverage, 10.0, 10.0, n=n), S)
+    assert [b.check for b in found] == (["coverage"] if breach else [])
+    if breach:
+        assert "95% interval" in found[0].message
+
+
+def test_coverage_interval_is_wilson_by_hand():
+    # Wilson: (p + z^2/2n +- z sqrt(p(1-p)/n + z^2/4n^2)) / (1 + z^2/n); 24 of 30, z = 1.959964
+    z, n, p = 1.959964, 30, 0.8
+    centre, half = p + z**2 / (2 * n), z * (p * (1 - p) / n + z**2 / (4 * n**2)) ** 0.5
+    assert coverage_interval(24, 30, 0.95) == pytest.approx(((centre - half) / (1 + z**2 / n),
+                                                             (centre + half) / (1 + z**2 / n)), abs=1e-6)  # fmt: skip
+    assert coverage_interval(24, 30, 0.0) == (0.8, 0.8)
+
+
+def test_point_rule_when_breach_confidence_is_zero():
+    point = MonitoringSettings(breach_confidence=0.0)
+    assert [b.check for b in forecast_breaches(_errors(0.6, 10.0, 10.0, n=30), point)] == ["coverage"]
+    assert [b.check for b in forecast_breaches(_errors(0.8, 13.0, 10.0, n=30, mape_se=2.0), point)] == ["error"]
+
+
+@pytest.mark.parametrize(
+    ("mape", "mape_se", "breach"),
+    [
+        (13.0, 2.0, False),  # 13 - 1.96 * 2 = 9.1 <= 12.5 (backtest 10 + 25 %): could be noise
+        (13.0, 0.1, True),  # 12.8 > 12.5: above the margin beyond noise (many periods)
+        (20.0, 2.0, True),  # 16.1 > 12.5
+        (12.0, 0.01, False),  # within the margin however precise
+    ],
+)
+def test_error_breach_is_sample_size_aware(mape, mape_se, breach):
+    found = forecast_breaches(_errors(0.8, mape, 10.0, n=30, mape_se=mape_se), S)
+    assert [b.check for b in found] == (["error"] if breach else [])
 
 
 def test_input_breaches_do_not_recommend_retraining():

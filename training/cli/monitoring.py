@@ -28,7 +28,8 @@ def monitor_cmd(
     predicted late rate per grade on matured bills, matured AUC. Segments: share per segment, migration,
     distance to centroid. Forecasts: realised MAPE/MASE, pinball, P10-P90 coverage against the backtest.
     Inputs: contract rejection rates. Thresholds: METERWISE_MONITOR_* (PSI 0.1 / 0.25, coverage 70-90 %,
-    MAPE 25 % above backtest). Prints a summary as JSON; the report is var/monitoring/<tenant>/report-<as_of>.html.
+    MAPE 25 % above backtest; forecast breaches only beyond the 95 % interval of the realised figure, see
+    BREACH_CONFIDENCE). Prints a summary as JSON; the report is var/monitoring/<tenant>/report-<as_of>.html.
     """
     import pandas as pd
 

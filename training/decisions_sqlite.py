@@ -1,0 +1,101 @@
+"""SQLite specifics of the audit trail: connection pragmas, the lean writer of the request path, the exploder.
+
+A single decision written through SQLAlchemy Core costs about 150 us (pool checkout, compiled-statement
+bookkeeping, commit); the same two inserts and commit straight on a ``sqlite3`` connection cost about 30 us,
+and the audit write sits on every arrears answer. :class:`SqliteWriter` therefore keeps one ``sqlite3``
+connection per thread (same file, same pragmas as the engine's), statements compiled once by SQLAlchemy for
+this dialect, and the column types' own bind processors (so a row reads back through SQLAlchemy exactly as
+one it wrote). Readers, migrations and the exploder stay on the SQLAlchemy engine.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Sequence
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+# a pending payload (batch id, JSON rows, first row, end row) into decision rows, inside SQLite (JSON1)
+EXPLODE_SQL = (
+    "INSERT INTO decisions (batch_id, {names}) SELECT ?, {values} FROM json_each(?) WHERE key >= ? AND key < ?"
+)
+
+
+def sqlite_pragmas(synchronous: str):
+    """A connect hook: WAL, `synchronous`, a busy timeout shared by workers, foreign keys."""
+
+    def on_connect(dbapi_connection, _record=None) -> None:
+        cur = dbapi_connection.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute(f"PRAGMA synchronous={synchronous}")
+        cur.execute("PRAGMA busy_timeout=10000")  # several workers share one file: wait, never fail
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.close()
+
+    return on_connect
+
+
+def explode_sql(columns: Sequence[str]) -> str:
+    values = ", ".join(f"json_extract(value, '$[{i}]')" for i in range(len(columns)))
+    return EXPLODE_SQL.format(names=", ".join(columns), values=values)
+
+
+class SqliteWriter:
+    """One batch row and its decision rows in one transaction, straight on a per-thread ``sqlite3``
+    connection. Thread-safe: each thread has its own connection (the caller serialises writers)."""
+
+    def __init__(self, engine: Engine, batches: sa.Table, rows_sql: str, synchronous: str):
+        self.database = engine.url.database
+        self.synchronous = synchronous
+        keys = [c.name for c in batches.columns if c.name != "id"]
+        compiled = batches.insert().compile(dialect=engine.dialect, column_keys=keys)
+        self.batch_sql, self.order = str(compiled), list(compiled.positiontup)
+        dialect = engine.dialect
+        self.processors = {c.name: c.type.dialect_impl(dialect).bind_processor(dialect) for c in batches.columns}
+        self.rows_sql = rows_sql
+        self._local = threading.local()
+        self._connections: list[sqlite3.Connection] = []
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def usable(engine: Engine) -> bool:
+        return engine.dialect.name == "sqlite" and engine.url.database not in (None, "", ":memory:")
+
+    def _connection(self) -> sqlite3.Connection:
+        con = getattr(self._local, "con", None)
+        if con is None:
+            con = sqlite3.connect(self.database, isolation_level=None, check_same_thread=False, timeout=10)
+            sqlite_pragmas(self.synchronous)(con)
+            self._local.con = con
+            with self._lock:
+                self._connections.append(con)
+        return con
+
+    def write(self, batch: dict[str, Any], rows_of: Any) -> int:
+        """Insert `batch` (column -> value) and the rows ``rows_of(batch_id)`` (may be empty); commit."""
+        params = tuple(
+            batch[k] if (proc := self.processors[k]) is None or batch[k] is None else proc(batch[k]) for k in self.order
+        )
+        con = self._connection()
+        con.execute("BEGIN")
+        try:
+            batch_id = con.execute(self.batch_sql, params).lastrowid
+            rows = rows_of(batch_id)
+            if rows:
+                con.executemany(self.rows_sql, rows)
+            con.execute("COMMIT")
+        except BaseException:
+            if con.in_transaction:
+                con.execute("ROLLBACK")
+            raise
+        return int(batch_id)
+
+    def close(self) -> None:
+        with self._lock:
+            for con in self._connections:
+                con.close()
+            self._connections.clear()
+        self._local = threading.local()
