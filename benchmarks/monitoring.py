@@ -22,8 +22,11 @@ and ``monitoring_rules.forecast_breaches``. Its backtest figures come from the e
 backtest over the 12 months before the cut-off on the same issue grid and horizons (refitted quarterly,
 every target on or before the cut-off); each month is compared with the backtest of the same calendar
 month (seasons are not deteriorations), the whole-year figure reported beside it
-(``benchmarks/monitoring_forecast.py``). Per month also the PSI of the households' monthly kWh features
-against the 12 training months.
+(``benchmarks/monitoring_forecast.py``). ``meterwise monitor`` runs the same rule on a tenant: its forecast
+job stores the served backtest per calendar month with the champion and each month is checked against the
+same month where that backtest covered it, else against the whole backtest (the ``reference`` it names);
+the tenant backtest spans weeks (daily: about 11), not the year this benchmark's does. Per month also the
+PSI of the households' monthly kWh features against the 12 training months.
 
 **Controlled shifts (like with like).** Natural data drift is real (London's seasons, the Taiwan history
 that deepens month by month) and is reported, not counted as a false alarm. The controls isolate the

@@ -4,9 +4,11 @@
 customer series (daily and monthly from ``readings``, hourly from ``interval_readings``), backtests every
 candidate and serves, per level and frequency, the one whose reconciled, calibrated forecasts win
 (:mod:`training.forecast_tenant`, :mod:`training.forecast_select`), aligns H/D/M totals
-(:mod:`training.temporal`), logs every candidate's scores and the choice to MLflow, registers
-``meterwise-forecast`` and promotes it through :func:`training.promotion.decide`, the champion re-scored
-on the challenger's backtest windows (:func:`promote_version` does the same for a registered version).
+(:mod:`training.temporal`), stores the served backtest figures with the bundle, over the whole backtest
+(``meta["served"]``) and per calendar month of the targets (``meta["served_by_month"]``: the reference of
+``meterwise monitor``'s error and coverage checks), logs every candidate's scores and the choice to MLflow,
+registers ``meterwise-forecast`` and promotes it through :func:`training.promotion.decide`, the champion
+re-scored on the challenger's backtest windows (:func:`promote_version` does the same for a registered version).
 
 ``forecast`` answers a planner's question from the champion, re-issued at the last observed period of the
 tenant's current data without retraining (:func:`refresh_bundle`), or trains the one engine on a CSV it has
@@ -40,6 +42,7 @@ from training.forecast_bundle import ForecastBundle
 from training.forecast_issue import csv_bundle, refresh_bundle
 from training.forecast_tenant import HORIZONS, evaluate_freq, history_frame, issue_freq, tenant_panel
 from training.lifecycle import apply_decision, judge
+from training.monitoring_outcomes import backtest_by_month
 from training.promotion import Decision, Scored
 from training.settings import TrainingSettings
 from training.temporal import align
@@ -72,7 +75,7 @@ def train_forecast(
     customers = tables["customers"].set_index("customer_id")
     attrs = customers[[c for c in ("region", "category", "socio_group") if c in customers]].astype(str)
     plots = Path(tempfile.mkdtemp(prefix="forecast_plots_"))
-    issued, histories, candidates, served, engines = [], [], [], [], {}
+    issued, histories, candidates, served, by_month, engines = [], [], [], [], [], {}
     meta: dict[str, Any] = {"issued_at": {}, "data_cutoff": {}, "methods": {}, "coverage": {}, "weather": {}}
     for freq in freqs:
         panel = tenant_panel(tables, freq)
@@ -86,6 +89,7 @@ def train_forecast(
             continue
         candidates.append(sel.candidates.assign(freq=freq))
         served.append(sel.served.assign(freq=freq))
+        by_month.append(backtest_by_month(held_out))  # the monitor's same-calendar-month reference
         total = str(panel.series.loc[panel.series["level"] == "total", "series_id"].iloc[0])
         plot_backtest(held_out.assign(model="served"), total, plots / f"backtest_total_{freq}.png")
         by_h = score(held_out.assign(model="served"), by=["model", "horizon"])
@@ -113,6 +117,7 @@ def train_forecast(
     if not issued:
         raise ValueError(f"{data.data_dir}: no readings for any of freqs {freqs}")
     candidates_df, served_df = pd.concat(candidates, ignore_index=True), pd.concat(served, ignore_index=True)
+    by_month_df = pd.concat(by_month, ignore_index=True)
     main_freq = "D" if "D" in set(served_df["freq"]) else str(served_df["freq"].iloc[0])
     main = served_df[(served_df["freq"] == main_freq) & (served_df["level"] != "customer")]
     score_value = float((main["mae"] / main["naive_mae"]).mean())  # relative MAE vs seasonal naive, served
@@ -126,6 +131,7 @@ def train_forecast(
             "config": {"params": params or {}, "country": country},
             "candidates": candidates_df[CANDIDATE_COLUMNS].to_dict("records"),
             "served": served_df.to_dict("records"),
+            "served_by_month": by_month_df.to_dict("records"),
         }
     )
     history = pd.concat(histories, ignore_index=True)
@@ -157,6 +163,7 @@ def train_forecast(
         registry.log_metrics({**{k.replace(":", "_"): float(v) for k, v in flat.items()}, "score": score_value})
         registry.log_table(candidates_df, "backtest_candidates.csv")
         registry.log_table(served_df, "backtest_served.csv")
+        registry.log_table(by_month_df, "backtest_served_by_month.csv")
         registry.log_artifacts(plots, "plots")
         uri = registry.log_model(KIND, bundle, example)
         version = registry.register(KIND, uri)

@@ -9,7 +9,8 @@
 - :func:`segments_section`: load shapes as of the champion's cutoff and as of ``as_of``, both assigned by
   the champion: share per segment, migration counts, distance-to-centroid ratio, PSI per shape feature.
 - :func:`forecast_section`: realised error of the champion's issued forecasts against the actuals that
-  have arrived, per level and frequency, beside the backtest figures stored in the bundle.
+  have arrived, per level, frequency and calendar month, beside the backtest figures stored with the
+  champion (of the same calendar month where its backtest covered that month, else of the whole backtest).
 
 Each returns a :class:`Section` (metrics for MLflow and the status file, tables for the report, breaches).
 """
@@ -55,15 +56,17 @@ class Section:
     tables: dict[str, pd.DataFrame] = field(default_factory=dict)
     breaches: list[Breach] = field(default_factory=list)
     note: str | None = None
+    checks: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def status(self) -> str:
         return "unavailable" if self.note and not self.metrics else overall(self.breaches)
 
     def summary(self) -> dict[str, Any]:
-        """JSON-ready: version, status, finite metrics, breaches, note."""
+        """JSON-ready: version, status, finite metrics, breaches, note; ``checks`` (one row per compared unit,
+        e.g. a forecast level and month with its reference) when the kind has them."""
         metrics = {k: float(v) for k, v in self.metrics.items() if v is not None and np.isfinite(v)}
-        return {
+        out = {
             "kind": self.kind,
             "version": self.version,
             "status": self.status,
@@ -71,6 +74,12 @@ class Section:
             "breaches": [b.as_dict() for b in self.breaches],
             "note": self.note,
         }
+        if self.checks:
+            out["checks"] = [
+                {k: (None if isinstance(v, float) and not np.isfinite(v) else v) for k, v in row.items()}
+                for row in self.checks
+            ]
+        return out
 
 
 def _window(frame: pd.DataFrame, start: pd.Timestamp, end: pd.Timestamp, col: str = "issue_date") -> pd.DataFrame:
@@ -198,17 +207,28 @@ def forecast_section(
     *,
     version: str | None,
     settings: MonitoringSettings,
+    by_month: pd.DataFrame | None = None,
 ) -> Section:
     """Realised error per level and frequency against the backtest (frames as in
-    :func:`training.monitoring_outcomes.forecast_errors`; `backtest` has ``freq, level, mape,
-    coverage_p10_p90``)."""
+    :func:`training.monitoring_outcomes.forecast_errors`).
+
+    `backtest` holds the whole backtest's ``freq, level, mape, coverage_p10_p90``; `by_month` the same per
+    calendar ``month`` with its ``n`` (:func:`training.monitoring_outcomes.backtest_by_month`; None for a
+    champion trained before it was stored). The checks run per calendar month of the targets: each month
+    against the backtest of the same month when that month has at least ``min_periods`` backtest rows, else
+    against the whole backtest; the ``errors`` table, each ``checks`` row and each breach name the
+    ``reference`` used. The metrics are over every arrived period (``mape_<level>_<freq>`` ...).
+    """
     section = Section("forecast", version)
-    errors = against_backtest(forecast_errors(issued, actuals, history), backtest)
-    if errors.empty:
+    pooled = against_backtest(forecast_errors(issued, actuals, history), backtest)
+    if pooled.empty:
         section.note = "no actuals have arrived for the issued forecasts yet"
         return section
-    section.tables["errors"] = errors
-    for row in errors.itertuples(index=False):
+    monthly = forecast_errors(issued, actuals, history, by_month=True)
+    ref = by_month if by_month is not None and len(by_month) else pd.DataFrame(columns=["freq", "level", "month"])
+    errors = against_backtest(monthly, ref, backtest, min_n=settings.min_periods)
+    section.tables.update(errors=errors, errors_all_periods=pooled)
+    for row in pooled.itertuples(index=False):
         tag = f"{row.level}_{row.freq}"
         section.metrics.update(
             {f"mape_{tag}": row.mape, f"coverage_{tag}": row.coverage_p10_p90, f"periods_{tag}": float(row.n)}
@@ -216,5 +236,7 @@ def forecast_section(
         if np.isfinite(row.mase):
             section.metrics[f"mase_{tag}"] = row.mase
         section.metrics[f"pinball_{tag}"] = row.pinball
+    shown = ["freq", "level", "period", "n", "mape", "coverage_p10_p90", "backtest_mape", "reference"]
+    section.checks = errors[shown].to_dict("records")
     section.breaches += forecast_breaches(errors, settings)
     return section

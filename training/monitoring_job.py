@@ -119,7 +119,8 @@ def _forecast(tables, reg: registry.Registry, as_of, s: MonitoringSettings) -> S
         ignore_index=True,
     )  # fmt: skip
     backtest = pd.DataFrame(bundle.meta_.get("served", []))
-    return forecast_section(issued, actual, history, backtest, version=version, settings=s)
+    by_month = pd.DataFrame(bundle.meta_["served_by_month"]) if "served_by_month" in bundle.meta_ else None
+    return forecast_section(issued, actual, history, backtest, version=version, settings=s, by_month=by_month)
 
 
 def run_checks(

@@ -9,8 +9,10 @@ issued after the champion's training cutoff (out of time: the model never saw th
 Forecasts: the champion bundle's issued P10/P50/P90 are joined with the actuals that have arrived since its
 data cut-off and scored with :func:`training.backtest.score` (MAPE and sMAPE in %, MASE against the
 in-sample seasonal-naive MAE of the stored history, pinball relative to mean |y|, P10-P90 coverage), per
-level and frequency, beside the backtest figures stored in the bundle (``meta["served"]``), of the same
-calendar month when the backtest has per-month figures (:func:`against_backtest`).
+level and frequency and per calendar month of the targets, beside the backtest figures stored with the
+champion: those of the same calendar month (``meta["served_by_month"]``, :func:`backtest_by_month` of the
+served backtest at training) where the backtest covered that month, else those of the whole backtest
+(``meta["served"]``); :func:`against_backtest` names the reference used.
 """
 
 from __future__ import annotations
@@ -84,7 +86,7 @@ def _keyed(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def forecast_errors(
-    forecasts: pd.DataFrame, actuals: pd.DataFrame, history: pd.DataFrame | None = None
+    forecasts: pd.DataFrame, actuals: pd.DataFrame, history: pd.DataFrame | None = None, *, by_month: bool = False
 ) -> pd.DataFrame:
     """Realised error per ``freq`` and ``level`` of issued forecasts against arrived actuals.
 
@@ -93,13 +95,15 @@ def forecast_errors(
     forecasts : long frame ``level, key, freq, timestamp, p10, p50, p90`` (kWh per period).
     actuals : long frame ``level, key, freq, timestamp, y`` (kWh per period) observed since the cut-off.
     history : long frame like `actuals` from before the cut-off (the MASE scale); optional.
+    by_month : also split by the calendar month of the targets: one row per ``period`` (``YYYY-MM``) with its
+        ``month`` (1..12), the unit :func:`against_backtest` compares with the backtest of the same month.
 
     Returns
     -------
-    DataFrame with ``freq, level, n, mae, mape, mape_se, smape, mase, pinball, coverage_p10_p90, width_rel``;
-    ``mape_se`` is the standard error of the MAPE (sd of the per-period APE over the square root of their
-    count, in %; NaN below two periods), read by the sample-size aware error check. Empty when no actual has
-    arrived for any forecast.
+    DataFrame with ``freq, level, n, mae, mape, mape_se, smape, mase, pinball, coverage_p10_p90, width_rel``
+    (after ``period, month`` with `by_month`); ``mape_se`` is the standard error of the MAPE (sd of the
+    per-period APE over the square root of their count, in %; NaN below two periods), read by the sample-size
+    aware error check. Empty when no actual has arrived for any forecast.
     """
     keys = ["level", "key", "freq", "timestamp"]
     forecasts, actuals = _keyed(forecasts), _keyed(actuals)
@@ -114,40 +118,81 @@ def forecast_errors(
         lag = h["freq"].map(SEASON).fillna(1).astype(int)
         prev = h.groupby("series_id")["y"].transform(lambda s: s.shift(int(lag.loc[s.index[0]])))
         scale = (h["y"] - prev).abs().groupby(h["series_id"]).mean()
-    cols = ["freq", "level", "n", "mae", "mape", "mape_se", "smape", "mase", "pinball", "coverage_p10_p90"]
-    cols.append("width_rel")
+    group = ["freq", "level", *(["period"] if by_month else [])]
+    cols = [*group, *(["month"] if by_month else []), "n", "mae", "mape", "mape_se", "smape", "mase", "pinball"]
+    cols += ["coverage_p10_p90", "width_rel"]
     if f.empty:
         return pd.DataFrame(columns=cols)
-    out = score(f, by=["freq", "level"], scale=scale).merge(_mape_se(f), on=["freq", "level"], how="left")
+    if by_month:
+        f = f.assign(period=f["timestamp"].dt.to_period("M").astype(str))
+    out = score(f, by=group, scale=scale).merge(_mape_se(f, group), on=group, how="left")
+    if by_month:
+        out["month"] = out["period"].str[-2:].astype(int)
     return out[[c for c in cols if c in out.columns]]
 
 
-def _mape_se(f: pd.DataFrame) -> pd.DataFrame:
-    """Standard error of the MAPE per freq and level (%), on the rows :func:`training.backtest.score` keeps."""
+def backtest_by_month(held_out: pd.DataFrame) -> pd.DataFrame:
+    """Backtest figures per ``freq``, ``level`` and calendar ``month`` (1..12) of the targets.
+
+    Parameters
+    ----------
+    held_out : the served backtest, one row per origin and target: ``freq, level, timestamp, y, p10, p50, p90``
+        (kWh per period; the frame :func:`training.forecast_tenant.evaluate_freq` scores).
+
+    Returns
+    -------
+    DataFrame ``freq, level, month, n, mape, mape_se, coverage_p10_p90`` (MAPE and its standard error in %;
+    ``n`` counts origin-target rows, so a target reached from several origins counts once per origin).
+    """
+    cols = ["freq", "level", "month", "n", "mape", "mape_se", "coverage_p10_p90"]
+    if held_out.empty:
+        return pd.DataFrame(columns=cols)
+    f = held_out.assign(month=pd.to_datetime(held_out["timestamp"]).dt.month)
+    keys = ["freq", "level", "month"]
+    out = score(f, by=keys).merge(_mape_se(f, keys), on=keys, how="left")
+    return out[cols]
+
+
+def _mape_se(f: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    """Standard error of the MAPE per group of `keys` (%), on the rows :func:`training.backtest.score` keeps."""
     f = f.dropna(subset=["y", "p50"])
     y = f["y"].to_numpy(float)
     nz = np.abs(y) > 1e-9
     ape = np.where(nz, np.abs(y - f["p50"].to_numpy(float)) / np.where(nz, np.abs(y), 1.0), np.nan) * 100
-    g = pd.DataFrame({"freq": f["freq"], "level": f["level"], "ape": ape}).groupby(["freq", "level"])["ape"]
+    g = f[keys].assign(ape=ape).groupby(keys)["ape"]
     return (g.std(ddof=1) / np.sqrt(g.count())).rename("mape_se").reset_index()
 
 
-def against_backtest(realised: pd.DataFrame, backtest: pd.DataFrame) -> pd.DataFrame:
+def against_backtest(
+    realised: pd.DataFrame, backtest: pd.DataFrame, whole: pd.DataFrame | None = None, *, min_n: int = 1
+) -> pd.DataFrame:
     """`realised` errors beside the backtest's (``backtest_mape``, ``backtest_coverage``) per freq and level,
-    with ``mape_excess`` = realised MAPE / backtest MAPE - 1 (relative; NaN without a backtest figure).
+    with ``mape_excess`` = realised MAPE / backtest MAPE - 1 (relative; NaN without a backtest figure) and
+    ``reference``: ``same_month``, ``whole_backtest`` or ``none`` (no backtest figure).
 
-    When both frames carry ``month`` (calendar month 1..12 of the targets), each realised month is compared
-    with the backtest of the same calendar month (a series whose error varies with the season is not read as
-    deteriorating when its hard season comes); without it, with the backtest over its whole window.
+    When both `realised` and `backtest` carry ``month`` (calendar month 1..12 of the targets), each realised
+    month is compared with the backtest of the same calendar month (a series whose error varies with the
+    season is not read as deteriorating when its hard season comes) where that month has at least `min_n`
+    backtest rows (``n``; a frame without ``n`` counts as enough); other months fall back to `whole`, the
+    backtest over its whole window (per freq and level). Without ``month`` on both, the reference is `whole`
+    (when given) or `backtest`.
     """
     cols = {"mape": "backtest_mape", "coverage_p10_p90": "backtest_coverage"}
-    keys = ["freq", "level", *(["month"] if "month" in realised and "month" in backtest else [])]
-    ref = backtest[[*keys, *cols]].rename(columns=cols) if len(backtest) else None
-    out = (
-        realised.merge(ref, on=keys, how="left")
-        if ref is not None
-        else realised.assign(backtest_mape=np.nan, backtest_coverage=np.nan)
-    )
+    monthly = "month" in realised and "month" in backtest
+    whole = backtest if not monthly and whole is None else whole
+    out = realised.assign(backtest_mape=np.nan, backtest_coverage=np.nan, reference="none")
+    if whole is not None and len(whole):
+        ref = whole[["freq", "level", *cols]].rename(columns=cols)
+        out = out.drop(columns=list(cols.values())).merge(ref, on=["freq", "level"], how="left")
+        out.loc[out["backtest_mape"].notna(), "reference"] = "whole_backtest"
+    if monthly and len(backtest):
+        enough = backtest["n"] >= min_n if "n" in backtest else np.ones(len(backtest), bool)
+        keys = ["freq", "level", "month"]
+        same = out[keys].merge(backtest.loc[enough, [*keys, *cols]].rename(columns=cols), on=keys, how="left")
+        found = same["backtest_mape"].notna().to_numpy()
+        for c in cols.values():
+            out.loc[found, c] = same.loc[found, c].to_numpy()
+        out.loc[found, "reference"] = "same_month"
     with np.errstate(divide="ignore", invalid="ignore"):
         out["mape_excess"] = out["mape"] / out["backtest_mape"] - 1
     return out

@@ -26,6 +26,7 @@ from scipy.stats import norm
 from statsmodels.stats.proportion import proportion_confint
 
 SEVERITY = {"ok": 0, "warn": 1, "alert": 2}
+AGAINST = {"same_month": "the same calendar month's backtest", "whole_backtest": "the whole backtest"}
 
 
 class MonitoringSettings(BaseSettings):
@@ -79,7 +80,8 @@ class MonitoringSettings(BaseSettings):
 @dataclass(frozen=True)
 class Breach:
     """One threshold crossed: `kind` (arrears/segments/forecast/inputs), `check`, `subject` (feature, grade,
-    level...), the measured `value` against `threshold`, `severity` (warn/alert) and what to do."""
+    level...), the measured `value` against `threshold`, `severity` (warn/alert) and what to do; `reference`
+    names what a forecast figure was compared with (``same_month`` or ``whole_backtest``; None elsewhere)."""
 
     kind: str
     check: str
@@ -89,6 +91,7 @@ class Breach:
     severity: str
     message: str
     retrain: bool
+    reference: str | None = None
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -176,14 +179,21 @@ def coverage_interval(hits: float, n: int, confidence: float) -> tuple[float, fl
 
 def forecast_breaches(errors: pd.DataFrame, s: MonitoringSettings) -> list[Breach]:
     """Coverage outside [coverage_low, coverage_high] and MAPE above the backtest by more than the margin,
-    each beyond sampling noise (see the module docstring; ``mape_se`` absent: the point rule)."""
+    each beyond sampling noise (see the module docstring; ``mape_se`` absent: the point rule).
+
+    A row with a ``period`` (the targets' month, from ``forecast_errors(..., by_month=True)``) names it in
+    the subject (``total@D 2024-07``); its ``reference`` (:func:`~training.monitoring_outcomes.against_backtest`)
+    is named in the error message and carried by the breach.
+    """
     out = []
     z = float(norm.ppf(0.5 + s.breach_confidence / 2))
     shown = f"{s.breach_confidence:.0%} interval"
     for row in errors.itertuples(index=False):
         if row.n < s.min_periods:
             continue
-        subject = f"{row.level}@{row.freq}"
+        period = getattr(row, "period", None)
+        subject = f"{row.level}@{row.freq}" + (f" {period}" if period else "")
+        reference = getattr(row, "reference", None)
         cov = float(row.coverage_p10_p90)
         if math.isfinite(cov):
             lo, hi = coverage_interval(cov * row.n, int(row.n), s.breach_confidence)
@@ -194,7 +204,7 @@ def forecast_breaches(errors: pd.DataFrame, s: MonitoringSettings) -> list[Breac
                     f"forecast {subject}: P10-P90 coverage {cov:.0%} ({shown} {lo:.0%}-{hi:.0%}) outside {band} "
                     f"over {row.n} periods"
                 )
-                out.append(Breach("forecast", "coverage", subject, cov, bound, "alert", msg, True))
+                out.append(Breach("forecast", "coverage", subject, cov, bound, "alert", msg, True, reference))
         excess = float(getattr(row, "mape_excess", float("nan")))
         se = float(getattr(row, "mape_se", float("nan")))
         low_mape = float(row.mape) - z * se if math.isfinite(se) else float(row.mape)
@@ -202,9 +212,10 @@ def forecast_breaches(errors: pd.DataFrame, s: MonitoringSettings) -> list[Breac
         if math.isfinite(excess) and excess > s.error_margin and low_mape > limit:
             msg = (
                 f"forecast {subject}: realised MAPE {row.mape:.1f} % (lower bound {low_mape:.1f} %) is {excess:.0%} "
-                f"above the backtest {row.backtest_mape:.1f} % (margin {s.error_margin:.0%})"
+                f"above {AGAINST.get(reference, 'the backtest')} {row.backtest_mape:.1f} % "
+                f"(margin {s.error_margin:.0%})"
             )
-            out.append(Breach("forecast", "error", subject, excess, s.error_margin, "alert", msg, True))
+            out.append(Breach("forecast", "error", subject, excess, s.error_margin, "alert", msg, True, reference))
     return out
 
 

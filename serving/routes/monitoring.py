@@ -29,6 +29,11 @@ class MonitoredModel(BaseModel):
     status: str = Field(description="ok, warn, alert or unavailable", examples=["warn"])
     metrics: dict[str, float] = Field(default_factory=dict, examples=[{"score_psi": 0.04, "matured_auc": 0.78}])
     breaches: list[dict[str, Any]] = Field(default_factory=list, description="what moved, against which threshold")
+    checks: list[dict[str, Any]] = Field(
+        default_factory=list,
+        description="forecasts: each level/frequency/month checked, with the backtest reference it was held to "
+        "(same_month or whole_backtest)",
+    )
     note: str | None = None
 
 

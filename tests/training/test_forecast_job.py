@@ -48,6 +48,14 @@ def test_train_forecast_registers_a_coherent_champion(trained, mlflow_settings, 
     files = registry.download_run_artifacts(run["run_id"], tmp_path / "artifacts")
     table = pd.read_csv(files / "backtest_candidates.csv")
     assert set(table["model"]) == {"lightgbm", "seasonal_naive", "ets"} and table["coverage_p10_p90"].notna().all()
+    # the monitor's same-calendar-month reference: the served backtest split by the targets' month, stored with
+    # the champion and logged; pooled over the months it is the whole-backtest figure (the same frames)
+    by_month = pd.DataFrame(bundle.meta_["served_by_month"])
+    assert (files / "backtest_served_by_month.csv").exists() and set(by_month["freq"]) == {"D"}
+    assert by_month["month"].between(1, 12).all() and (by_month["n"] > 0).all()
+    pooled = by_month.assign(hits=by_month["coverage_p10_p90"] * by_month["n"]).groupby("level")[["hits", "n"]].sum()
+    whole = pd.DataFrame(bundle.meta_["served"]).query("freq == 'D'").set_index("level")["coverage_p10_p90"]
+    np.testing.assert_allclose(pooled["hits"] / pooled["n"], whole.reindex(pooled.index), rtol=1e-9)
     shown = bundle.summary()
     assert {c["model"] for c in shown["candidates"]} == set(table["model"]) and shown["methods"]["D"]["picks"]
     paths = forecast("region", "north", 28, "D", out_dir=tmp_path / "out", training=mlflow_settings, data=data)

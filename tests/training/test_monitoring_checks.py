@@ -91,3 +91,40 @@ def test_forecast_section_without_actuals_is_unavailable():
     actuals = issued[["level", "key", "freq", "timestamp"]].iloc[:0].assign(y=[])
     sec = forecast_section(issued, actuals, None, pd.DataFrame(), version="1", settings=MonitoringSettings())
     assert sec.status == "unavailable"
+
+
+def _month_of_forecasts(month: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """A daily month whose forecasts are 10 % off every day (APE 10 %), 80 % of days inside the band."""
+    ts = pd.date_range(f"{month}-01", periods=30, freq="D")
+    y = 100 + 20 * np.sin(np.arange(30))
+    p50 = y * np.where(np.arange(30) % 2, 1.1, 0.9)
+    half = np.where(np.arange(30) < 24, 0.15, 0.05) * y
+    keys = {"level": "total", "key": "all", "freq": "D", "timestamp": ts}
+    return pd.DataFrame({**keys, "p10": p50 - half, "p50": p50, "p90": p50 + half}), pd.DataFrame({**keys, "y": y})
+
+
+@pytest.mark.parametrize(
+    ("month", "same_month_mape", "whole_mape", "stored", "reference", "breach"),
+    [
+        ("2024-07", 4.0, 12.0, True, "same_month", True),  # summer is easy: 10 % is bad for July
+        ("2024-07", 4.0, 12.0, False, "whole_backtest", False),  # ... which the whole-year figure hides
+        ("2024-12", 9.0, 5.0, True, "same_month", False),  # December is hard: 10 % is December's normal
+        ("2024-12", 9.0, 5.0, False, "whole_backtest", True),  # ... which the whole-year figure calls a breach
+    ],
+)
+def test_forecast_section_compares_each_month_with_the_same_month_of_the_backtest(
+    month, same_month_mape, whole_mape, stored, reference, breach
+):
+    issued, actuals = _month_of_forecasts(month)
+    whole = pd.DataFrame({"freq": ["D"], "level": ["total"], "mape": [whole_mape], "coverage_p10_p90": [0.8]})
+    by_month = pd.DataFrame({"freq": ["D"] * 2, "level": ["total"] * 2, "month": [int(month[-2:]), 3], "n": [60, 60],
+                             "mape": [same_month_mape, 1.0], "coverage_p10_p90": [0.8, 0.8]})  # fmt: skip
+    sec = forecast_section(issued, actuals, None, whole, version="1", settings=MonitoringSettings(),
+                           by_month=by_month if stored else None)  # fmt: skip
+    assert sec.metrics["mape_total_D"] == pytest.approx(10.0) and sec.metrics["periods_total_D"] == 30
+    assert [c["reference"] for c in sec.summary()["checks"]] == [reference]
+    assert sec.summary()["checks"][0]["period"] == month
+    assert [b.check for b in sec.breaches] == (["error"] if breach else [])
+    if breach:
+        assert sec.breaches[0].reference == reference and sec.breaches[0].subject == f"total@D {month}"
+        assert ("same calendar month" in sec.breaches[0].message) is (reference == "same_month")

@@ -30,14 +30,19 @@ def _tenant(root, tables) -> tuple[DataSettings, TrainingSettings]:
     return data, training
 
 
-def _register_forecast(training: TrainingSettings, actual: pd.DataFrame, bias: float, half_width: float) -> None:
-    """A forecast champion issued for the last `DAYS` days: P50 = actual x (1 + bias), band +- half_width."""
+def _register_forecast(
+    training: TrainingSettings, actual: pd.DataFrame, bias: float, half_width: float, by_month: list | None = None
+) -> None:
+    """A forecast champion issued for the last `DAYS` days: P50 = actual x (1 + bias), band +- half_width;
+    whole-backtest MAPE 5 %, and the per-month backtest figures `by_month` when given (else an older champion
+    stored without them)."""
     p50 = actual["y"].to_numpy() * (1 + bias)
     rows = actual.assign(
         horizon=np.arange(1, len(actual) + 1), p50=p50, p10=p50 * (1 - half_width), p90=p50 * (1 + half_width)
     )
     served = [{"freq": "D", "level": "total", "mape": 5.0, "coverage_p10_p90": 0.8}]
-    bundle = ForecastBundle(rows.drop(columns="y"), meta={"served": served})
+    meta = {"served": served} | ({"served_by_month": by_month} if by_month is not None else {})
+    bundle = ForecastBundle(rows.drop(columns="y"), meta=meta)
     reg = registry.open_registry(training, "t1")
     with reg.training_run("forecast", tags={}, params={}):
         example = pd.DataFrame({"level": ["total"], "key": ["all"], "horizon": [2], "freq": ["D"]})
@@ -74,6 +79,31 @@ def test_forecast_path_raises_a_breach_only_when_the_actuals_break_the_forecast(
     assert {b["check"] for b in forecast["breaches"]} == checks
     assert forecast["status"] == ("alert" if checks else "ok")
     assert result.status["retrain_recommended"] == (["forecast"] if checks else [])
+    assert {c["reference"] for c in forecast["checks"]} == {"whole_backtest"}  # no per-month figures stored
+
+
+@pytest.mark.parametrize("stored", [True, False])
+def test_forecast_path_uses_the_same_month_backtest_when_the_champion_has_it(tmp_path, tenant, stored):
+    tables, actual = tenant
+    data, training = _tenant(tmp_path, tables)
+    months = sorted(set(pd.DatetimeIndex(actual["timestamp"]).month))
+    # the forecasts are 20 % low every day (inside a +-50 % band): 4x the whole backtest's 5 %, but these
+    # months' own backtest error was 18 %
+    by_month = [{"freq": "D", "level": "total", "month": m, "n": 40, "mape": 18.0, "coverage_p10_p90": 0.8}
+                for m in months]  # fmt: skip
+    _register_forecast(training, actual, -0.2, 0.5, by_month if stored else None)
+    as_of = pd.Timestamp(actual["timestamp"].max())
+    result = monitor(data, training, as_of=as_of, kinds=("forecast",), report=False, log_mlflow=False)
+    forecast = json.loads(result.path.read_text())["models"]["forecast"]
+    periods = [p.strftime("%Y-%m") for p in sorted(set(pd.DatetimeIndex(actual["timestamp"]).to_period("M")))]
+    assert [c["period"] for c in forecast["checks"]] == periods
+    assert {c["reference"] for c in forecast["checks"]} == {"same_month" if stored else "whole_backtest"}
+    errors = [b for b in forecast["breaches"] if b["check"] == "error"]
+    if stored:
+        assert errors == [] and forecast["status"] == "ok"
+    else:
+        assert errors and {b["reference"] for b in errors} == {"whole_backtest"}
+        assert "whole backtest 5.0 %" in errors[0]["message"]
 
 
 SEG_CUTOFF = pd.Timestamp("2024-06-01")

@@ -26,7 +26,8 @@ def monitor_cmd(
 
     Arrears: PSI (10 reference-quantile bins) and KS per feature and on the score, grade mix, realised vs
     predicted late rate per grade on matured bills, matured AUC. Segments: share per segment, migration,
-    distance to centroid. Forecasts: realised MAPE/MASE, pinball, P10-P90 coverage against the backtest.
+    distance to centroid. Forecasts: realised MAPE/MASE, pinball, P10-P90 coverage per level and month against
+    the champion's backtest of the same calendar month, else its whole backtest (named per month).
     Inputs: contract rejection rates. Thresholds: METERWISE_MONITOR_* (PSI 0.1 / 0.25, coverage 70-90 %,
     MAPE 25 % above backtest; forecast breaches only beyond the 95 % interval of the realised figure, see
     BREACH_CONFIDENCE). Prints a summary as JSON; the report is var/monitoring/<tenant>/report-<as_of>.html.
@@ -53,6 +54,10 @@ def monitor_cmd(
         "breaches": [b["message"] for m in status["models"].values() for b in m["breaches"]]
         + [b["message"] for b in status["inputs"]["breaches"]],
         "recommendation": status["recommendation"],
+        "forecast_references": {  # which backtest each forecast level and month was compared with
+            f"{c['level']}@{c['freq']} {c['period']}": c["reference"]
+            for c in status["models"].get("forecast", {}).get("checks", [])
+        },
         "retrained": status.get("retrained", {}),
         "status_file": str(result.path),
         "report": str(result.report) if result.report else None,
