@@ -4,6 +4,10 @@ Run (one benchmark at a time on the shared machine)::
 
     flock /tmp/meterwise-heavy.lock .venv/bin/python benchmarks/forecast_real.py [--only pjm,openstef,london]
 
+``--only`` and ``--every K`` (every K-th PJM / OpenSTEF issue) run a slice, written to
+``benchmarks/results/forecast_real_slice.json`` (git-ignored; tables and charts in ``benchmarks/out/``), never
+over the full run's figures.
+
 Every figure uses only what was known at each issue time, through the one engine
 (:mod:`training.forecast_engine`) that tenant jobs and ``meterwise backtest`` use:
 
@@ -95,13 +99,14 @@ def mlforecast_baseline(panel: Panel, origins: np.ndarray, *, horizon: int, refi
     return attach_actuals(pd.concat(parts, ignore_index=True).assign(model="mlforecast"), panel)
 
 
-def bench_pjm(results: dict) -> None:
+def bench_pjm(results: dict, every: int = 1) -> None:
     t0 = time.perf_counter()
     panel = csv_panel(read_load_csv(PJM_CSV, "H"), "H")
-    fc, summary = run_backtest(panel, "H", horizon=24, days=365, country="US")
+    fc, summary = run_backtest(panel, "H", horizon=24, days=365, country="US", every=every)
     seconds = round(time.perf_counter() - t0, 1)
     origins = panel.index.get_indexer(pd.DatetimeIndex(fc.loc[fc["model"] == "lightgbm", "origin"].unique()))
-    mlf = mlforecast_baseline(panel, np.sort(origins), horizon=24, refit_days=summary["refit_every_days"])
+    refit = max(summary["refit_every_days"] // every, 1)
+    mlf = mlforecast_baseline(panel, np.sort(origins), horizon=24, refit_days=refit)
     fc = pd.concat([fc, mlf], ignore_index=True)
     by_h = score(fc, by=["model", "horizon"])
     table = score(fc, by=["model"])
@@ -153,12 +158,14 @@ def _openstef_panel(path: Path) -> Panel:
     return panel_from_long(long, freq="Q", value="load", exog=OPENSTEF_KNOWN, attrs=("level", "key"))
 
 
-def bench_openstef(results: dict) -> None:
+def bench_openstef(results: dict, every: int = 1) -> None:
     t0 = time.perf_counter()
     out, frames = {}, []
     for path in sorted((DATA / "openstef_alliander").glob("get_model_input_pid_*.csv.gz")):
         node = path.name.removeprefix("get_model_input_pid_").removesuffix(".csv.gz")
-        fc, summary = run_backtest(_openstef_panel(path), "Q", horizon=96, days=30, refit_days=15, known=OPENSTEF_KNOWN)
+        fc, summary = run_backtest(
+            _openstef_panel(path), "Q", horizon=96, days=30, refit_days=15, known=OPENSTEF_KNOWN, every=every
+        )
         frames.append(fc.assign(series_id=f"node:{node}"))
         naive = summary["baselines"]["naive_1d"]["mae"]
         out[node] = {
@@ -220,7 +227,7 @@ LONDON_PROTOCOL = (28, 52, 7, 13)
 LEVEL_FIGURES = ("mape", "mae", "naive_mae", "coverage_p10_p90", "mean_width_pct")
 
 
-def bench_london(results: dict) -> None:
+def bench_london(results: dict, every: int = 1) -> None:
     """The tenant job's own path on London: kWh sums per level, chosen method, reconciled, calibrated, held out.
 
     The households are a tenant whose hierarchy is total -> ACORN group (:func:`training.forecast_tenant.
@@ -297,16 +304,25 @@ def gates(results: dict) -> dict[str, bool]:
     return out
 
 
+SECTIONS = {"pjm": bench_pjm, "openstef": bench_openstef, "london": bench_london}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--only", default="pjm,openstef,london")
+    parser.add_argument("--only", default=",".join(SECTIONS))
+    parser.add_argument("--every", type=int, default=1, help="keep every k-th PJM/OpenSTEF issue (a slice)")
     args = parser.parse_args()
+    only = args.only.split(",")
+    # a slice never overwrites the full run's figures
+    name = "forecast_real" if sorted(only) == sorted(SECTIONS) and args.every == 1 else "forecast_real_slice"
+    global OUT
+    OUT = OUT if name == "forecast_real" else ROOT / "benchmarks" / "out" / name  # tables and charts too
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     OUT.mkdir(parents=True, exist_ok=True)
     results: dict = {}  # live figures only: a section not run this time is not carried over
-    for name in args.only.split(","):
-        {"pjm": bench_pjm, "openstef": bench_openstef, "london": bench_london}[name](results)
-    finish("forecast_real", results, gates(results))
+    for section in only:
+        SECTIONS[section](results, every=args.every)
+    finish(name, results, gates(results))
 
 
 if __name__ == "__main__":

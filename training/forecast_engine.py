@@ -5,6 +5,7 @@ and what differs between series is chosen from the data by validation on the las
 *inside* the training window (:func:`choose_members`): which of the candidate forecasters (LightGBM on the
 level at a short or long target scale, LightGBM on the change from the same hour a season back, the
 seasonal naive) are averaged. A learner that loses to the seasonal naive there is never served alone.
+On small training sets each learner is averaged over a few seeds (:func:`bag_seeds`, a row budget).
 Holidays enter only when a country is asked for.
 
 Day-ahead hourly declaration (the evaluator's task): lags 24..168 and 336, the same hour over the last 7
@@ -33,6 +34,10 @@ SEASONS = {"H": 24, "D": 7, "M": 12, "Q": 96}
 TRAIN_YEARS = 10
 #: candidate target scale windows per frequency, chosen by inner validation
 SCALE_WINDOWS = {"H": (24, 168), "D": (7, 28), "M": (3, 12), "Q": (96, 672)}
+#: training rows (all seeds of a member together) under which a learner is bagged over more seeds
+BAG_ROWS = 100_000
+#: most seeds a learner is bagged over (small training sets: the seed's subsampling noise averages out)
+MAX_SEEDS = 3
 
 
 def engine_spec(
@@ -135,6 +140,19 @@ def engine_forecaster(
     return LoadForecaster(**{**kw, **overrides})
 
 
+def bag_seeds(freq: str, horizon: int, history: int) -> int:
+    """Seeds each learner is averaged over: as many as keep the training rows of all of them within
+    :data:`BAG_ROWS` (the single fit's row budget), between 1 and :data:`MAX_SEEDS`.
+
+    Rows are one issue per day (hourly, quarter-hourly) or per period, times the horizon, over at most
+    :data:`TRAIN_YEARS`: ten years of hourly day-ahead issues (87,600 rows) fit once; four months of
+    quarter-hourly ones (about 11,000 rows) are averaged over three seeds.
+    """
+    per_year = {"H": 365, "Q": 365, "D": 365, "M": 12}[freq]
+    issues = min(history // SEASONS[freq] if freq in {"H", "Q"} else history, TRAIN_YEARS * per_year)
+    return int(np.clip(BAG_ROWS // max(issues * horizon, 1), 1, MAX_SEEDS))
+
+
 def validation_span(freq: str, horizon: int, history: int) -> int:
     """Periods at the end of a training window held out by the inner validation.
 
@@ -184,26 +202,28 @@ def _validation_errors(
 
 
 def choose_members(panel: Panel, freq: str, horizon: int, make, *, end: int | None = None) -> tuple:
-    """The candidates whose equal-weight average forecasts best on the inner validation window.
+    """The learners whose equal-weight average forecasts best on the inner validation window, or the naive.
 
     Candidates: every target scale window of :data:`SCALE_WINDOWS` learning the level, the shortest
-    learning the change from the same phase one season back, and the seasonal naive (so a learner that
-    loses to it on the validation window is not served alone). Every non-empty subset's average P50 is
-    scored by MAE on the last origins inside the training window (:func:`_validation_errors`); the best
-    subset wins, fewer members on a tie. Returns a tuple of ``(window, target)``; the longest window's
-    level model alone when the history is too short to validate.
+    learning the change from the same phase one season back, and the seasonal naive. Every non-empty
+    subset of the learners, and the naive alone, is scored by the MAE of its average P50 on the last
+    origins inside the training window (:func:`_validation_errors`); the best wins, fewer members on a
+    tie. The naive is a guard, never averaged in: it is served alone when it beats every learner subset
+    there (averaged in, it won a short inner window on a grid node and lost on the later issues).
+    Returns a tuple of ``(window, target)``; the longest window's level model alone when the history is
+    too short to validate.
     """
     errors = _validation_errors(panel, freq, horizon, make, end)
     if errors is None:
         return ((SCALE_WINDOWS[freq][-1], "level"),)
-    keys = list(errors)
+    learners = [k for k in errors if k[1] != "naive"]
+    subsets = [s for size in range(1, len(learners) + 1) for s in combinations(learners, size)]
     best, best_mae = None, np.inf
-    for size in range(1, len(keys) + 1):
-        for subset in combinations(keys, size):
-            mae = float(np.nanmean(np.abs(np.mean([errors[k] for k in subset], axis=0))))
-            logger.info("inner validation: %s: MAE %.4g", subset, mae)
-            if mae < best_mae * (1 - 1e-3):
-                best, best_mae = subset, mae
+    for subset in [*subsets, *((k,) for k in errors if k[1] == "naive")]:
+        mae = float(np.nanmean(np.abs(np.mean([errors[k] for k in subset], axis=0))))
+        logger.info("inner validation: %s: MAE %.4g", subset, mae)
+        if mae < best_mae * (1 - 1e-3):
+            best, best_mae = subset, mae
     return best
 
 
@@ -216,7 +236,8 @@ def choose_scale_window(panel: Panel, freq: str, horizon: int, make, *, end: int
 
 
 class EngineEnsemble:
-    """Equal-weight average of engine forecasters (the members :func:`choose_members` picked).
+    """Equal-weight average of engine forecasters (the members :func:`choose_members` picked, or the
+    seeds of one bagged learner: :func:`bag_seeds`).
 
     The first member (a learner when there is one) also fits its conformal calibration; the average P50
     carries that member's P10/P90 offsets. A seasonal naive member has nothing to fit.
@@ -225,6 +246,21 @@ class EngineEnsemble:
     def __init__(self, members: list, horizon: int):
         self.members = sorted(members, key=lambda m: not hasattr(m, "fit"))  # learners first
         self.horizon = horizon
+
+    @property
+    def origin_step(self) -> int:
+        return self.members[0].origin_step
+
+    @property
+    def origin_phase(self) -> int | None:
+        return self.members[0].origin_phase
+
+    def set_params(self, **params) -> EngineEnsemble:
+        """Set `params` on every learner (e.g. ``calibration_fraction=0.0``: P50 only)."""
+        for model in self.members:
+            if hasattr(model, "fit"):
+                model.set_params(**params)
+        return self
 
     def fit(self, panel: Panel, *, end: int | None = None) -> EngineEnsemble:
         for i, model in enumerate(m for m in self.members if hasattr(m, "fit")):
@@ -263,15 +299,21 @@ def series_engine(
     exog = tuple(k for k in panel.exog if k not in known)
     history = (panel.last_observed() if end is None else int(end)) + 1
 
+    seeds = bag_seeds(freq, horizon, history)
+
     def make(window: int, target: str = "level"):
         if target == "naive":
             return SeasonalNaive(window, error_window=window * 28)
         spec = engine_spec(freq, exog=exog, known=known, country=country, scale_window=window)
-        return engine_forecaster(
-            freq, horizon, spec=spec, seed=seed, issue_phase=issue_phase, group_col=None, history=history,
-            target=target, **(overrides or {}),
-        )  # fmt: skip
+        bag = [
+            engine_forecaster(
+                freq, horizon, spec=spec, seed=seed + i, issue_phase=issue_phase, group_col=None, history=history,
+                target=target, **(overrides or {}),
+            )
+            for i in range(seeds)
+        ]  # fmt: skip
+        return bag[0] if seeds == 1 else EngineEnsemble(bag, horizon)
 
     members = choose_members(panel, freq, horizon, make, end=end)
-    logger.info("engine members for %s: %s", freq, members)
+    logger.info("engine members for %s: %s (each learner over %d seeds)", freq, members, seeds)
     return (lambda: EngineEnsemble([make(w, t) for w, t in members], horizon)), members

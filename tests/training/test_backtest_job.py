@@ -49,6 +49,16 @@ def test_backtest_writes_the_documented_json_and_beats_both_naives(hourly_csv, t
     assert (first.index < first.to_numpy()).all()  # every target lies after its origin
 
 
+def test_a_slice_keeps_every_kth_issue_from_the_same_first_one(hourly_csv):
+    panel = csv_panel(read_load_csv(hourly_csv, "H"), "H")
+    full = issue_origins(panel, "H", 24, 8)
+    fc, summary = run_backtest(panel, "H", horizon=24, days=8, refit_days=4, overrides=QUICK, every=4)
+    issued = np.sort(panel.index.get_indexer(pd.DatetimeIndex(fc["origin"].unique())))
+    assert summary["windows"] == 2 and list(issued) == list(full[::4])
+    with pytest.raises(ValueError, match="every=0"):
+        run_backtest(panel, "H", horizon=24, days=8, overrides=QUICK, every=0)
+
+
 def test_backtest_command_runs_end_to_end(hourly_csv, tmp_path):
     from serving.cli import app
 

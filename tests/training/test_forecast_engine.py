@@ -6,12 +6,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
+import training.forecast_engine as engine
 from features.series import Panel
 from training.backtest_job import issue_origins, run_backtest
 from training.baselines import SeasonalNaive
 from training.forecast_engine import (
     EngineEnsemble,
     _validation_errors,
+    bag_seeds,
+    choose_members,
     engine_forecaster,
     engine_spec,
     series_engine,
@@ -78,7 +81,7 @@ def test_a_learner_that_loses_to_the_seasonal_naive_is_not_served():
     panel = Panel(index, y[None, :], pd.DataFrame({"series_id": ["input:series"]}), "H")
     _, summary = run_backtest(panel, "H", horizon=24, days=7, refit_days=7, overrides=QUICK)
     assert summary["mape"] <= summary["baselines"]["naive_1d"]["mape"] + 1e-9
-    assert any("naive" in m for m in summary["members"])
+    assert summary["members"] == ["naive / scale 24"] and summary["seeds_per_learner"] == 3
     origins = issue_origins(panel, "H", 24, 7)
     spec = engine_spec("H", scale_window=168)
     learner = engine_forecaster("H", 24, spec=spec, issue_phase=23, group_col=None, history=len(index), **QUICK)
@@ -115,3 +118,37 @@ def test_inner_validation_scores_every_candidate_whatever_the_history_length():
     )
     assert errors is not None and len(errors) == 4  # two scale windows, the seasonal target, the naive
     assert all(len(e) >= 24 * 7 for e in errors.values())
+
+
+def test_bag_seeds_follow_the_row_budget():
+    """Ten years of hourly day-ahead issues fit once; four months of quarter-hourly ones over three seeds."""
+    assert bag_seeds("H", 24, 24 * 365 * 16) == 1
+    assert bag_seeds("Q", 96, 96 * 120) == 3
+    assert bag_seeds("H", 24, 24 * 365 * 3) == 3  # 26,280 rows: three seeds within 100,000
+    assert bag_seeds("H", 24, 24 * 365 * 3 // 2 * 3) == 2  # 39,408 rows: two seeds
+
+
+def test_a_small_series_averages_each_learner_over_its_seeds():
+    panel = _hourly(days=120)
+    end = 24 * 100 - 1
+    factory, _ = series_engine(panel, "H", 24, end=end, issue_phase=23, overrides=QUICK)
+    ensemble = factory().fit(panel, end=end)
+    bag = ensemble.members[0]
+    assert isinstance(bag, EngineEnsemble) and len(bag.members) == bag_seeds("H", 24, end + 1) == 3
+    assert [m.random_state for m in bag.members] == [0, 1, 2]
+    origins = np.array([end, end + 24])
+    seeds = [m.predict(panel, origins)["p50"].to_numpy() for m in bag.members]
+    assert not np.allclose(seeds[0], seeds[1])  # the seeds differ, so averaging them does something
+    np.testing.assert_allclose(bag.predict(panel, origins)["p50"].to_numpy(), np.mean(seeds, axis=0))
+    assert all(m.calibration_fraction == 0.0 for m in bag.members[1:])  # only the first seed calibrates
+
+
+def test_the_naive_is_a_guard_never_averaged_with_learners(monkeypatch):
+    """Errors of opposite sign make the learner + naive average best on the inner window; the engine serves
+    the learner subset instead (the old rule averaged the naive in)."""
+    n = 24 * 28
+    errors = {(24, "level"): np.full(n, 1.0), (168, "level"): np.full(n, 1.2), (24, "naive"): np.full(n, -1.1)}
+    monkeypatch.setattr(engine, "_validation_errors", lambda *a, **k: errors)
+    assert choose_members(None, "H", 24, None) == ((24, "level"),)
+    errors[(24, "naive")] = np.full(n, 0.5)
+    assert choose_members(None, "H", 24, None) == ((24, "naive"),)
