@@ -246,23 +246,22 @@ class CollectionsDesk:
             raise AuditUnavailable(f"audit database refused the write: {type(err).__name__}") from err
 
 
-async def decide(svc: Any, out: dict[str, Any]) -> dict[str, Any]:
+async def decide(svc: Any, out: dict[str, Any], live: Any = None, runtime: Any = None) -> dict[str, Any]:
     """Guard `out` (an arrears answer, single or batch) and store it in the audit trail before it is sent.
 
-    The one call of the arrears routes; a service without a desk (``svc.collections`` None) answers as is."""
+    The one call of the arrears routes; a service without a desk (``svc.collections`` None) answers as is.
+    A by-id route passes the `live` answers (and the `runtime`) it used, so their snapshot is not looked
+    up again (each look is four ``stat`` calls)."""
     desk: CollectionsDesk | None = getattr(svc, "collections", None)
     if desk is None:
         return out
     store = svc.store
-    results = out.get("results", out)
-    has_ids = results.get("customer_id") is not None  # features without ids: no snapshot to look them up in
-    watcher = getattr(store, "snapshots", None) if has_ids else None
-    snapshot = watcher.current() if watcher is not None else None
-    live = grader = None
-    by_snapshot = out.get("source", "snapshot") == "snapshot"
-    if snapshot is not None and by_snapshot and hasattr(store, "cached_live"):  # cold start: live scores (cached)
-        runtime = store.get("arrears")
-        live, grader = store.cached_live(runtime), getattr(runtime.bundle, "grade", None)
+    snapshot = grader = None
+    if live is not None:  # by id: the snapshot these answers were computed on, and their cold start
+        snapshot, grader = live.snapshot, getattr(runtime.bundle, "grade", None)
+    elif out.get("results", out).get("customer_id") is not None:  # features with ids: the flags of the ids
+        watcher = getattr(store, "snapshots", None)
+        snapshot = watcher.current() if watcher is not None else None
     rows = len(out["results"]["status"]) if "results" in out else 1
     if rows <= INLINE_ROWS:
         return desk.apply(out, snapshot, live, grader)

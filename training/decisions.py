@@ -168,6 +168,8 @@ def _column(values: Any) -> list:
 
 
 CHUNK_ROWS = 200  # decision rows per payload row, exploded in one transaction (~1 ms of SQLite's one writer)
+IDLE_S = 0.002  # the background indexer explodes a chunk only after this long without a request's write...
+MAX_BACKLOG_CHUNKS = 2_000  # ...unless this many chunks (400,000 decisions) wait: then it keeps up regardless
 
 
 class DecisionLog:
@@ -191,6 +193,9 @@ class DecisionLog:
         self._explode_lock = threading.Lock()  # one exploder per process
         self._write_lock = threading.Lock()  # one writer per process (SQLite has one anyway)
         self._waiting = 0  # foreground writers waiting for the write lock: the exploder yields to them
+        self._last_write = 0.0  # monotonic time of the last foreground write
+        self._readers = 0  # readers waiting to explode (they never wait for a pause)
+        self._backlog = 0  # payload chunks this process committed and nobody exploded yet
         self._wake = threading.Event()
         self._indexer: threading.Thread | None = None
         self._closed = False
@@ -242,6 +247,7 @@ class DecisionLog:
                             keys = ("batch_id", "chunk", "rows")
                             conn.execute(payloads.insert(), [dict(zip(keys, r, strict=True)) for r in rows])
         if defer:
+            self._backlog += -(-n // CHUNK_ROWS)
             self._wake_indexer()
         return int(batch_id)
 
@@ -256,39 +262,56 @@ class DecisionLog:
             self._wake.wait()
             self._wake.clear()
             try:
-                self.explode_pending()
+                self.explode_pending(background=True)
             except Exception:  # the payloads stay pending: the next reader or wake-up explodes them
                 logger.exception("audit indexer: exploding pending batches failed")
 
-    def explode_pending(self) -> int:
-        """Explode every pending batch payload into decision rows (one transaction each); returns how many."""
+    def explode_pending(self, *, background: bool = False) -> int:
+        """Explode every pending batch payload into decision rows (one transaction per chunk); returns how
+        many batches this call finished. `background` (the indexer): each chunk waits for a pause in the
+        request path's writes (``IDLE_S``) unless the backlog passed ``MAX_BACKLOG_CHUNKS``; a reader
+        (`background` False) explodes at once."""
         done = 0
-        with self._explode_lock:
-            with self.engine.connect() as conn:
-                pending = conn.execute(
-                    sa.select(batches.c.id).where(batches.c.pending == sa.true()).order_by(batches.c.id)
-                ).scalars()
-                ids = list(pending)
-            for batch_id in ids:
-                done += self._explode(int(batch_id))
+        if not background:
+            self._readers += 1  # the indexer stops waiting for a pause: a reader is queued behind it
+        try:
+            with self._explode_lock:
+                done = self._explode_all(background)
+        finally:
+            if not background:
+                self._readers -= 1
         return done
 
+    def _explode_all(self, background: bool) -> int:
+        with self.engine.connect() as conn:
+            query = sa.select(batches.c.id).where(batches.c.pending == sa.true()).order_by(batches.c.id)
+            ids = list(conn.execute(query).scalars())
+        return sum(self._explode(int(batch_id), background) for batch_id in ids)
+
     @contextmanager
-    def _writing(self, *, foreground: bool = False):
-        """The process's write lock; the exploder waits while a foreground writer is queued."""
+    def _writing(self, *, foreground: bool = False, background: bool = False):
+        """The process's write lock. The exploder waits while a foreground writer is queued, and in the
+        `background` also for ``IDLE_S`` without a foreground write (bounded by the backlog)."""
         if foreground:
             self._waiting += 1
         else:
-            while self._waiting:
-                time.sleep(0.0005)
+            while self._waiting or (
+                background
+                and self._backlog < MAX_BACKLOG_CHUNKS
+                and not self._readers
+                and time.monotonic() - self._last_write < IDLE_S
+                and not self._closed
+            ):
+                time.sleep(min(IDLE_S / 4, 0.001))
         try:
             with self._write_lock:
                 yield
         finally:
             if foreground:
                 self._waiting -= 1
+                self._last_write = time.monotonic()
 
-    def _explode(self, batch_id: int) -> int:
+    def _explode(self, batch_id: int, background: bool = False) -> int:
         """Explode the payload chunks of one pending batch, one transaction each; 1 when it is done."""
         with self.engine.connect() as conn:
             chunks = list(
@@ -297,13 +320,14 @@ class DecisionLog:
                 ).scalars()
             )
         for chunk in chunks:
-            with self._writing(), self.engine.begin() as conn:
+            with self._writing(background=background), self.engine.begin() as conn:
                 claim = (
                     sa.delete(payloads)
                     .where(payloads.c.batch_id == batch_id, payloads.c.chunk == chunk)
                     .returning(payloads.c.rows)
                 )  # the first statement writes: the transaction holds the write lock from here on
                 rows = conn.execute(claim).scalar_one_or_none()
+                self._backlog = max(0, self._backlog - 1)
                 if rows is None:
                     continue  # another process exploded this chunk
                 if self.engine.dialect.name == "sqlite":  # inside SQLite: C code, the GIL released

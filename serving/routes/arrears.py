@@ -53,7 +53,7 @@ async def get_arrears(customer_id: CustomerPath, svc: BillingService) -> Respons
         "as_of": live.as_of,
         "snapshot_id": live.snapshot_id,
     }
-    return json_response(await decide(svc, answer))  # guardrails + audit record, committed before the reply
+    return json_response(await decide(svc, answer, live, runtime))  # guardrails + audit, committed before the reply
 
 
 @router.post(
@@ -83,7 +83,7 @@ async def score_arrears(body: ArrearsScoreRequest, svc: BillingService) -> Respo
         inline = rows <= INLINE_ROWS and (body.include_reasons is False or not live.pending(body.customer_ids))
         out = await off_loop(inline, _score_ids, body, live, settings)
         metrics.rows.labels("arrears", "snapshot").inc(rows)
-        return json_response(await decide(svc, out))
+        return json_response(await decide(svc, out, live, runtime))
 
 
 def _score_features(body: ArrearsScoreRequest, runtime: ArrearsRuntime, settings: ServingSettings) -> dict:

@@ -189,3 +189,22 @@ def test_an_audit_database_of_revision_0001_upgrades_with_its_rows_read_as_explo
         assert pending_batches(log) == 0 and [r["batch_id"] for r in log.for_customer("A")] == [1]
     finally:
         log.close()
+
+
+def test_the_background_indexer_waits_for_a_pause_in_requests_but_a_reader_does_not(tmp_path, monkeypatch):
+    monkeypatch.setattr("training.decisions.IDLE_S", 30.0)  # requests never pause during this test
+    log = DecisionLog.open(f"sqlite:///{tmp_path / 'd.db'}", defer_rows=1)
+    try:
+        log.record(batch(["A", "B", "C"]))
+        log.record(batch(["D"]))  # a request's write, just now
+        time.sleep(0.3)
+        assert pending_batches(log) == 1  # the indexer is holding back
+        assert [r["customer_id"] for r in log.for_customer("B")] == ["B"] and pending_batches(log) == 0
+        monkeypatch.setattr("training.decisions.MAX_BACKLOG_CHUNKS", 0)  # a backlog this big: keep up regardless
+        log.record(batch(["E", "F"]))
+        deadline = time.monotonic() + 30
+        while pending_batches(log) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert pending_batches(log) == 0
+    finally:
+        log.close()
