@@ -187,6 +187,8 @@ class CollectionsDesk:
         now = self.clock()
         day = pd.Timestamp(now.date())
         single = "results" not in out
+        if single and out.get("status") != "insufficient_features":  # no cold start: the scalar path
+            return self._apply_one(out, snapshot, now, day)
         cols = {k: [v] for k, v in out.items()} if single else out["results"]
         ids = cols.get("customer_id")
         found = snapshot.lookup(ids) if snapshot is not None and ids is not None else None  # once per request
@@ -207,6 +209,29 @@ class CollectionsDesk:
             counts["cold_start"] = cold
             out = {**out, "status_counts": counts}
         return {**out, "guarded_count": guarded.count, "decision_batch_id": batch_id}
+
+    def _apply_one(self, out: dict[str, Any], snapshot: Snapshot | None, now: dt.datetime, day: pd.Timestamp) -> dict:
+        """:meth:`apply` for one customer's answer, in plain Python (numpy's per-call overhead on one-element
+        arrays cost more than the whole decision); the same rules as :meth:`GuardrailPolicy.apply`."""
+        action, protection, region = out["action"], 0, -1
+        pos = None if snapshot is None or out.get("customer_id") is None else snapshot.position(out["customer_id"])
+        if pos is not None:
+            prot = self.protection(snapshot)
+            protection, region = int(prot.codes[pos]), int(prot.region_codes[pos])
+            regions = prot.regions
+        else:
+            regions = NO_REGIONS
+        code = self.policy.code_one(action, protection, region, regions, day)
+        cols = {k: [out.get(k)] for k in ("status", "probability", "grade", "reasons")}
+        guard = self.policy.labels[code]
+        cols.update(
+            action=[self.policy.alternatives[code] if code else action], original_action=[action if code else None]
+        )
+        cols["guardrail"] = [guard]
+        ids = [out.get("customer_id")]
+        batch_id = self._record(out, cols, ids, now, day) if self.collections.audit_enabled else None
+        return {**out, "action": cols["action"][0], "original_action": cols["original_action"][0],
+                "guardrail": guard, "decision_batch_id": batch_id, "cold_start": None}  # fmt: skip
 
     def _record(self, out: dict, cols: dict, ids: list | None, now: dt.datetime, day: pd.Timestamp) -> int:
         n = len(cols["status"])

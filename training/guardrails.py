@@ -91,6 +91,7 @@ class GuardrailPolicy:
         self.labels = np.array([None, *RULES, *(p.name for p in self.periods)], dtype=object)
         self.alternatives = np.array([None, *(alternatives[r] for r in RULES), *period_alts], dtype=object)
         self.mild = np.array(list(settings.mild_actions), dtype=object)
+        self._mild_set = frozenset(settings.mild_actions)
         self._periods_cache: tuple[pd.Timestamp, pd.Index, np.ndarray] | None = None
 
     def strong(self, actions: np.ndarray) -> np.ndarray:
@@ -101,6 +102,16 @@ class GuardrailPolicy:
         for action in self.mild:
             mild |= actions == action
         return ~mild & pd.notna(actions)
+
+    def code_one(self, action: object, protection: int, region: int, regions: pd.Index, day: pd.Timestamp) -> int:
+        """:meth:`apply` for one row, in plain Python: the index into ``labels`` / ``alternatives`` of the
+        rule that replaces `action` (0: none does)."""
+        if action is None or action != action or action in self._mild_set:  # null, NaN or mild: untouched
+            return 0
+        if protection > 0:
+            return protection
+        period = int(self.region_periods(regions, day)[region])  # -1 (unknown region) -> the trailing 0
+        return period + len(RULES) if period > 0 else 0
 
     def region_periods(self, regions: pd.Index, day: pd.Timestamp) -> np.ndarray:
         """:func:`period_codes` of `regions` on `day`, plus a trailing 0 for unknown regions (code -1);
