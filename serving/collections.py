@@ -236,12 +236,17 @@ class CollectionsDesk:
     def _record(self, out: dict, cols: dict, ids: list | None, now: dt.datetime, day: pd.Timestamp) -> int:
         n = len(cols["status"])
         reasons = cols.get("reasons")
-        triples = np.full((n, 3), None, dtype=object)
-        if reasons is not None and n:
-            try:
-                triples[:] = reasons  # [reason_1, reason_2, reason_3] per row
-            except ValueError:  # rows with fewer than three reasons
-                triples[:] = [(list(r or []) + [None] * 3)[:3] for r in reasons]
+        if n == 1:  # one answer: plain lists (numpy's set-up costs more than the row)
+            r = [*((reasons or [None])[0] or []), None, None, None][:3]
+            triples = [[r[0]], [r[1]], [r[2]]]
+        else:
+            block = np.full((n, 3), None, dtype=object)
+            if reasons is not None and n:
+                try:
+                    block[:] = reasons  # [reason_1, reason_2, reason_3] per row
+                except ValueError:  # rows with fewer than three reasons
+                    block[:] = [(list(r or []) + [None] * 3)[:3] for r in reasons]
+            triples = [block[:, 0], block[:, 1], block[:, 2]]
         batch = DecisionBatch(
             source="api",
             tenant=self.settings.tenant,
@@ -252,14 +257,14 @@ class CollectionsDesk:
             columns={
                 "customer_id": ids if ids is not None else [None] * n,
                 "status": cols["status"],
-                "probability": np.asarray(cols["probability"], dtype=np.float64),
+                "probability": _probabilities(cols["probability"], n),
                 "grade": cols["grade"],
                 "action": cols["action"],
                 "original_action": cols["original_action"],
                 "guardrail": cols["guardrail"],
-                "reason_1": triples[:, 0],
-                "reason_2": triples[:, 1],
-                "reason_3": triples[:, 2],
+                "reason_1": triples[0],
+                "reason_2": triples[1],
+                "reason_3": triples[2],
             },
         )
         try:
@@ -269,6 +274,14 @@ class CollectionsDesk:
         except Exception as err:
             logger.error("audit write failed (%d decisions not served): %s", n, err)
             raise AuditUnavailable(f"audit database refused the write: {type(err).__name__}") from err
+
+
+def _probabilities(values: Any, n: int) -> Any:
+    """Probabilities for the record: one as a plain list (NaN -> None), many as float64."""
+    if n == 1:
+        p = values[0]
+        return [None if p is None or p != p else float(p)]
+    return np.asarray(values, dtype=np.float64)
 
 
 async def decide(svc: Any, out: dict[str, Any], live: Any = None, runtime: Any = None) -> dict[str, Any]:
