@@ -168,7 +168,7 @@ def _column(values: Any) -> list:
 
 
 CHUNK_ROWS = 200  # decision rows per payload row, exploded in one transaction (~1 ms of SQLite's one writer)
-IDLE_S = 0.002  # the background indexer explodes a chunk only after this long without a request's write...
+IDLE_S = 0.02  # the background indexer explodes a chunk only after this long without a request's write...
 MAX_BACKLOG_CHUNKS = 2_000  # ...unless this many chunks (400,000 decisions) wait: then it keeps up regardless
 
 
