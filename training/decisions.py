@@ -3,9 +3,10 @@
 SQLite by default (``<var>/decisions.db``, WAL), PostgreSQL when ``METERWISE_DATABASE_URL`` says so; the
 schema is owned by Alembic migrations (``training/decisions_migrations/``, version table
 ``meterwise_decisions_version`` so that it never meets MLflow's own ``alembic_version`` in a shared
-database). Written through SQLAlchemy Core, one transaction per request or batch run: a batch row
-(when, where from, model version, snapshot) and one row per decision (customer, probability, grade,
-action, guardrail, original action, reasons), bulk-inserted with one ``executemany``.
+database). One transaction per request or batch run (SQLite files: straight on ``sqlite3``, see
+:mod:`training.decisions_sqlite`; PostgreSQL: SQLAlchemy Core and COPY): a batch row (when, where from,
+model version, snapshot) and one row per decision (customer, probability, grade, action, guardrail,
+original action, reasons).
 
 Large batches (``defer_rows``, the API's batches of thousands) are committed as a batch row marked
 ``pending`` plus a few payload rows (``decision_payloads``: the decisions as JSON arrays, ``CHUNK_ROWS``
@@ -13,9 +14,10 @@ per row), in the same one transaction before the reply. A background indexer exp
 into ``decisions`` rows in its own transaction (SQLite does it inside the database with ``json_each``, off
 the GIL); the claim is the ``DELETE ... RETURNING`` of that payload row, so two processes never explode a
 chunk twice. Every reader explodes what is still pending before it reads, so an acknowledged decision is
-never missing from a query, in this process or any other sharing the database. SQLite has one writer: a
-foreground write waiting on the process's write lock goes before the next chunk, so a request waits for
-at most one chunk (about a millisecond), never a batch.
+never missing from a query, in this process or any other sharing the database. SQLite has one writer: the
+indexer works only after ``IDLE_S`` without a request's write (unless the backlog is large or a reader
+waits), and a request's write queued on the process's write lock goes before the next chunk, so a request
+waits for at most one chunk (about a millisecond), never a batch.
 
 Durability: the write commits before the response is sent. With SQLite in WAL mode and
 ``synchronous=NORMAL`` a committed transaction survives ``kill -9`` of the service (it is in the WAL,
