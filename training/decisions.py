@@ -198,6 +198,7 @@ class DecisionLog:
         self._last_write = 0.0  # monotonic time of the last foreground write
         self._readers = 0  # readers waiting to explode (they never wait for a pause)
         self._backlog = 0  # payload chunks this process committed and nobody exploded yet
+        self._counting = threading.Lock()  # the three counters are updated from several threads
         self._wake = threading.Event()
         self._indexer: threading.Thread | None = None
         self._closed = False
@@ -249,7 +250,7 @@ class DecisionLog:
                             keys = ("batch_id", "chunk", "rows")
                             conn.execute(payloads.insert(), [dict(zip(keys, r, strict=True)) for r in rows])
         if defer:
-            self._backlog += -(-n // CHUNK_ROWS)
+            self._count("_backlog", -(-n // CHUNK_ROWS))
             self._wake_indexer()
         return int(batch_id)
 
@@ -275,13 +276,13 @@ class DecisionLog:
         (`background` False) explodes at once."""
         done = 0
         if not background:
-            self._readers += 1  # the indexer stops waiting for a pause: a reader is queued behind it
+            self._count("_readers", 1)  # the indexer stops waiting for a pause: a reader is queued behind it
         try:
             with self._explode_lock:
                 done = self._explode_all(background)
         finally:
             if not background:
-                self._readers -= 1
+                self._count("_readers", -1)
         return done
 
     def _explode_all(self, background: bool) -> int:
@@ -290,12 +291,18 @@ class DecisionLog:
             ids = list(conn.execute(query).scalars())
         return sum(self._explode(int(batch_id), background) for batch_id in ids)
 
+    def _count(self, name: str, step: int) -> None:
+        """Add `step` to counter `name` (never below 0); ``+=`` from two threads could lose an update and
+        leave the exploder, and every reader behind it, waiting on a writer that is gone."""
+        with self._counting:
+            setattr(self, name, max(0, getattr(self, name) + step))
+
     @contextmanager
     def _writing(self, *, foreground: bool = False, background: bool = False):
         """The process's write lock. The exploder waits while a foreground writer is queued, and in the
         `background` also for ``IDLE_S`` without a foreground write (bounded by the backlog)."""
         if foreground:
-            self._waiting += 1
+            self._count("_waiting", 1)
         else:
             while self._waiting or (
                 background
@@ -310,7 +317,7 @@ class DecisionLog:
                 yield
         finally:
             if foreground:
-                self._waiting -= 1
+                self._count("_waiting", -1)
                 self._last_write = time.monotonic()
 
     def _explode(self, batch_id: int, background: bool = False) -> int:
@@ -329,7 +336,7 @@ class DecisionLog:
                     .returning(payloads.c.rows)
                 )  # the first statement writes: the transaction holds the write lock from here on
                 rows = conn.execute(claim).scalar_one_or_none()
-                self._backlog = max(0, self._backlog - 1)
+                self._count("_backlog", -1)
                 if rows is None:
                     continue  # another process exploded this chunk
                 if self.engine.dialect.name == "sqlite":  # inside SQLite: C code, the GIL released
