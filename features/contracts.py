@@ -20,6 +20,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 import pandera.pandas as pa
+import pyarrow
+import pyarrow.compute
 from pandera.errors import SchemaErrors
 
 from features import failures as failures_of
@@ -385,6 +387,17 @@ def _split(
     return Validated(table, accepted, rejected.reset_index(drop=True), len(data), np.flatnonzero(~bad), failures)
 
 
+def _arrow(values: pd.Series) -> pyarrow.Array:
+    """The column as Arrow strings (no copy where it already is Arrow text)."""
+    return pyarrow.array(values.array, from_pandas=True).cast(pyarrow.large_string())
+
+
+def _is_in(values: pd.Series, known: pyarrow.Array) -> np.ndarray:
+    """Whether each value is one of `known` (Arrow's hash set: ``Series.isin`` walks `known` in Python)."""
+    found = pyarrow.compute.is_in(_arrow(values), value_set=known)
+    return found.to_numpy(zero_copy_only=False).astype(bool)
+
+
 def check_references(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
     """Cross-table checks; returns failures (``table``, ``row``, ``column``, ``check``, ``value``).
 
@@ -392,7 +405,7 @@ def check_references(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
     - payments whose ``bill_id`` is not a known bill, or whose customer differs from the bill's.
     """
     out: list[pd.DataFrame] = []
-    known = pd.Index(tables["customers"]["customer_id"]) if "customers" in tables else None
+    known = _arrow(tables["customers"]["customer_id"]) if "customers" in tables else None
 
     def fail(table: str, mask: np.ndarray, column: str, check: str, values: pd.Series) -> None:
         if mask.any():
@@ -422,7 +435,7 @@ def check_references(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
         ):
             if name in tables:
                 ids = tables[name]["customer_id"]
-                fail(name, (ids.notna() & ~ids.isin(known)).to_numpy(), "customer_id", "known_customer", ids)
+                fail(name, ids.notna().to_numpy() & ~_is_in(ids, known), "customer_id", "known_customer", ids)
     if "payments" in tables and "bills" in tables:
         pay, bills = tables["payments"], tables["bills"]
         owner = pd.Series(bills["customer_id"].to_numpy(), index=bills["bill_id"].to_numpy())

@@ -80,12 +80,9 @@ def _usage_in_chunks(tables: dict[str, pd.DataFrame], day: pd.Timestamp, chunk_c
     """
     readings = tables["readings"]
     require_columns(readings, "readings", usage.READING_COLUMNS)
-    ids = readings["customer_id"]
-    if isinstance(ids.dtype, pd.CategoricalDtype):
-        codes, categories = ids.cat.codes.to_numpy(), pd.Index(ids.cat.categories)
-    else:
-        codes, categories = pd.factorize(ids)
-        codes = codes.astype(np.int32) if len(categories) < 2**31 else codes
+    codes, categories = usage.customer_codes(readings["customer_id"])
+    if codes.dtype == np.int64 and len(categories) < 2**31:
+        codes = codes.astype(np.int32)  # one per reading: half the memory
     kwargs = {k: tables.get(k) for k in ("customers", "weather", "interval_readings")}
     if len(categories) <= chunk_customers:
         return usage.build_usage_profile(readings, as_of=day, **kwargs)

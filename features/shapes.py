@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 from features.asof import as_of_day, day_number, require_columns
+from features.usage import customer_codes, region_temperature
 
 logger = logging.getLogger(__name__)
 
@@ -73,17 +74,24 @@ def _temperature_slopes(
     codes: np.ndarray,
     days: np.ndarray,
     rel_kwh: np.ndarray,
-    regions: np.ndarray,
+    ids: pd.Index,
     weather: pd.DataFrame,
-    n: int,
+    customers: pd.DataFrame,
+    first_day: int,
+    window_days: int,
     base_temp_c: float,
 ) -> np.ndarray:
-    temps = _daily_temperature(weather)
-    keys = pd.DataFrame({"region": regions, "day": days})
-    t = keys.merge(temps, on=["region", "day"], how="left")["t"].to_numpy()
-    ok = ~np.isnan(t)
-    x = np.clip(base_temp_c - t[ok], 0, None)
-    c, y = codes[ok], rel_kwh[ok]
+    n = len(ids)
+    found = region_temperature(weather, customers, ids, first_day, window_days)
+    if found is None:
+        return np.full(n, np.nan)
+    grid, region_of = found  # region x day of the window; a customer without a known region reads NaN
+    t = grid.ravel()[region_of[codes] * grid.shape[1] + (days - first_day)]
+    x = np.maximum(base_temp_c - t, 0)  # NaN stays NaN
+    c, y = codes, rel_kwh
+    ok = ~np.isnan(x)
+    if not ok.all():
+        x, c, y = x[ok], c[ok], y[ok]
     cnt = np.bincount(c, minlength=n).astype(float)
     sx, sy = np.bincount(c, x, n), np.bincount(c, y, n)
     sxx, sxy = np.bincount(c, x * x, n), np.bincount(c, x * y, n)
@@ -91,6 +99,25 @@ def _temperature_slopes(
         var = sxx - sx * sx / cnt
         slope = (sxy - sx * sy / cnt) / var
     return np.where((cnt >= 30) & (var > 1e-9 * np.maximum(cnt, 1)), slope, np.nan)
+
+
+def _sorted_codes(ids: pd.Series, keep: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Codes of the kept rows' customers numbered in sorted id order, and those ids (as strings).
+
+    Factorises the column as it is stored (Arrow strings or categories; no Python string per row) and
+    sorts only the distinct ids."""
+    raw, uniques = customer_codes(ids)
+    raw = raw[keep]
+    if uniques.is_monotonic_increasing and uniques.is_unique:  # ids stored in order: codes are ranks already
+        step = np.diff(raw)
+        if not len(raw) or (raw[0] == 0 and raw[-1] == len(uniques) - 1 and ((step == 0) | (step == 1)).all()):
+            return raw.astype(np.int64), np.asarray(uniques.astype(str), dtype=object)
+    present = np.flatnonzero(np.bincount(raw, minlength=len(uniques)) > 0)
+    names = np.asarray(uniques.astype(str), dtype=object)[present]
+    order = np.argsort(names, kind="stable")
+    rank = np.full(len(uniques), -1, dtype=np.int64)
+    rank[present[order]] = np.arange(len(present))
+    return rank[raw], names[order]
 
 
 def build_shapes(
@@ -137,9 +164,10 @@ def build_shapes(
     cutoff = day_number(pd.Series([as_of_day(as_of)]))[0]
     days = day_number(readings["reading_date"])
     keep = (days <= cutoff) & (days > cutoff - window_days) & readings["kwh"].notna().to_numpy()
+    keep &= readings["customer_id"].notna().to_numpy()
     days = days[keep]
     kwh = readings["kwh"].to_numpy(dtype=float)[keep]
-    codes, ids = pd.factorize(readings["customer_id"].astype(str).to_numpy()[keep], sort=True)
+    codes, ids = _sorted_codes(readings["customer_id"], keep)
     n = len(ids)
     count = np.bincount(codes, minlength=n)
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -150,7 +178,8 @@ def build_shapes(
     dow_means, _ = _grouped_means(codes, dow, 7, kwh, n)
     out |= dict(zip(WEEKLY_COLUMNS, _normalise(dow_means).T, strict=True))
 
-    month = days.astype("datetime64[D]").astype("datetime64[M]").astype(np.int64) % 12
+    span = np.arange(cutoff - window_days + 1, cutoff + 1)  # calendar month of each day of the window
+    month = (span.astype("datetime64[D]").astype("datetime64[M]").astype(np.int64) % 12)[days - span[0]]
     month_means, month_counts = _grouped_means(codes, month, 12, kwh, n)
     annual_ok = (count >= annual_min_days) & (month_counts >= month_min_days).all(axis=1)
     annual = np.where(annual_ok[:, None], _normalise(month_means), np.nan)
@@ -160,14 +189,12 @@ def build_shapes(
     out |= dict(zip(DAILY_COLUMNS, hourly.T, strict=True))
     out["interval_days"] = interval_days
 
-    slope = np.full(n, np.nan)
-    if weather is not None and customers is not None and len(weather):
-        region = customers.set_index(customers["customer_id"].astype(str))["region"].astype(str)
-        regions = region.reindex(ids).to_numpy()[codes]
-        with np.errstate(invalid="ignore", divide="ignore"):
-            rel = kwh / mean[codes]
-        slope = _temperature_slopes(codes, days, rel, regions, weather, n, base_temp_c)
-    out["temp_slope_hdd"] = slope
+    with np.errstate(invalid="ignore", divide="ignore"):
+        rel = kwh / mean[codes]
+    first_day = cutoff - window_days + 1
+    out["temp_slope_hdd"] = _temperature_slopes(
+        codes, days, rel, pd.Index(ids), weather, customers, first_day, window_days, base_temp_c
+    )
     frame = pd.DataFrame(out, index=pd.Index(ids, name="customer_id"))
     logger.info(
         "shapes as of %s: %d customers, %d with an annual shape, %d with a 24-hour shape",

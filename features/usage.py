@@ -21,6 +21,8 @@ import logging
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from features.asof import as_of_day, day_number, require_columns
 
@@ -80,14 +82,39 @@ FEATURES: tuple[str, ...] = tuple(FEATURE_DESCRIPTIONS)
 
 
 def customer_codes(ids: pd.Series) -> tuple[np.ndarray, pd.Index]:
-    """Integer codes and the id of each code; categorical ids reuse their codes (no hashing)."""
+    """Integer codes and the id of each code; categorical ids reuse their codes (no hashing), and text ids
+    stored customer by customer in increasing order (how exports and partitions are written) are read as
+    runs (no hashing either)."""
     if isinstance(ids.dtype, pd.CategoricalDtype):
         return ids.cat.codes.to_numpy(), pd.Index(ids.cat.categories)  # int8..int32, no copy
+    runs = _sorted_runs(ids)
+    if runs is not None:
+        return runs
     codes, uniques = pd.factorize(ids)
     return codes.astype(np.int64), pd.Index(uniques)
 
 
-def _region_temperature(
+def _sorted_runs(ids: pd.Series) -> tuple[np.ndarray, pd.Index] | None:
+    """Codes and ids of a text column made of runs of one id, each id greater than the one before; else None."""
+    if len(ids) < 2 or not pd.api.types.is_string_dtype(ids.dtype) or not hasattr(ids.array, "__arrow_array__"):
+        return None
+    text = pa.array(ids.array)
+    if isinstance(text, pa.ChunkedArray):
+        text = text.combine_chunks()
+    if text.null_count or not (pa.types.is_string(text.type) or pa.types.is_large_string(text.type)):
+        return None
+    n = len(text)
+    change = pc.not_equal(text.slice(1), text.slice(0, n - 1)).to_numpy(zero_copy_only=False)
+    starts = np.flatnonzero(np.concatenate([[True], change]))
+    heads = text.take(pa.array(starts))
+    if len(heads) > 1 and not pc.all(pc.less(heads.slice(0, len(heads) - 1), heads.slice(1))).as_py():
+        return None  # an id comes back later, or ids are not in order: hash them
+    width = np.int32 if len(starts) < 2**31 else np.int64  # half the memory of int64 codes per reading
+    codes = np.repeat(np.arange(len(starts), dtype=width), np.diff(np.append(starts, n)))
+    return codes, pd.Index(heads.to_pandas())
+
+
+def region_temperature(
     weather: pd.DataFrame | None, customers: pd.DataFrame | None, ids: pd.Index, d0: int, span: int
 ) -> tuple[np.ndarray, np.ndarray] | None:
     """Daily mean temperature per region over days ``d0 .. d0+span-1`` and each customer's region row.
@@ -361,7 +388,7 @@ def build_usage_profile(
         ok = cust >= 0
         cust, days, kwh = cust[ok], days[ok], kwh[ok]
     present = np.bincount(cust, minlength=len(ids)) > 0  # categorical ids may have unused categories
-    temperature = _region_temperature(weather, customers, ids, t - PROFILE_WINDOW_DAYS + 1, PROFILE_WINDOW_DAYS)
+    temperature = region_temperature(weather, customers, ids, t - PROFILE_WINDOW_DAYS + 1, PROFILE_WINDOW_DAYS)
     feats = usage_arrays(cust, days, kwh, len(ids), t, temperature)
     feats |= interval_shape(interval_readings, ids, t)
     out = pd.DataFrame({"customer_id": pd.Series(ids).astype(str)} | {c: feats[c] for c in FEATURES})

@@ -35,6 +35,7 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.utils import check_array, column_or_1d
 from sklearn.utils.multiclass import check_classification_targets, type_of_target
 
+from training import tree_contrib
 from training.reasons import ReasonWriter
 
 logger = logging.getLogger(__name__)
@@ -383,13 +384,12 @@ class ArrearsRiskModel(ClassifierMixin, BaseEstimator):
 
     def contributions(self, X: pd.DataFrame | np.ndarray) -> np.ndarray:
         """Per-feature contributions to the raw log-odds (LightGBM SHAP values), shape (n, n_features)."""
-        M = as_matrix(X, self.feature_names_in_)
-        return self.booster_.predict(M, pred_contrib=True, num_threads=1)[:, :-1]
+        return tree_contrib.contributions(self.booster_, as_matrix(X, self.feature_names_in_))[:, :-1]
 
     def reasons_frame(self, X: pd.DataFrame | np.ndarray, top: int = 3) -> pd.DataFrame:
         """``reason_1`` … ``reason_<top>``: the features pushing each row's risk up, in words."""
         M = as_matrix(X, self.feature_names_in_)
-        contrib = self.booster_.predict(M, pred_contrib=True, num_threads=1)[:, :-1]
+        contrib = tree_contrib.contributions(self.booster_, M)[:, :-1]
         text = self.reasons_.write(M, contrib, top)
         index = X.index if isinstance(X, pd.DataFrame) else None
         return pd.DataFrame(text, columns=[f"reason_{i + 1}" for i in range(top)], index=index, dtype=object)

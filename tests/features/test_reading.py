@@ -156,3 +156,19 @@ def test_empty_parquet_file_is_a_clear_error(tmp_path, tenant):
     (tmp_path / "bills.parquet").write_bytes(b"")
     err = violation(tmp_path)
     assert err.table == "bills" and err.failures.loc[0, "check"] == "parquet_file" and "Parquet" in str(err)
+
+
+def test_parquet_with_categorical_ids_loads_as_the_same_strings(tmp_path, tenant):
+    """Dictionary-encoded text (pandas categoricals as written) is decoded in Arrow: same values as plain text."""
+    plain, coded = tmp_path / "plain", tmp_path / "coded"
+    for folder, as_category in ((plain, False), (coded, True)):
+        folder.mkdir()
+        for name, df in tenant.items():
+            if as_category:
+                df = df.assign(**{c: df[c].astype("category") for c in df.columns if c.endswith("_id")})
+            df.to_parquet(folder / f"{name}.parquet", index=False)
+    want, _ = load_tenant(plain, now=NOW)
+    got, _ = load_tenant(coded, now=NOW)
+    assert pd.api.types.is_string_dtype(got["readings"]["customer_id"])
+    for name in want:
+        pd.testing.assert_frame_equal(got[name], want[name], check_dtype=False)

@@ -120,3 +120,17 @@ def test_shapes_of_real_london_households():
     assert (full["days_observed"] >= 300).all()
     # London households use more electricity in winter than in summer (lighting, heating appliances)
     assert (full["shape_month_01"] > full["shape_month_07"]).mean() > 0.8
+
+
+@pytest.mark.parametrize("order", ["sorted", "shuffled", "categorical"])
+def test_same_shapes_however_the_ids_are_stored(readings, order):
+    """Sorted text ids take a no-hashing path; a customer with no reading in the window gets no row either way."""
+    old = _daily("VANISHED", "2021-01-01", 30, 5.0)  # sorts between other ids, every reading before the window
+    frame = pd.concat([readings, old], ignore_index=True).sort_values(["customer_id", "reading_date"])
+    want = build_shapes(frame.astype({"customer_id": object}).sample(frac=1, random_state=0), as_of=AS_OF)
+    if order == "shuffled":
+        frame = frame.sample(frac=1, random_state=1)
+    frame = frame.astype({"customer_id": "category" if order == "categorical" else "str"})
+    got = build_shapes(frame.reset_index(drop=True), as_of=AS_OF)
+    assert "VANISHED" not in got.index and list(got.index) == sorted(got.index)
+    pd.testing.assert_frame_equal(got, want, check_index_type=False, rtol=1e-12)
