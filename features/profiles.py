@@ -87,14 +87,19 @@ def _usage_in_chunks(tables: dict[str, pd.DataFrame], day: pd.Timestamp, chunk_c
     if len(categories) <= chunk_customers:
         return usage.build_usage_profile(readings, as_of=day, **kwargs)
     frames = []
+    in_order = bool((codes[1:] >= codes[:-1]).all())  # stored customer by customer: blocks are slices
     for lo in range(0, len(categories), chunk_customers):
         hi = min(lo + chunk_customers, len(categories))
-        rows = np.flatnonzero((codes >= lo) & (codes < hi))
+        if in_order:
+            start, stop = np.searchsorted(codes, [lo, hi])
+            rows = slice(int(start), int(stop))
+        else:
+            rows = np.flatnonzero((codes >= lo) & (codes < hi))
         block = pd.DataFrame(
             {
                 "customer_id": pd.Categorical.from_codes(codes[rows] - lo, categories=categories[lo:hi]),
-                "reading_date": readings["reading_date"].take(rows).reset_index(drop=True),
-                "kwh": readings["kwh"].take(rows).reset_index(drop=True),
+                "reading_date": readings["reading_date"].iloc[rows].reset_index(drop=True),
+                "kwh": readings["kwh"].iloc[rows].reset_index(drop=True),
             }
         )
         del rows
