@@ -155,9 +155,10 @@ def test_synthetic_tenant_is_valid_and_categorical_ids_change_nothing():
     assert categorical["hdd_slope_365d"].notna().all()
 
 
+@pytest.mark.parametrize("order", ["shuffled", "by_customer"])
 @pytest.mark.parametrize("ids", ["categorical", "plain"])
 @pytest.mark.parametrize("chunk", [1, 7, 39])
-def test_usage_built_in_customer_blocks_equals_one_pass(ids, chunk):
+def test_usage_built_in_customer_blocks_equals_one_pass(ids, chunk, order):
     from features.synthetic import generate_tenant
 
     tables = generate_tenant(40, days=120, end=pd.Timestamp("2024-06-30"), seed=5)
@@ -166,7 +167,10 @@ def test_usage_built_in_customer_blocks_equals_one_pass(ids, chunk):
             k: v.assign(customer_id=v["customer_id"].astype(str)) if "customer_id" in v else v
             for k, v in tables.items()
         }
-    tables["readings"] = tables["readings"].sample(frac=1.0, random_state=0)  # blocks must not rely on row order
+    readings = tables["readings"].sample(frac=1.0, random_state=0)  # blocks must not rely on row order
+    if order == "by_customer":  # stored customer by customer: blocks are slices of the readings
+        readings = readings.sort_values(["customer_id", "reading_date"], kind="stable")
+    tables["readings"] = readings
     as_of = pd.Timestamp("2024-06-30")
     one_pass = build_profiles(tables, as_of=as_of, chunk_customers=1_000)
     pd.testing.assert_frame_equal(build_profiles(tables, as_of=as_of, chunk_customers=chunk), one_pass)
