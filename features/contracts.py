@@ -15,17 +15,17 @@ Conventions: ``*_id`` are strings, ``*_date`` are timezone-naive calendar dates 
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 import pandera.pandas as pa
-import pyarrow
-import pyarrow.compute
 from pandera.errors import SchemaErrors
 
 from features import failures as failures_of
 from features.errors import ContractViolation
+from features.keys import arrow_text, is_in, surely_unique
 from features.parsing import column_kind, parse_column
 from features.work_orders import work_orders_schema
 
@@ -284,6 +284,16 @@ def _relaxed(schema: pa.DataFrameSchema, parsing: pd.DataFrame) -> pa.DataFrameS
     return schema.update_columns({c: {"nullable": True} for c in columns}) if columns else schema
 
 
+def _key_check(schema: pa.DataFrameSchema, typed: pd.DataFrame) -> pa.DataFrameSchema:
+    """`schema` without its multi-column key check where the key is surely unique; pandera's check (and its
+    failure report) otherwise."""
+    if not schema.unique or not all(c in typed for c in schema.unique) or not surely_unique(typed, schema.unique):
+        return schema
+    fast = copy.copy(schema)
+    fast.unique = None
+    return fast
+
+
 def _empty_cells(schema: pa.DataFrameSchema, typed: pd.DataFrame, parsing: pd.DataFrame) -> pd.DataFrame:
     """``not_nullable`` failures of the relaxed columns: empty cells, not the cells that did not parse."""
     out = []
@@ -349,7 +359,7 @@ def validate(
     failures = pd.concat([parsing, _empty_cells(schema, typed, parsing)], ignore_index=True)
     checked = None
     try:  # on every row (no copy); a null cell's follow-on failures (comparisons, keys) are dropped
-        checked = _relaxed(schema, parsing).validate(typed, lazy=True)
+        checked = _key_check(_relaxed(schema, parsing), typed).validate(typed, lazy=True)
     except SchemaErrors as err:
         later = failures_of.from_pandera(err, data)
         failures = pd.concat([failures, failures_of.drop_follow_on(later, failures)], ignore_index=True)
@@ -387,17 +397,6 @@ def _split(
     return Validated(table, accepted, rejected.reset_index(drop=True), len(data), np.flatnonzero(~bad), failures)
 
 
-def _arrow(values: pd.Series) -> pyarrow.Array:
-    """The column as Arrow strings (no copy where it already is Arrow text)."""
-    return pyarrow.array(values.array, from_pandas=True).cast(pyarrow.large_string())
-
-
-def _is_in(values: pd.Series, known: pyarrow.Array) -> np.ndarray:
-    """Whether each value is one of `known` (Arrow's hash set: ``Series.isin`` walks `known` in Python)."""
-    found = pyarrow.compute.is_in(_arrow(values), value_set=known)
-    return found.to_numpy(zero_copy_only=False).astype(bool)
-
-
 def check_references(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
     """Cross-table checks; returns failures (``table``, ``row``, ``column``, ``check``, ``value``).
 
@@ -405,7 +404,7 @@ def check_references(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
     - payments whose ``bill_id`` is not a known bill, or whose customer differs from the bill's.
     """
     out: list[pd.DataFrame] = []
-    known = _arrow(tables["customers"]["customer_id"]) if "customers" in tables else None
+    known = arrow_text(tables["customers"]["customer_id"]) if "customers" in tables else None
 
     def fail(table: str, mask: np.ndarray, column: str, check: str, values: pd.Series) -> None:
         if mask.any():
@@ -435,7 +434,7 @@ def check_references(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
         ):
             if name in tables:
                 ids = tables[name]["customer_id"]
-                fail(name, ids.notna().to_numpy() & ~_is_in(ids, known), "customer_id", "known_customer", ids)
+                fail(name, ids.notna().to_numpy() & ~is_in(ids, known), "customer_id", "known_customer", ids)
     if "payments" in tables and "bills" in tables:
         pay, bills = tables["payments"], tables["bills"]
         owner = pd.Series(bills["customer_id"].to_numpy(), index=bills["bill_id"].to_numpy())
