@@ -1,8 +1,8 @@
 """Benchmark: a supply bureau's two million customers end to end on partitioned data, on a 2-worker Dask cluster.
 
 Run from the repo root, under the shared lock: ``flock /tmp/meterwise-heavy.lock .venv/bin/python
-benchmarks/scale.py`` (no arguments: the cost curve at 100k, 500k and 2.05M customers; about 14 minutes on
-the 2-core machine: 1 minute training, 2 generating data, 10 in the pipeline). Writes ``benchmarks/results/scale.json``.
+benchmarks/scale.py`` (no arguments: the cost curve at 100k, 500k and 2.05M customers; about 12 minutes on
+the 2-core machine: 1 minute training, 2 generating data, 8 in the pipeline). Writes ``benchmarks/results/scale.json``.
 
 The tenant (generated, seeded, never committed; under a temp folder removed afterwards): each partition
 of 50,000 customers is :func:`features.synthetic.generate_tenant` (seed 0, customer numbers
