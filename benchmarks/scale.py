@@ -31,7 +31,7 @@ RSS seen at the end of a stage; peak RSS of the whole process tree (client + wor
 segments under 5 minutes (the target; a miss is reported as a failed gate with the time reached);
 one score row per customer with a bill and one segment row per customer.
 
-What made the target: in one process, one 50k-customer partition's profiles + scores + segments went from
+What brought the time down: in one process, one 50k-customer partition's profiles + scores + segments went from
 26 s to about 9 s (the earlier committed run, on a busy machine, took 386 s at 500k). The arrears reasons
 are exact TreeSHAP computed once per distinct path through each tree (:mod:`training.tree_contrib`; 15x
 faster than LightGBM's per-row TreeSHAP on the 123-tree model); load shapes read the temperature from a
