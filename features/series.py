@@ -3,7 +3,7 @@
 Readings are summed to one series per (level, key) on a regular grid (``H``, ``D`` or ``M``). Households
 join and leave, so each series also carries ``n_meters`` (average meters reporting per period) and the
 forecast target is ``kwh_per_meter`` = kwh / n_meters; forecasts go back to kWh with the meter count
-at the issue time (:func:`aggregate_series`).
+at the issue time (:func:`features.aggregates.aggregate_series`, re-exported here).
 
 Features are declared as data (:class:`FeatureSpec`) and their names derived from the declaration
 (``y_lag_24``, ``y_season_168``, ``y_mean_28``). Every feature row belongs to one *origin* ``o`` (the last
@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from features.aggregates import aggregate_series, last_complete, reading_step, weather_per_period  # noqa: F401
 from features.calendar import is_holiday
 from features.exog import Climatology, IssueTimeExog, fit_climates
 
@@ -203,104 +204,6 @@ def panel_from_long(
 def climatology(index: pd.DatetimeIndex, values: np.ndarray, future: pd.DatetimeIndex) -> np.ndarray:
     """Mean of `values` by (day of year, hour) over the history, read at `future` (see :class:`Climatology`)."""
     return Climatology.fit(index, values).at(future)
-
-
-def aggregate_series(
-    readings: pd.DataFrame,
-    customers: pd.DataFrame | None = None,
-    *,
-    freq: str = "D",
-    levels: tuple[str, ...] = LEVELS,
-    weather: pd.DataFrame | None = None,
-    time_col: str | None = None,
-) -> pd.DataFrame:
-    """Sum readings to one series per (level, key) and period.
-
-    Parameters
-    ----------
-    readings : frame with ``customer_id``, a time column (``reading_date`` or ``read_at``) and ``kwh``.
-    customers : attributes (``region``, ``category``, ``socio_group``) for the grouped levels.
-    freq : ``H`` (from interval readings), ``D`` or ``M``. Incomplete trailing periods are dropped.
-    weather : optional hourly ``observed_at``/``temperature_c`` (mean over regions), averaged per period.
-
-    Returns
-    -------
-    DataFrame with columns ``series_id`` (``level:key``), ``level``, ``key``, ``timestamp`` (naive,
-    period start), ``kwh``, ``n_meters``, ``kwh_per_meter`` and ``temperature_c`` when weather is given.
-    """
-    time_col = time_col or ("read_at" if "read_at" in readings else "reading_date")
-    ts = pd.DatetimeIndex(readings[time_col])
-    if ts.tz is not None:
-        ts = ts.tz_convert("UTC").tz_localize(None)
-    period = ts.to_period({"H": "h", "D": "D", "M": "M"}[freq]).to_timestamp()
-    step = reading_step(ts)  # readings per meter per period = period length / step (2 per hour for half-hours)
-    base = pd.DataFrame(
-        {
-            "customer_id": readings["customer_id"].to_numpy(),
-            "timestamp": period,
-            "kwh": readings["kwh"].to_numpy(dtype=float),
-        }
-    )
-    if customers is not None:
-        attrs = [c for c in ("region", "category", "socio_group") if c in customers]
-        base = base.merge(customers[["customer_id", *attrs]], on="customer_id", how="left")
-    parts = []
-    for level in levels:
-        if level == "total":
-            keys = pd.Series("all", index=base.index)
-        elif level == "customer":
-            keys = base["customer_id"]
-        elif level in base:
-            keys = base[level].astype(str)
-        else:
-            continue
-        g = base.assign(key=keys.to_numpy()).groupby(["key", "timestamp"], sort=True)["kwh"].agg(["sum", "count"])
-        parts.append(g.reset_index().assign(level=level))
-    out = pd.concat(parts, ignore_index=True).rename(columns={"sum": "kwh", "count": "n_readings"})
-    if freq == "M":
-        out["n_meters"] = out["n_readings"] / (out["timestamp"].dt.days_in_month * (pd.Timedelta(days=1) / step))
-    else:
-        out["n_meters"] = out["n_readings"] / (pd.Timedelta({"H": "1h", "D": "1D", "Q": "15min"}[freq]) / step)
-    out = out[out["timestamp"] <= last_complete(ts, freq)]
-    out["kwh_per_meter"] = out["kwh"] / out["n_meters"]
-    out["series_id"] = out["level"] + ":" + out["key"].astype(str)
-    out = out[["series_id", "level", "key", "timestamp", "kwh", "n_meters", "kwh_per_meter"]]
-    if weather is not None and len(weather):
-        out = out.merge(weather_per_period(weather, freq), on="timestamp", how="left")
-    return out.reset_index(drop=True)
-
-
-def reading_step(ts: pd.DatetimeIndex) -> pd.Timedelta:
-    """The readings' resolution: the most common gap between distinct timestamps (1 day for dates)."""
-    uniq = np.unique(ts.to_numpy())
-    if len(uniq) < 2:
-        return pd.Timedelta(days=1)
-    values, counts = np.unique(np.diff(uniq), return_counts=True)
-    return pd.Timedelta(values[np.argmax(counts)])
-
-
-def last_complete(ts: pd.DatetimeIndex, freq: str) -> pd.Timestamp:
-    """Start of the last period fully covered by readings (a reading at t covers ``[t, t + step)``).
-
-    Half-hourly readings ending at 00:00 cover up to 00:30, so the last complete hour is 23:00 of the
-    previous day (the 00:00 hour holds one of its two half-hours and is left out); daily readings up to
-    the 27th of a month leave that month incomplete.
-    """
-    end = ts.max() + reading_step(ts)  # exclusive end of what was read
-    if freq == "M":
-        return end.to_period("M").to_timestamp() - pd.offsets.MonthBegin(1)
-    alias = {"H": "h", "D": "D", "Q": "15min"}[freq]
-    return end.floor(alias) - pd.tseries.frequencies.to_offset(alias)
-
-
-def weather_per_period(weather: pd.DataFrame, freq: str) -> pd.DataFrame:
-    """Mean temperature per period over all regions (``timestamp``, ``temperature_c``)."""
-    ts = pd.DatetimeIndex(weather["observed_at"])
-    if ts.tz is not None:
-        ts = ts.tz_convert("UTC").tz_localize(None)
-    period = ts.to_period({"H": "h", "D": "D", "M": "M"}[freq]).to_timestamp()
-    temp = pd.Series(weather["temperature_c"].to_numpy(dtype=float)).groupby(period).mean()
-    return temp.rename_axis("timestamp").rename("temperature_c").reset_index()
 
 
 def _window_means(y: np.ndarray, w: int) -> np.ndarray:

@@ -7,21 +7,19 @@ the data (a tenant refresh, not a retrain); :func:`csv_bundle` fits the one engi
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 
 import pandas as pd
 
-from features.io import load_tenant
 from features.series import FREQS
 from features.settings import DataSettings
 from training.csv_series import csv_panel
 from training.forecast_bundle import ForecastBundle
 from training.forecast_engine import SEASONS, series_engine
-from training.forecast_tenant import history_frame, issue_freq, tenant_panel
+from training.forecast_parts import data_stamp, tenant_series
+from training.forecast_tenant import history_frame, issue_freq
 from training.temporal import align
 
 logger = logging.getLogger(__name__)
-TABLES = ("customers", "readings", "interval_readings", "weather", "weather_forecasts")
 
 
 def refresh_bundle(bundle: ForecastBundle, data: DataSettings) -> ForecastBundle:
@@ -34,22 +32,17 @@ def refresh_bundle(bundle: ForecastBundle, data: DataSettings) -> ForecastBundle
     engines = getattr(bundle, "engines_", None)
     if not engines:
         return bundle
-    stamp = tuple(
-        (p.name, p.stat().st_mtime_ns, p.stat().st_size) for p in sorted(Path(data.data_dir).glob("*")) if p.is_file()
-    )
+    stamp = data_stamp(data.data_dir)
     cached = getattr(bundle, "_refreshed", None)
     if cached is not None and cached[0] == stamp:
         return cached[1]
-    wanted = ("customers", "readings", "interval_readings", "weather", "weather_forecasts")
-    tables, _ = load_tenant(data.data_dir, tables=wanted)
-    customers = tables["customers"].set_index("customer_id")
-    attrs = customers[[c for c in ("region", "category", "socio_group") if c in customers]].astype(str)
+    found = tenant_series(data, tuple(engines))
     issued, histories, meta = [], [], {**bundle.meta_, "issued_at": {}, "data_cutoff": {}}
     for freq, engine in engines.items():
-        panel = tenant_panel(tables, freq)
+        panel = found.panels.get(freq)
         if panel is None:
             continue
-        fc, _ = issue_freq(panel, freq, bundle.max_horizon_[freq], engine["selection"], 0, None, attrs,
+        fc, _ = issue_freq(panel, freq, bundle.max_horizon_[freq], engine["selection"], 0, None, found.attrs,
                            engine["country"], model=engine["model"])  # fmt: skip
         issued.append(fc)
         histories.append(history_frame(panel, freq))

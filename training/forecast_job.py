@@ -9,6 +9,8 @@ candidate and serves, per level and frequency, the one whose reconciled, calibra
 ``meterwise monitor``'s error and coverage checks), logs every candidate's scores and the choice to MLflow,
 registers ``meterwise-forecast`` and promotes it through :func:`training.promotion.decide`, the champion
 re-scored on the challenger's backtest windows (:func:`promote_version` does the same for a registered version).
+A partitioned tenant is aggregated on the Dask cluster, its hierarchy down to region x category x
+socio_group cells (:mod:`training.forecast_parts`).
 
 ``forecast`` answers a planner's question from the champion, re-issued at the last observed period of the
 tenant's current data without retraining (:func:`refresh_bundle`), or trains the one engine on a CSV it has
@@ -33,14 +35,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from features.io import load_tenant, write_table
+from features.io import write_table
 from features.series import FREQS
 from features.settings import DataSettings
 from training.backtest import score
 from training.csv_series import read_load_csv
 from training.forecast_bundle import ForecastBundle
 from training.forecast_issue import csv_bundle, refresh_bundle
-from training.forecast_tenant import HORIZONS, evaluate_freq, history_frame, issue_freq, tenant_panel
+from training.forecast_parts import tenant_series
+from training.forecast_tenant import HORIZONS, evaluate_freq, history_frame, issue_freq
 from training.lifecycle import apply_decision, judge
 from training.monitoring_outcomes import backtest_by_month
 from training.promotion import Decision, Scored
@@ -70,15 +73,13 @@ def train_forecast(
     from training.plots.forecast import plot_backtest, plot_error_by_horizon
     from training.registry import open_registry
 
-    wanted = ("customers", "readings", "interval_readings", "weather", "weather_forecasts")
-    tables, report = load_tenant(data.data_dir, tables=wanted)
-    customers = tables["customers"].set_index("customer_id")
-    attrs = customers[[c for c in ("region", "category", "socio_group") if c in customers]].astype(str)
+    found = tenant_series(data, freqs)
+    attrs = found.attrs
     plots = Path(tempfile.mkdtemp(prefix="forecast_plots_"))
     issued, histories, candidates, served, by_month, engines = [], [], [], [], [], {}
     meta: dict[str, Any] = {"issued_at": {}, "data_cutoff": {}, "methods": {}, "coverage": {}, "weather": {}}
     for freq in freqs:
-        panel = tenant_panel(tables, freq)
+        panel = found.panels.get(freq)
         if panel is None:
             logger.warning("no data for freq %s; skipped", freq)
             continue
@@ -123,7 +124,8 @@ def train_forecast(
     score_value = float((main["mae"] / main["naive_mae"]).mean())  # relative MAE vs seasonal naive, served
     meta.update(
         {
-            "data_hash": "-".join(report.hashes.get(t, "") for t in wanted),
+            "data_hash": found.data_hash,
+            "partitions": found.partitions,
             "score_metric": "relmae_vs_naive",
             "score": score_value,
             "score_freq": main_freq,
@@ -167,7 +169,7 @@ def train_forecast(
         registry.log_artifacts(plots, "plots")
         uri = registry.log_model(KIND, bundle, example)
         version = registry.register(KIND, uri)
-        decision = _decide(registry, training, data, version, bundle, tables, force=force)
+        decision = _decide(registry, training, data, version, bundle, force=force)
     return {
         "run_id": run_id,
         "version": version,
@@ -204,24 +206,20 @@ def rescore(bundle: ForecastBundle, data: DataSettings, training: TrainingSettin
     A bundle whose score came from the same data and protocol keeps it; otherwise its configuration
     (``meta['config']``: params, holidays) is backtested again on the current tenant data.
     """
-    wanted = ("customers", "readings", "interval_readings", "weather", "weather_forecasts")
-    tables, report = load_tenant(data.data_dir, tables=wanted)
-    data_hash = "-".join(report.hashes.get(t, "") for t in wanted)
-    mine = _scored(bundle, None)
-    if mine.data_id == _windows_id(data_hash) and np.isfinite(mine.value):
-        return mine
     config = bundle.meta_.get("config", {})
     freq = str(bundle.meta_.get("score_freq", "D"))
-    customers = tables["customers"].set_index("customer_id")
-    attrs = customers[[c for c in ("region", "category", "socio_group") if c in customers]].astype(str)
-    sel, _ = evaluate_freq(tenant_panel(tables, freq), freq, training.seed, config.get("params"), attrs,
+    found = tenant_series(data, (freq,))
+    mine = _scored(bundle, None)
+    if mine.data_id == _windows_id(found.data_hash) and np.isfinite(mine.value):
+        return mine
+    sel, _ = evaluate_freq(found.panels[freq], freq, training.seed, config.get("params"), found.attrs,
                            config.get("country"))  # fmt: skip
     main = sel.served[sel.served["level"] != "customer"]
     value = float((main["mae"] / main["naive_mae"]).mean())
-    return Scored(None, "relmae_vs_naive", value, False, _windows_id(data_hash), mine.as_of)
+    return Scored(None, "relmae_vs_naive", value, False, _windows_id(found.data_hash), mine.as_of)
 
 
-def _decide(registry, training, data, version: str, bundle: ForecastBundle, tables, *, force: bool) -> Decision:
+def _decide(registry, training, data, version: str, bundle: ForecastBundle, *, force: bool) -> Decision:
     """The one promotion rule: the challenger against the champion re-scored on the challenger's windows."""
     challenger = _scored(bundle, version)
     champion: Scored | None = None
@@ -245,7 +243,7 @@ def promote_version(data: DataSettings, training: TrainingSettings, version: str
     bundle, version = registry.load_version(KIND, str(version))
     challenger_now = rescore(bundle, data, training)
     bundle.meta_ = {**bundle.meta_, "score": challenger_now.value, "data_hash": challenger_now.data_id.split("|")[0]}
-    return _decide(registry, training, data, version, bundle, None, force=force)
+    return _decide(registry, training, data, version, bundle, force=force)
 
 
 def load_bundle(training: TrainingSettings, tenant: str = "demo") -> tuple[ForecastBundle, str]:

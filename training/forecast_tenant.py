@@ -13,8 +13,9 @@ import logging
 import numpy as np
 import pandas as pd
 
+from features.aggregates import CELL, PeriodSums, cell_keys, period_sums, series_from_sums
 from features.exog import issued_per_period
-from features.series import LEVELS, Panel, aggregate_series, panel_from_long
+from features.series import LEVELS, Panel, panel_from_long
 from training.backtest import score
 from training.baselines import ETSBaseline, SeasonalNaive
 from training.forecast_engine import SEASONS, engine_forecaster, engine_spec
@@ -52,15 +53,46 @@ def tenant_panel(tables: dict[str, pd.DataFrame], freq: str, levels: tuple[str, 
     source = tables.get("interval_readings") if freq == "H" else tables.get("readings")
     if source is None or source.empty:
         return None
-    agg = aggregate_series(source, tables.get("customers"), freq=freq, levels=levels, weather=tables.get("weather"))
-    if freq == "H":
-        daily = tables.get("readings")
-        everyone = daily is None or set(daily["customer_id"]) <= set(source["customer_id"])
-        if not everyone:
-            agg.loc[agg["level"] == "total", ["key", "series_id"]] = ["interval", "total:interval"]
+    customers = tables.get("customers")
+    sums = period_sums(source, customers, freq=freq, levels=levels)
+    everyone = freq != "H" or interval_everyone(source, tables.get("readings"))
+    return panel_from_sums(sums, freq, covered_counts(source, customers, levels), everyone=everyone,
+                           weather=tables.get("weather"), forecasts=tables.get("weather_forecasts"))  # fmt: skip
+
+
+def interval_everyone(interval: pd.DataFrame, daily: pd.DataFrame | None) -> bool:
+    """Whether every customer with daily readings also has interval readings."""
+    return daily is None or bool(pd.Index(daily["customer_id"].unique()).isin(interval["customer_id"].unique()).all())
+
+
+def covered_counts(source: pd.DataFrame, customers: pd.DataFrame | None, levels: tuple[str, ...]) -> pd.DataFrame:
+    """Customers with readings in `source` per (level, key) of the grouped levels (additive over partitions)."""
+    ids = pd.Series(source["customer_id"].unique(), name="customer_id")
+    attrs = ids.to_frame().merge(customers, on="customer_id", how="left") if customers is not None else ids.to_frame()
+    if CELL in levels and customers is not None:
+        attrs[CELL] = cell_keys(attrs).to_numpy()
+    parts = [pd.DataFrame({"level": ["total"], "key": ["all"], "customers": [len(attrs)]})]
+    for level in (lvl for lvl in levels if lvl in attrs and lvl not in {"total", "customer"}):
+        counts = attrs[level].astype(str).value_counts(sort=False)
+        parts.append(pd.DataFrame({"level": level, "key": counts.index, "customers": counts.to_numpy()}))
+    return pd.concat(parts, ignore_index=True)
+
+
+def panel_from_sums(
+    sums: PeriodSums,
+    freq: str,
+    covered: pd.DataFrame,
+    *,
+    everyone: bool = True,
+    weather: pd.DataFrame | None = None,
+    forecasts: pd.DataFrame | None = None,
+) -> Panel:
+    """The panel of :func:`tenant_panel` from period sums and covered-customer counts (whole or combined)."""
+    agg = series_from_sums(sums, freq, weather)
+    if not everyone:
+        agg.loc[agg["level"] == "total", ["key", "series_id"]] = ["interval", "total:interval"]
     exog = ("temperature_c", "n_meters") if "temperature_c" in agg else ("n_meters",)
     panel = panel_from_long(agg, freq=freq, exog=exog, attrs=("level", "key"))
-    forecasts = tables.get("weather_forecasts")
     if forecasts is not None and len(forecasts):
         panel.issued = issued_per_period(forecasts, freq)
     end = agg["timestamp"].max()
@@ -68,42 +100,37 @@ def tenant_panel(tables: dict[str, pd.DataFrame], freq: str, levels: tuple[str, 
     panel = panel.subset(np.flatnonzero(active))  # customers who left have no future
     last = panel.last_observed()
     panel.series["n_meters"] = np.nan_to_num(panel.exog["n_meters"][:, last])
-    panel.series["customers"] = _customers_covered(panel.series, source, tables.get("customers"))
+    counts = covered.groupby(["level", "key"], as_index=False)["customers"].sum()
+    total = counts.loc[counts["level"] == "total", "customers"].sum()
+    levels = panel.series["level"].astype(str).to_numpy()
+    keys = np.where(levels == "total", "all", panel.series["key"].astype(str).to_numpy())  # total:interval too
+    found = pd.DataFrame({"level": levels, "key": keys}).merge(counts, on=["level", "key"], how="left")["customers"]
+    panel.series["customers"] = np.where(levels == "customer", 1, found.fillna(total)).astype(int)
     return panel
-
-
-def _customers_covered(series: pd.DataFrame, source: pd.DataFrame, customers: pd.DataFrame | None) -> list[int]:
-    """How many customers each series covers (customers with readings of this source in its group)."""
-    ids = pd.Series(source["customer_id"].unique(), name="customer_id")
-    attrs = ids.to_frame().merge(customers, on="customer_id", how="left") if customers is not None else ids.to_frame()
-    out = []
-    for level, key in zip(series["level"], series["key"], strict=True):
-        if level == "customer":
-            out.append(1)
-        elif level == "total" or level not in attrs:
-            out.append(len(attrs))
-        else:
-            out.append(int((attrs[level].astype(str) == str(key)).sum()))
-    return out
 
 
 def hierarchy(panel: Panel, attrs: pd.DataFrame | None) -> tuple[np.ndarray | None, list[str] | None]:
     """Summing matrix and ids of the panel's hierarchy (None when it has none).
 
-    The bottom is the customers, grouped by the columns of `attrs`; a panel without customer series
-    and with a single grouping under its total (e.g. total and ACORN groups) has that grouping as bottom.
+    The bottom is the customers (or, without customer series, the ``cell`` series of a partitioned tenant:
+    one per region x category x socio_group), grouped by the columns of `attrs` (indexed by the bottom
+    keys); a panel without either and with a single grouping under its total (e.g. total and ACORN groups)
+    has that grouping as bottom.
     """
     levels = panel.series["level"].astype(str)
     total = panel.series.loc[levels == "total", "series_id"]
-    groups = sorted(set(levels) - {"total", "customer"})
-    if "customer" not in set(levels) and len(total) and len(groups) == 1:
+    bottom_level = "customer" if "customer" in set(levels) else CELL
+    groups = sorted(set(levels) - {"total", bottom_level})
+    if bottom_level not in set(levels) and len(total) and len(groups) == 1:
         bottom = panel.series.loc[levels == groups[0], "series_id"].astype(str).tolist()
         return np.vstack([np.ones(len(bottom)), np.eye(len(bottom))]), [str(total.iloc[0]), *bottom]
-    bottom = panel.series[levels == "customer"]
+    bottom = panel.series[levels == bottom_level]
     if bottom.empty or attrs is None:
         return None, None
     a = attrs.reindex(bottom["key"].to_numpy())
-    S, ids = summing_matrix(a.rename_axis("key").reset_index(), levels=tuple(a.columns), key_col="key")
+    a = a[[c for c in a.columns if c != CELL]]
+    S, ids = summing_matrix(a.rename_axis("key").reset_index(), levels=tuple(a.columns), key_col="key",
+                            bottom_level=bottom_level)  # fmt: skip
     if len(total):
         ids[0] = str(total.iloc[0])
     have = set(panel.ids)

@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from features.cli import DataDir, Tenant, tenant_settings
+from features.cli import DataDir, Scheduler, Tenant, tenant_settings
 from training import forecast_job
 from training.backtest_job import run_backtest, write_backtest
 from training.csv_series import csv_panel, read_load_csv
@@ -22,10 +22,14 @@ def train_forecast_cmd(
     country: Annotated[str | None, typer.Option(help="holiday country code, e.g. GB (none unless asked)")] = None,
     data_dir: DataDir = None,
     tenant: Tenant = None,
+    scheduler: Scheduler = None,
 ) -> None:
-    """Backtest, train, reconcile and register load forecasts (meterwise-<tenant>-forecast)."""
+    """Backtest, train, reconcile and register load forecasts (meterwise-<tenant>-forecast).
+
+    A partitioned tenant (``meterwise data partition``) is aggregated on the Dask cluster, one partition per
+    task, down to region x category x socio_group cells (no series per customer)."""
     summary = forecast_job.train_forecast(
-        tenant_settings(tenant, data_dir),
+        tenant_settings(tenant, data_dir, dask_scheduler=scheduler),
         TrainingSettings(),
         freqs=tuple(f.strip() for f in freqs.split(",") if f.strip()),
         force=force,
@@ -38,7 +42,9 @@ def train_forecast_cmd(
 
 
 def forecast_cmd(
-    level: Annotated[str, typer.Option(help="total, region, category, socio_group, customer")] = "total",
+    level: Annotated[
+        str, typer.Option(help="total, region, category, socio_group, customer (cell if partitioned)")
+    ] = "total",
     key: Annotated[str, typer.Option(help="key within the level, e.g. north; 'all' for total")] = "all",
     horizon: Annotated[int, typer.Option(help="periods ahead")] = 28,
     freq: Annotated[str, typer.Option(help="H, D or M")] = "D",
@@ -46,10 +52,14 @@ def forecast_cmd(
     out: Annotated[Path | None, typer.Option(help="output folder (default: var/forecasts/<tenant>)")] = None,
     fmt: Annotated[str, typer.Option("--format", help="csv, parquet or both")] = "both",
     country: Annotated[str | None, typer.Option(help="holiday country code for --input (none unless asked)")] = None,
+    data_dir: DataDir = None,
     tenant: Tenant = None,
+    scheduler: Scheduler = None,
 ) -> None:
-    """Write a P10/P50/P90 forecast (CSV/Parquet) and a PNG chart for planners, issued from the latest data."""
-    data = tenant_settings(tenant, writes=False, reads=False)
+    """Write a P10/P50/P90 forecast (CSV/Parquet) and a PNG chart for planners, issued from the latest data.
+
+    The champion is re-issued from the tenant's current data (a partitioned tenant: on the Dask cluster)."""
+    data = tenant_settings(tenant, data_dir, writes=False, reads=False, dask_scheduler=scheduler)
     out = out or data.var_dir / "forecasts" / data.tenant
     paths = forecast_job.forecast(
         level, key, horizon, freq, out_dir=out, training=TrainingSettings(), input_csv=input, fmt=fmt,

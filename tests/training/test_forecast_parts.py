@@ -1,0 +1,68 @@
+"""Forecast series of a partitioned tenant: per-partition sums, added up, give the whole tenant's panels."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from features.aggregates import CELL, combine_sums, period_sums
+from features.io import load_tenant
+from features.partitioned import write_partitions
+from features.settings import DEMO_DIR
+from training.forecast_parts import PARTITIONED_LEVELS, combine_parts, sums_part
+from training.forecast_tenant import hierarchy, tenant_panel
+
+FREQS = ("D", "M", "H")
+
+
+@pytest.fixture(scope="module")
+def demo():
+    tables, _ = load_tenant(DEMO_DIR, tables=("customers", "readings", "interval_readings", "weather"))
+    return tables
+
+
+@pytest.fixture(scope="module")
+def combined(demo, tmp_path_factory):
+    folders = write_partitions(demo, tmp_path_factory.mktemp("parts"), 3)
+    return combine_parts([sums_part(str(f), i, freqs=FREQS) for i, f in enumerate(folders)], FREQS)
+
+
+@pytest.mark.parametrize("freq", FREQS)
+def test_partition_sums_give_the_whole_tenant_panel(demo, combined, freq):
+    whole = tenant_panel(demo, freq, PARTITIONED_LEVELS)
+    got = combined.panels[freq]
+    assert got.ids == whole.ids and got.index.equals(whole.index)
+    np.testing.assert_allclose(got.y, whole.y, rtol=1e-12, equal_nan=True)
+    for name in whole.exog:
+        np.testing.assert_allclose(got.exog[name], whole.exog[name], rtol=1e-12, equal_nan=True)
+    pd.testing.assert_frame_equal(got.series, whole.series)
+    assert combined.partitions == 3
+
+
+def test_cells_are_the_bottom_of_a_coherent_hierarchy(combined):
+    panel = combined.panels["D"]
+    S, ids = hierarchy(panel, combined.attrs)
+    assert S is not None and set(ids) == set(panel.ids)  # every series is in the hierarchy
+    levels = panel.series.set_index("series_id")["level"]
+    assert {levels[i] for i in ids} == set(PARTITIONED_LEVELS)
+    kwh = panel.y * panel.exog["n_meters"]  # kWh per period: the cells add up to every aggregate
+    rows = [panel.ids.index(i) for i in ids]
+    bottom = kwh[[panel.ids.index(i) for i, lvl in zip(ids, (levels[i] for i in ids), strict=True) if lvl == CELL]]
+    last = panel.last_observed()
+    np.testing.assert_allclose(S @ np.nan_to_num(bottom[:, last]), np.nan_to_num(kwh[rows, last]), rtol=1e-9)
+    covered = panel.series.set_index("level")["customers"]
+    assert covered[CELL].sum() == covered["total"] == covered["region"].sum()
+
+
+def test_combining_is_order_free_and_keeps_every_key(demo):
+    """Sums of two halves (in either order) equal the sums of the whole, row for row."""
+    readings, customers = demo["readings"], demo["customers"]
+    ids = customers["customer_id"].to_numpy()
+    halves = [readings[readings["customer_id"].isin(ids[::2])], readings[~readings["customer_id"].isin(ids[::2])]]
+    parts = [period_sums(h, customers, freq="D", levels=PARTITIONED_LEVELS) for h in halves]
+    whole = period_sums(readings, customers, freq="D", levels=PARTITIONED_LEVELS).sums
+    for order in (parts, parts[::-1]):
+        got = combine_sums(order).sums
+        pd.testing.assert_frame_equal(got.drop(columns="kwh"), whole.drop(columns="kwh"))
+        np.testing.assert_allclose(got["kwh"], whole["kwh"], rtol=1e-12)
