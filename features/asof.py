@@ -20,6 +20,7 @@ import pandas as pd
 from features.errors import ContractViolation
 
 NEVER = np.iinfo(np.int64).max // 4  # a day number later than any real date ("has not happened")
+_PER_DAY = {"s": 86_400, "ms": 86_400_000, "us": 86_400_000_000, "ns": 86_400_000_000_000}  # ticks per day
 
 
 def as_of_day(as_of: object, *, name: str = "as_of") -> pd.Timestamp:
@@ -60,7 +61,11 @@ def day_number(values: pd.Series | pd.DatetimeIndex | np.ndarray) -> np.ndarray:
     elif not pd.api.types.is_datetime64_dtype(s.dtype):
         s = pd.to_datetime(s)
     arr = s.to_numpy()  # native unit (s, ms, us or ns): no conversion copy
-    out = arr.astype("datetime64[D]").view(np.int64)
+    unit, step = np.datetime_data(arr.dtype)
+    if unit in _PER_DAY and step == 1:  # integer floor division: what the cast to days does, several times faster
+        out = arr.view(np.int64) // _PER_DAY[unit]
+    else:
+        out = arr.astype("datetime64[D]").view(np.int64)
     nat = np.isnat(arr)
     if nat.any():
         out[nat] = NEVER

@@ -138,7 +138,7 @@ def _bill_facts(
             "paid_at": _instant(payments["paid_at"]),
             "day": day_number(payments["paid_at"]),
             "paid": payments["amount"].to_numpy(dtype=float),
-            "channel": pd.Categorical(payments["channel"], categories=CHANNELS).codes.astype(np.int64),
+            "channel": lookup(payments["channel"], pd.Index(CHANNELS)),  # -1: unknown or missing
         }
     )
     unknown = int((p["bill"] < 0).sum())

@@ -91,7 +91,7 @@ def _usage_in_chunks(tables: dict[str, pd.DataFrame], day: pd.Timestamp, chunk_c
     for lo in range(0, len(categories), chunk_customers):
         hi = min(lo + chunk_customers, len(categories))
         if in_order:
-            start, stop = np.searchsorted(codes, [lo, hi])
+            start, stop = np.searchsorted(codes, np.asarray([lo, hi], dtype=codes.dtype))  # no cast of codes
             rows = slice(int(start), int(stop))
         else:
             rows = np.flatnonzero((codes >= lo) & (codes < hi))

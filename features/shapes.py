@@ -14,7 +14,9 @@ One row per customer, indexed by ``customer_id``, built from the daily readings 
   (``max(0, base_temp_c - daily mean temperature)``) of the customer's region, where weather is given.
 
 Invariants: nothing after ``as_of`` is read (readings by ``reading_date``, interval readings and weather
-by their UTC calendar day); every statistic is a grouped sum over integer codes (no per-customer loop).
+by their UTC calendar day); every statistic is a grouped sum over integer codes (no per-customer loop; the
+daily-reading sums are in :mod:`features.shape_sums`, whose fast path for sorted readings sums bit for bit
+as ``np.bincount`` does).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 from features.asof import as_of_day, day_number, require_columns
+from features.shape_sums import customer_sums
 from features.usage import customer_codes, region_temperature
 
 logger = logging.getLogger(__name__)
@@ -70,44 +73,22 @@ def _daily_temperature(weather: pd.DataFrame) -> pd.DataFrame:
     return frame.groupby(["region", "day"], sort=False, as_index=False)["t"].mean()
 
 
-def _temperature_slopes(
-    codes: np.ndarray,
-    days: np.ndarray,
-    rel_kwh: np.ndarray,
-    ids: pd.Index,
-    weather: pd.DataFrame,
-    customers: pd.DataFrame,
-    first_day: int,
-    window_days: int,
-    base_temp_c: float,
-) -> np.ndarray:
-    n = len(ids)
-    found = region_temperature(weather, customers, ids, first_day, window_days)
-    if found is None:
-        return np.full(n, np.nan)
-    grid, region_of = found  # region x day of the window; a customer without a known region reads NaN
-    t = grid.ravel()[region_of[codes] * grid.shape[1] + (days - first_day)]
-    x = np.maximum(base_temp_c - t, 0)  # NaN stays NaN
-    c, y = codes, rel_kwh
-    ok = ~np.isnan(x)
-    if not ok.all():
-        x, c, y = x[ok], c[ok], y[ok]
-    cnt = np.bincount(c, minlength=n).astype(float)
-    sx, sy = np.bincount(c, x, n), np.bincount(c, y, n)
-    sxx, sxy = np.bincount(c, x * x, n), np.bincount(c, x * y, n)
+def _temperature_slopes(sums: dict[str, np.ndarray]) -> np.ndarray:
+    """Least-squares slope of relative daily kWh on degree days, from the regression sums; NaN when undefined."""
+    cnt, sx, sy, sxx, sxy = (sums[k] for k in ("dd_count", "sx", "sy", "sxx", "sxy"))
     with np.errstate(invalid="ignore", divide="ignore"):
         var = sxx - sx * sx / cnt
         slope = (sxy - sx * sy / cnt) / var
     return np.where((cnt >= 30) & (var > 1e-9 * np.maximum(cnt, 1)), slope, np.nan)
 
 
-def _sorted_codes(ids: pd.Series, keep: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _sorted_codes(ids: pd.Series, keep: np.ndarray, everything: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """Codes of the kept rows' customers numbered in sorted id order, and those ids (as strings).
 
     Factorises the column as it is stored (Arrow strings or categories; no Python string per row) and
     sorts only the distinct ids."""
     raw, uniques = customer_codes(ids)
-    raw = raw[keep]
+    raw = raw if everything else raw[keep]
     if uniques.is_monotonic_increasing and uniques.is_unique:  # ids stored in order: codes are ranks already
         step = np.diff(raw)
         if not len(raw) or (raw[0] == 0 and raw[-1] == len(uniques) - 1 and ((step == 0) | (step == 1)).all()):
@@ -165,36 +146,32 @@ def build_shapes(
     days = day_number(readings["reading_date"])
     keep = (days <= cutoff) & (days > cutoff - window_days) & readings["kwh"].notna().to_numpy()
     keep &= readings["customer_id"].notna().to_numpy()
-    days = days[keep]
-    kwh = readings["kwh"].to_numpy(dtype=float)[keep]
-    codes, ids = _sorted_codes(readings["customer_id"], keep)
+    everything = bool(keep.all())  # the usual case: no copy of every reading
+    days = days if everything else days[keep]
+    kwh = readings["kwh"].to_numpy(dtype=float)
+    kwh = kwh if everything else kwh[keep]
+    codes, ids = _sorted_codes(readings["customer_id"], keep, everything)
     n = len(ids)
-    count = np.bincount(codes, minlength=n)
+    first_day = cutoff - window_days + 1
+    found = region_temperature(weather, customers, pd.Index(ids), first_day, window_days)
+    degree_days = None if found is None else (np.maximum(base_temp_c - found[0], 0), found[1])  # NaN stays NaN
+    sums = customer_sums(codes, days, kwh, n, first_day, window_days, degree_days)
+    count = sums["count"]
     with np.errstate(invalid="ignore", divide="ignore"):
-        mean = np.bincount(codes, kwh, n) / count
+        mean = sums["total"] / count
+        dow_means = sums["dow_sum"] / sums["dow_count"]
+        month_means = sums["month_sum"] / sums["month_count"]
     out = {"days_observed": count, "kwh_mean_day": mean, "level_log1p_kwh": np.log1p(mean)}
-
-    dow = (days + 3) % 7  # 1970-01-01 was a Thursday; Monday = 0
-    dow_means, _ = _grouped_means(codes, dow, 7, kwh, n)
     out |= dict(zip(WEEKLY_COLUMNS, _normalise(dow_means).T, strict=True))
 
-    span = np.arange(cutoff - window_days + 1, cutoff + 1)  # calendar month of each day of the window
-    month = (span.astype("datetime64[D]").astype("datetime64[M]").astype(np.int64) % 12)[days - span[0]]
-    month_means, month_counts = _grouped_means(codes, month, 12, kwh, n)
-    annual_ok = (count >= annual_min_days) & (month_counts >= month_min_days).all(axis=1)
+    annual_ok = (count >= annual_min_days) & (sums["month_count"] >= month_min_days).all(axis=1)
     annual = np.where(annual_ok[:, None], _normalise(month_means), np.nan)
     out |= dict(zip(ANNUAL_COLUMNS, annual.T, strict=True))
 
     hourly, interval_days = _hourly_shapes(interval_readings, ids, cutoff, window_days, interval_min_days)
     out |= dict(zip(DAILY_COLUMNS, hourly.T, strict=True))
     out["interval_days"] = interval_days
-
-    with np.errstate(invalid="ignore", divide="ignore"):
-        rel = kwh / mean[codes]
-    first_day = cutoff - window_days + 1
-    out["temp_slope_hdd"] = _temperature_slopes(
-        codes, days, rel, pd.Index(ids), weather, customers, first_day, window_days, base_temp_c
-    )
+    out["temp_slope_hdd"] = np.full(n, np.nan) if degree_days is None else _temperature_slopes(sums)
     frame = pd.DataFrame(out, index=pd.Index(ids, name="customer_id"))
     logger.info(
         "shapes as of %s: %d customers, %d with an annual shape, %d with a 24-hour shape",

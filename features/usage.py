@@ -98,18 +98,18 @@ def _sorted_runs(ids: pd.Series) -> tuple[np.ndarray, pd.Index] | None:
     """Codes and ids of a text column made of runs of one id, each id greater than the one before; else None."""
     if len(ids) < 2 or not pd.api.types.is_string_dtype(ids.dtype) or not hasattr(ids.array, "__arrow_array__"):
         return None
-    text = pa.array(ids.array)
-    if isinstance(text, pa.ChunkedArray):
-        text = text.combine_chunks()
+    text = pa.array(ids.array)  # Arrow chunks as stored: comparing them needs no combined copy
     if text.null_count or not (pa.types.is_string(text.type) or pa.types.is_large_string(text.type)):
         return None
     n = len(text)
     change = pc.not_equal(text.slice(1), text.slice(0, n - 1)).to_numpy(zero_copy_only=False)
-    starts = np.flatnonzero(np.concatenate([[True], change]))
-    heads = text.take(pa.array(starts))
+    first = np.concatenate([[True], change])  # where a run of one id starts
+    heads = pc.filter(text, pa.array(first))
+    heads = heads.combine_chunks() if isinstance(heads, pa.ChunkedArray) else heads
     if len(heads) > 1 and not pc.all(pc.less(heads.slice(0, len(heads) - 1), heads.slice(1))).as_py():
         return None  # an id comes back later, or ids are not in order: hash them
-    width = np.int32 if len(starts) < 2**31 else np.int64  # half the memory of int64 codes per reading
+    width = np.int32 if len(heads) < 2**31 else np.int64  # half the memory of int64 codes per reading
+    starts = np.flatnonzero(first)
     codes = np.repeat(np.arange(len(starts), dtype=width), np.diff(np.append(starts, n)))
     return codes, pd.Index(heads.to_pandas())
 
@@ -250,8 +250,12 @@ def usage_arrays(
     in_grid = day >= g0
     grid = np.zeros((n_cust, w))
     seen = np.zeros((n_cust, w), dtype=bool)
-    flat = cust[in_grid].astype(np.int64) * w + (day[in_grid] - g0)
-    grid.ravel()[flat] = kwh[in_grid]
+    everything = bool(in_grid.all())  # no prior-year readings: no masked copies
+    flat = (cust if everything else cust[in_grid]).astype(np.int64)
+    flat *= w  # in place: no temporary per reading
+    flat += day if everything else day[in_grid]
+    flat -= g0
+    grid.ravel()[flat] = kwh if everything else kwh[in_grid]
     seen.ravel()[flat] = True
     del flat
     prior = ~in_grid

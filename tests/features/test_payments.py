@@ -139,3 +139,15 @@ def test_missing_column_is_named(small, table, column):
 def test_every_feature_is_described():
     assert set(FEATURES) == set(FEATURE_DESCRIPTIONS)
     assert all(len(unit) and len(text) > 10 for unit, text in FEATURE_DESCRIPTIONS.values())
+
+
+@pytest.mark.filterwarnings("ignore:Constructing a Categorical")  # the old coding, for comparison
+@pytest.mark.parametrize("dtype", ["str", "object", "category"])
+def test_channel_codes_match_categorical_codes(dtype):
+    """Channels are coded by a hash lookup; unknown, missing and differently-cased values get -1 like Categorical."""
+    from features.asof import lookup
+    from features.contracts import CHANNELS
+
+    values = pd.Series(["card", None, "CARD", "cash", "other", "", "direct_debit", np.nan, "agent"], dtype=dtype)
+    want = pd.Categorical(values, categories=CHANNELS).codes.astype(np.int64)
+    np.testing.assert_array_equal(lookup(values, pd.Index(CHANNELS)), want, strict=True)
