@@ -10,6 +10,7 @@ import logging
 
 import pandas as pd
 
+from features.partitioned import partition_folders
 from features.series import FREQS
 from features.settings import DataSettings
 from training.csv_series import csv_panel
@@ -22,17 +23,23 @@ from training.temporal import align
 logger = logging.getLogger(__name__)
 
 
-def refresh_bundle(bundle: ForecastBundle, data: DataSettings) -> ForecastBundle:
+def refresh_bundle(bundle: ForecastBundle, data: DataSettings, *, cluster: bool = True) -> ForecastBundle:
     """The bundle re-issued at the last observed period of the tenant's current data, without retraining.
 
     The fitted models, the methods chosen per level and the interval tables stay those of the bundle's
-    version; only the data moves. Returns `bundle` itself when it has no engines (an old or CSV bundle)
-    or the data holds nothing newer; the result is cached on the bundle per data fingerprint.
+    version; only the data moves. Returns `bundle` itself when it has no engines (an old or CSV bundle),
+    when the tenant is partitioned and `cluster` is False (the service never starts a cluster job inside a
+    request: ``meterwise forecast`` re-issues it there) or the data holds nothing newer; the result is
+    cached on the bundle per data fingerprint.
     """
     engines = getattr(bundle, "engines_", None)
     if not engines:
         return bundle
-    stamp = data_stamp(data.data_dir)
+    partitioned = bool(partition_folders(data.data_dir))
+    if partitioned and not cluster:
+        logger.info("partitioned tenant: forecasts as issued by version (re-issue with `meterwise forecast`)")
+        return bundle
+    stamp = data_stamp(data.data_dir, partitioned=partitioned)
     cached = getattr(bundle, "_refreshed", None)
     if cached is not None and cached[0] == stamp:
         return cached[1]

@@ -115,7 +115,8 @@ def combine_parts(parts: list[dict], freqs: tuple[str, ...]) -> TenantSeries:
     return TenantSeries(panels, attrs, "-".join(hashes[t] for t in TABLES), len(parts))
 
 
-def data_stamp(data_dir: Path) -> tuple:
-    """Name, mtime and size of every file of the tenant (partition folders included): a refresh cache key."""
-    files = sorted(p for p in Path(data_dir).rglob("*") if p.is_file())
-    return tuple((str(p.relative_to(data_dir)), p.stat().st_mtime_ns, p.stat().st_size) for p in files)
+def data_stamp(data_dir: Path, *, partitioned: bool = False) -> tuple:
+    """Name, mtime and size of the tenant's files (of every partition folder when `partitioned`): a cache key."""
+    root = Path(data_dir)
+    files = sorted(p for p in (root.glob("part-*/*") if partitioned else root.glob("*")) if p.is_file())
+    return tuple((str(p.relative_to(root)), p.stat().st_mtime_ns, p.stat().st_size) for p in files)

@@ -24,10 +24,11 @@ logger = logging.getLogger(__name__)
 def latest(bundle, tenant: str):
     """The champion's forecasts re-issued from the served tenant's current data (cached per data fingerprint).
 
-    Falls back to the forecasts stored with the version when the data cannot be read.
+    Falls back to the forecasts stored with the version when the data cannot be read; a partitioned tenant
+    is not aggregated inside a request (the version's own issue is served, its issue time says so).
     """
     try:
-        return refresh_bundle(bundle, DataSettings(tenant=tenant))
+        return refresh_bundle(bundle, DataSettings(tenant=tenant), cluster=False)
     except (OSError, ValueError, KeyError) as err:  # unreadable tenant data must not break serving
         logger.warning("forecasts not re-issued from current data: %s", err)
         return bundle

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+from types import SimpleNamespace
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -9,8 +12,8 @@ import pytest
 from features.aggregates import CELL, combine_sums, period_sums
 from features.io import load_tenant
 from features.partitioned import write_partitions
-from features.settings import DEMO_DIR
-from training.forecast_parts import PARTITIONED_LEVELS, combine_parts, sums_part
+from features.settings import DEMO_DIR, DataSettings
+from training.forecast_parts import PARTITIONED_LEVELS, combine_parts, data_stamp, sums_part
 from training.forecast_tenant import hierarchy, tenant_panel
 
 FREQS = ("D", "M", "H")
@@ -23,8 +26,12 @@ def demo():
 
 
 @pytest.fixture(scope="module")
-def combined(demo, tmp_path_factory):
-    folders = write_partitions(demo, tmp_path_factory.mktemp("parts"), 3)
+def folders(demo, tmp_path_factory):
+    return write_partitions(demo, tmp_path_factory.mktemp("parts"), 3)
+
+
+@pytest.fixture(scope="module")
+def combined(folders):
     return combine_parts([sums_part(str(f), i, freqs=FREQS) for i, f in enumerate(folders)], FREQS)
 
 
@@ -66,3 +73,29 @@ def test_combining_is_order_free_and_keeps_every_key(demo):
         got = combine_sums(order).sums
         pd.testing.assert_frame_equal(got.drop(columns="kwh"), whole.drop(columns="kwh"))
         np.testing.assert_allclose(got["kwh"], whole["kwh"], rtol=1e-12)
+
+
+def test_the_service_never_aggregates_a_partitioned_tenant_inside_a_request(folders, monkeypatch):
+    """``cluster=False`` (the API): the version's own issue comes back and no cluster job is started."""
+    import training.forecast_issue as issue
+
+    def no_cluster(*args, **kwargs):
+        raise AssertionError("a cluster job was started")
+
+    monkeypatch.setattr(issue, "tenant_series", no_cluster)
+    bundle = SimpleNamespace(engines_={"D": {}}, meta_={})
+    data = DataSettings(data_dir=folders[0].parent, tenant="parts")
+    assert issue.refresh_bundle(bundle, data, cluster=False) is bundle
+    with pytest.raises(AssertionError, match="cluster job"):  # the control: the CLI's path does aggregate
+        issue.refresh_bundle(bundle, data)
+
+
+def test_the_refresh_key_sees_a_change_inside_a_partition(folders):
+    root = folders[0].parent
+    before = data_stamp(root, partitioned=True)
+    assert len(before) == sum(len([p for p in f.iterdir() if p.is_file()]) for f in folders)
+    target = folders[1] / "readings.parquet"
+    target.write_bytes(target.read_bytes())  # rewritten: a new mtime
+    os.utime(target, ns=(target.stat().st_atime_ns, target.stat().st_mtime_ns + 10**9))
+    assert data_stamp(root, partitioned=True) != before
+    assert data_stamp(root) == ()  # the partition folders are not files of a plain tenant
