@@ -16,6 +16,7 @@ with :data:`PARTITIONED_LEVELS` (up to floating-point summation order; tested th
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -39,7 +40,7 @@ PARTITIONED_LEVELS = ("total", *GROUPS, CELL)
 class TenantSeries:
     """Panels per freq (freqs without data left out), bottom attributes, data hash and partition count."""
 
-    panels: dict[str, Panel]
+    panels: Mapping[str, Panel]
     attrs: pd.DataFrame | None  # indexed by the bottom keys (customer ids, or cell keys), one column per group
     data_hash: str
     partitions: int = 0  # 0: a one-folder tenant
@@ -53,8 +54,27 @@ def tenant_series(data: DataSettings, freqs: tuple[str, ...]) -> TenantSeries:
     tables, report = load_tenant(data.data_dir, tables=TABLES)
     customers = tables["customers"].set_index("customer_id")
     attrs = customers[[c for c in GROUPS if c in customers]].astype(str)
-    panels = {f: p for f in freqs if (p := tenant_panel(tables, f)) is not None}
-    return TenantSeries(panels, attrs, "-".join(report.hashes.get(t, "") for t in TABLES))
+    return TenantSeries(LazyPanels(tables, freqs), attrs, "-".join(report.hashes.get(t, "") for t in TABLES))
+
+
+class LazyPanels(Mapping):
+    """A one-folder tenant's panels, built when read and not kept: one frequency's panel in memory at a time
+    (an hourly panel of every interval meter is the largest object of a forecast job)."""
+
+    def __init__(self, tables: dict[str, pd.DataFrame], freqs: tuple[str, ...]):
+        self.tables, self.freqs = tables, tuple(f for f in freqs if _source(tables, f) is not None)
+
+    def __getitem__(self, freq: str) -> Panel:
+        panel = tenant_panel(self.tables, freq) if freq in self.freqs else None
+        if panel is None:
+            raise KeyError(freq)
+        return panel
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.freqs)
+
+    def __len__(self) -> int:
+        return len(self.freqs)
 
 
 def _source(tables: dict[str, pd.DataFrame], freq: str) -> pd.DataFrame | None:

@@ -13,7 +13,14 @@ from features.aggregates import CELL, combine_sums, period_sums
 from features.io import load_tenant
 from features.partitioned import write_partitions
 from features.settings import DEMO_DIR, DataSettings
-from training.forecast_parts import PARTITIONED_LEVELS, combine_parts, data_stamp, sums_part
+from training.forecast_parts import (
+    PARTITIONED_LEVELS,
+    LazyPanels,
+    combine_parts,
+    data_stamp,
+    sums_part,
+    tenant_series,
+)
 from training.forecast_tenant import hierarchy, tenant_panel
 
 FREQS = ("D", "M", "H")
@@ -99,3 +106,11 @@ def test_the_refresh_key_sees_a_change_inside_a_partition(folders):
     os.utime(target, ns=(target.stat().st_atime_ns, target.stat().st_mtime_ns + 10**9))
     assert data_stamp(root, partitioned=True) != before
     assert data_stamp(root) == ()  # the partition folders are not files of a plain tenant
+
+
+def test_a_one_folder_tenant_builds_one_panel_at_a_time(demo):
+    found = tenant_series(DataSettings(data_dir=DEMO_DIR, tenant="demo"), ("D", "H"))
+    assert isinstance(found.panels, LazyPanels) and found.partitions == 0 and set(found.panels) == {"D", "H"}
+    assert found.panels["D"] is not found.panels["D"]  # built when read, not kept
+    assert found.panels["D"].ids == tenant_panel(demo, "D").ids  # all levels, customers included
+    assert found.panels.get("M") is None  # not asked for
