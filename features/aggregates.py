@@ -13,6 +13,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from features.exog import naive_utc
+
 #: the grouped hierarchy levels read from the customers table
 GROUPS = ("region", "category", "socio_group")
 #: the bottom of a grouped hierarchy without customer series: one series per region x category x socio_group
@@ -28,18 +30,18 @@ class PeriodSums:
     levels: tuple[str, ...]
 
 
+def group_attrs(customers: pd.DataFrame) -> pd.DataFrame:
+    """The customers' hierarchy groups (the columns of :data:`GROUPS` the table has), as text."""
+    return customers[[c for c in GROUPS if c in customers]].astype(str)
+
+
 def cell_keys(customers: pd.DataFrame) -> pd.Series:
     """Each customer's cell key ``region|category|socio_group`` (the attributes the table has)."""
-    attrs = [c for c in GROUPS if c in customers]
-    keys = customers[attrs[0]].astype(str) if attrs else pd.Series("all", index=customers.index)
-    for col in attrs[1:]:
-        keys = keys + "|" + customers[col].astype(str)
+    attrs = group_attrs(customers)
+    keys = attrs.iloc[:, 0] if len(attrs.columns) else pd.Series("all", index=customers.index)
+    for col in attrs.columns[1:]:
+        keys = keys + "|" + attrs[col]
     return keys
-
-
-def _naive(ts: pd.Series | pd.Index) -> pd.DatetimeIndex:
-    ts = pd.DatetimeIndex(ts)
-    return ts.tz_convert("UTC").tz_localize(None) if ts.tz is not None else ts
 
 
 def period_sums(
@@ -52,7 +54,7 @@ def period_sums(
 ) -> PeriodSums:
     """kWh sum and reading count per (level, key) and period; ``cell`` keys join the group attributes."""
     time_col = time_col or ("read_at" if "read_at" in readings else "reading_date")
-    ts = _naive(readings[time_col])
+    ts = naive_utc(readings[time_col])
     period = ts.to_period({"H": "h", "D": "D", "M": "M"}[freq]).to_timestamp()
     base = pd.DataFrame(
         {"customer_id": readings["customer_id"].to_numpy(), "timestamp": period, "kwh": readings["kwh"].to_numpy(float)}
@@ -162,7 +164,7 @@ def last_complete(ts: pd.DatetimeIndex, freq: str) -> pd.Timestamp:
 
 def weather_per_period(weather: pd.DataFrame, freq: str) -> pd.DataFrame:
     """Mean temperature per period over all regions (``timestamp``, ``temperature_c``)."""
-    ts = _naive(weather["observed_at"])
+    ts = naive_utc(weather["observed_at"])
     period = ts.to_period({"H": "h", "D": "D", "M": "M"}[freq]).to_timestamp()
     temp = pd.Series(weather["temperature_c"].to_numpy(dtype=float)).groupby(period).mean()
     return temp.rename_axis("timestamp").rename("temperature_c").reset_index()

@@ -64,14 +64,17 @@ def issued_per_period(forecasts: pd.DataFrame, freq: str, names: tuple[str, ...]
 
     Returns ``issued_at`` (UTC-naive), ``valid_at`` (period start, UTC-naive) and one column per name.
     """
-    issued = _naive(forecasts["issued_at"])
-    valid = _naive(forecasts["valid_at"]).to_period({"H": "h", "D": "D", "M": "M", "Q": "15min"}[freq]).to_timestamp()
+    issued = naive_utc(forecasts["issued_at"])
+    valid = (
+        naive_utc(forecasts["valid_at"]).to_period({"H": "h", "D": "D", "M": "M", "Q": "15min"}[freq]).to_timestamp()
+    )
     cols = [n for n in names if n in forecasts]
     frame = pd.DataFrame({"issued_at": issued, "valid_at": valid, **{n: forecasts[n].to_numpy(float) for n in cols}})
     return frame.groupby(["issued_at", "valid_at"], as_index=False)[cols].mean()
 
 
-def _naive(values: pd.Series) -> pd.DatetimeIndex:
+def naive_utc(values: pd.Series | pd.Index) -> pd.DatetimeIndex:
+    """Times as naive UTC (timezone-aware ones converted, naive ones kept)."""
     ts = pd.DatetimeIndex(pd.to_datetime(values))
     return ts.tz_convert("UTC").tz_localize(None) if ts.tz is not None else ts
 

@@ -22,12 +22,12 @@ from pathlib import Path
 
 import pandas as pd
 
-from features.aggregates import CELL, GROUPS, cell_keys, combine_sums, period_sums
+from features.aggregates import CELL, GROUPS, cell_keys, combine_sums, group_attrs, period_sums
 from features.io import load_tenant
 from features.partitioned import combined_hash, dask_client, partition_folders, run_partitions
 from features.series import Panel
 from features.settings import DataSettings
-from training.forecast_tenant import covered_counts, interval_everyone, panel_from_sums, tenant_panel
+from training.forecast_tenant import covered_counts, interval_everyone, panel_from_sums, reading_source, tenant_panel
 
 logger = logging.getLogger(__name__)
 TABLES = ("customers", "readings", "interval_readings", "weather", "weather_forecasts")
@@ -53,7 +53,7 @@ def tenant_series(data: DataSettings, freqs: tuple[str, ...]) -> TenantSeries:
         return _partitioned(data, folders, freqs)
     tables, report = load_tenant(data.data_dir, tables=TABLES)
     customers = tables["customers"].set_index("customer_id")
-    attrs = customers[[c for c in GROUPS if c in customers]].astype(str)
+    attrs = group_attrs(customers)
     return TenantSeries(LazyPanels(tables, freqs), attrs, "-".join(report.hashes.get(t, "") for t in TABLES))
 
 
@@ -62,7 +62,7 @@ class LazyPanels(Mapping):
     (an hourly panel of every interval meter is the largest object of a forecast job)."""
 
     def __init__(self, tables: dict[str, pd.DataFrame], freqs: tuple[str, ...]):
-        self.tables, self.freqs = tables, tuple(f for f in freqs if _source(tables, f) is not None)
+        self.tables, self.freqs = tables, tuple(f for f in freqs if reading_source(tables, f) is not None)
 
     def __getitem__(self, freq: str) -> Panel:
         panel = tenant_panel(self.tables, freq) if freq in self.freqs else None
@@ -77,11 +77,6 @@ class LazyPanels(Mapping):
         return len(self.freqs)
 
 
-def _source(tables: dict[str, pd.DataFrame], freq: str) -> pd.DataFrame | None:
-    source = tables.get("interval_readings") if freq == "H" else tables.get("readings")
-    return None if source is None or source.empty else source
-
-
 def sums_part(folder: str, index: int, *, freqs: tuple[str, ...]) -> dict:
     """One partition's period sums, covered counts and interval coverage per freq, its cells and hashes.
 
@@ -92,15 +87,14 @@ def sums_part(folder: str, index: int, *, freqs: tuple[str, ...]) -> dict:
     customers = tables["customers"]
     out: dict = {"freqs": {}, "hashes": dict(report.hashes), "shared": {t: tables.get(t) for t in SHARED}}
     for freq in freqs:
-        source = _source(tables, freq)
+        source = reading_source(tables, freq)
         if source is not None:
             out["freqs"][freq] = (
                 period_sums(source, customers, freq=freq, levels=PARTITIONED_LEVELS),
                 covered_counts(source, customers, PARTITIONED_LEVELS),
                 freq != "H" or interval_everyone(source, tables.get("readings")),
             )
-    groups = customers[[c for c in GROUPS if c in customers]].astype(str)
-    out["cells"] = groups.set_index(cell_keys(customers).rename("key"))
+    out["cells"] = group_attrs(customers).set_index(cell_keys(customers).rename("key"))
     return out
 
 

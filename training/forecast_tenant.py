@@ -50,14 +50,20 @@ def tenant_panel(tables: dict[str, pd.DataFrame], freq: str, levels: tuple[str, 
     customers each series covers. At ``H`` (interval meters only) the total is named ``total:interval``
     unless every customer of the daily total has interval data.
     """
-    source = tables.get("interval_readings") if freq == "H" else tables.get("readings")
-    if source is None or source.empty:
+    source = reading_source(tables, freq)
+    if source is None:
         return None
     customers = tables.get("customers")
     sums = period_sums(source, customers, freq=freq, levels=levels)
     everyone = freq != "H" or interval_everyone(source, tables.get("readings"))
     return panel_from_sums(sums, freq, covered_counts(source, customers, levels), everyone=everyone,
                            weather=tables.get("weather"), forecasts=tables.get("weather_forecasts"))  # fmt: skip
+
+
+def reading_source(tables: dict[str, pd.DataFrame], freq: str) -> pd.DataFrame | None:
+    """The readings a freq is built from (interval readings for ``H``, daily ones otherwise); None when empty."""
+    source = tables.get("interval_readings") if freq == "H" else tables.get("readings")
+    return None if source is None or source.empty else source
 
 
 def interval_everyone(interval: pd.DataFrame, daily: pd.DataFrame | None) -> bool:
@@ -128,7 +134,6 @@ def hierarchy(panel: Panel, attrs: pd.DataFrame | None) -> tuple[np.ndarray | No
     if bottom.empty or attrs is None:
         return None, None
     a = attrs.reindex(bottom["key"].to_numpy())
-    a = a[[c for c in a.columns if c != CELL]]
     S, ids = summing_matrix(a.rename_axis("key").reset_index(), levels=tuple(a.columns), key_col="key",
                             bottom_level=bottom_level)  # fmt: skip
     if len(total):
