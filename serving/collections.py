@@ -23,6 +23,7 @@ from starlette.concurrency import run_in_threadpool
 
 from features.errors import MeterwiseError
 from features.settings import DataSettings
+from serving.audit_group import GroupCommit, collecting, queue
 from serving.settings import ServingSettings
 from serving.snapshots import Snapshot
 from training.cold_start import arrears_priors
@@ -87,6 +88,7 @@ class CollectionsDesk:
         self._cold: ColdStart | None = None
         self._log: DecisionLog | None = None
         self._lock = threading.Lock()
+        self.group = GroupCommit(self.commit)  # the answers decided on the event loop, one commit per turn
 
     @property
     def log(self) -> DecisionLog:
@@ -189,6 +191,8 @@ class CollectionsDesk:
         single = "results" not in out
         if single and out.get("status") != "insufficient_features":  # no cold start: the scalar path
             return self._apply_one(out, snapshot, now, day)
+        if not single and _one_row(out):  # a batch of one row (one customer's features): the scalar path
+            return self._apply_row(out, snapshot, now, day)
         cols = {k: [v] for k, v in out.items()} if single else out["results"]
         ids = cols.get("customer_id")
         found = snapshot.lookup(ids) if snapshot is not None and ids is not None else None  # once per request
@@ -213,6 +217,28 @@ class CollectionsDesk:
     def _apply_one(self, out: dict[str, Any], snapshot: Snapshot | None, now: dt.datetime, day: pd.Timestamp) -> dict:
         """:meth:`apply` for one customer's answer, in plain Python (numpy's per-call overhead on one-element
         arrays cost more than the whole decision); the same rules as :meth:`GuardrailPolicy.apply`."""
+        cols = self._decide_one(
+            out, {k: [out.get(k)] for k in ("status", "probability", "grade", "reasons")}, snapshot, now, day
+        )
+        flat = {k: cols[k][0] for k in ("action", "original_action", "guardrail")}
+        return {**out, **flat, "decision_batch_id": cols["batch_id"], "cold_start": None}
+
+    def _apply_row(self, out: dict[str, Any], snapshot: Snapshot | None, now: dt.datetime, day: pd.Timestamp) -> dict:
+        """:meth:`apply` for a batch of one row without cold start, through the scalar path."""
+        results = out["results"]
+        row = {k: (v[0] if v is not None else None) for k, v in results.items()}
+        cols = {k: [row.get(k)] for k in ("status", "probability", "grade")}
+        cols["reasons"] = None if results.get("reasons") is None else [row["reasons"]]
+        cols = self._decide_one({**out, **row}, cols, snapshot, now, day)
+        guarded = {k: cols[k] for k in ("action", "original_action", "guardrail")}
+        count = int(cols["guardrail"][0] is not None)
+        return {**out, "results": {**results, **guarded}, "guarded_count": count, "decision_batch_id": cols["batch_id"]}
+
+    def _decide_one(
+        self, out: dict, cols: dict, snapshot: Snapshot | None, now: dt.datetime, day: pd.Timestamp
+    ) -> dict:
+        """Guard and record one answer (`out`: its flat fields; `cols`: status, probability, grade and reasons
+        as one-element lists); `cols` with the action, original action, guardrail and ``batch_id``."""
         action, protection, region = out["action"], 0, -1
         pos = None if snapshot is None or out.get("customer_id") is None else snapshot.position(out["customer_id"])
         if pos is not None:
@@ -222,18 +248,16 @@ class CollectionsDesk:
         else:
             regions = NO_REGIONS
         code = self.policy.code_one(action, protection, region, regions, day)
-        cols = {k: [out.get(k)] for k in ("status", "probability", "grade", "reasons")}
-        guard = self.policy.labels[code]
         cols.update(
-            action=[self.policy.alternatives[code] if code else action], original_action=[action if code else None]
+            action=[self.policy.alternatives[code] if code else action],
+            original_action=[action if code else None],
+            guardrail=[self.policy.labels[code]],
         )
-        cols["guardrail"] = [guard]
         ids = [out.get("customer_id")]
-        batch_id = self._record(out, cols, ids, now, day) if self.collections.audit_enabled else None
-        return {**out, "action": cols["action"][0], "original_action": cols["original_action"][0],
-                "guardrail": guard, "decision_batch_id": batch_id, "cold_start": None}  # fmt: skip
+        cols["batch_id"] = self._record(out, cols, ids, now, day) if self.collections.audit_enabled else None
+        return cols
 
-    def _record(self, out: dict, cols: dict, ids: list | None, now: dt.datetime, day: pd.Timestamp) -> int:
+    def _record(self, out: dict, cols: dict, ids: list | None, now: dt.datetime, day: pd.Timestamp) -> int | None:
         n = len(cols["status"])
         reasons = cols.get("reasons")
         if n == 1:  # one answer: plain lists (numpy's set-up costs more than the row)
@@ -267,13 +291,27 @@ class CollectionsDesk:
                 "reason_3": triples[2],
             },
         )
+        if queue(batch, now):  # the route commits it with the other answers of this loop turn
+            return None
+        return self.commit([(batch, now)])[0]
+
+    def commit(self, items: list[tuple[DecisionBatch, dt.datetime]]) -> list[int]:
+        """Write decision batches in one transaction; AuditUnavailable (503) when the database refuses."""
         try:
-            return self.log.record(batch, now=now)
+            return self.log.record_many(items)
         except AuditUnavailable:
             raise
         except Exception as err:
+            n = sum(len(batch) for batch, _ in items)
             logger.error("audit write failed (%d decisions not served): %s", n, err)
             raise AuditUnavailable(f"audit database refused the write: {type(err).__name__}") from err
+
+
+def _one_row(out: dict[str, Any]) -> bool:
+    """A batch answer of one row that cold start cannot change (scored from features, or not
+    ``insufficient_features``)."""
+    status = out["results"]["status"]
+    return len(status) == 1 and (out.get("source") == "features" or status[0] != "insufficient_features")
 
 
 def _probabilities(values: Any, n: int) -> Any:
@@ -301,6 +339,10 @@ async def decide(svc: Any, out: dict[str, Any], live: Any = None, runtime: Any =
         watcher = getattr(store, "snapshots", None)
         snapshot = watcher.current() if watcher is not None else None
     rows = len(out["results"]["status"]) if "results" in out else 1
-    if rows <= INLINE_ROWS:
-        return desk.apply(out, snapshot, live, grader)
-    return await run_in_threadpool(desk.apply, out, snapshot, live, grader)
+    if rows > INLINE_ROWS:
+        return await run_in_threadpool(desk.apply, out, snapshot, live, grader)
+    with collecting() as queued:  # on the loop: recorded with the other answers of this turn (group commit)
+        answer = desk.apply(out, snapshot, live, grader)
+    if queued:
+        answer["decision_batch_id"] = await desk.group.record(queued[0])
+    return answer

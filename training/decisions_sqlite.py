@@ -71,23 +71,29 @@ class SqliteWriter:
                 self._connections.append(con)
         return con
 
-    def write(self, batch: dict[str, Any], inserts: Any) -> int:
-        """Insert `batch` (column -> value), then each ``(sql, rows)`` of ``inserts(batch_id)``; commit."""
-        params = tuple(
-            batch[k] if (proc := self.processors[k]) is None or batch[k] is None else proc(batch[k]) for k in self.order
-        )
+    def write_many(self, items: list[tuple[dict[str, Any], Any]]) -> list[int]:
+        """For each ``(batch, inserts)``: insert `batch` (column -> value), then each ``(sql, rows)`` of
+        ``inserts(batch_id)``; one commit for all. Their batch ids, in order."""
         con = self._connection()
         con.execute("BEGIN")
         try:
-            batch_id = con.execute(self.batch_sql, params).lastrowid
-            for sql, rows in inserts(batch_id):
-                con.executemany(sql, rows)
+            ids = []
+            for batch, inserts in items:
+                batch_id = con.execute(self.batch_sql, self._params(batch)).lastrowid
+                for sql, rows in inserts(batch_id):
+                    con.executemany(sql, rows)
+                ids.append(int(batch_id))
             con.execute("COMMIT")
         except BaseException:
             if con.in_transaction:
                 con.execute("ROLLBACK")
             raise
-        return int(batch_id)
+        return ids
+
+    def _params(self, batch: dict[str, Any]) -> tuple:
+        return tuple(
+            batch[k] if (proc := self.processors[k]) is None or batch[k] is None else proc(batch[k]) for k in self.order
+        )
 
     def close(self) -> None:
         with self._lock:

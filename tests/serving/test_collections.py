@@ -106,6 +106,38 @@ def test_features_with_ids_are_guarded_from_the_snapshot_flags(guarded):
     assert r.json()["results"]["guardrail"] == ["medical", None]
 
 
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"customer_ids": ["C003"]},
+        {"features": {"kwh_mean_28d": [13.0], "late_bills_12m": [3.0]}, "customer_ids": ["C003"]},
+        {"features": {"kwh_mean_28d": [13.0], "late_bills_12m": [3.0]}},
+    ],
+    ids=["by_id", "features_with_id", "features"],
+)
+def test_a_batch_of_one_is_guarded_and_recorded_as_the_batch_path_would(guarded, body):
+    r = guarded.post("/v1/arrears/score", json=body, headers=BILLING)
+    assert r.status_code == 200, r.text
+    answer = ArrearsBatchResponse.model_validate(r.json())
+    cols = answer.results
+    with_id = "customer_ids" in body
+    assert cols.guardrail == (["medical"] if with_id else [None])
+    assert answer.guarded_count == int(with_id)
+    if with_id:
+        assert cols.original_action == ["payment plan"] and cols.action == [DEFAULT_ALTERNATIVES["medical"]]
+        rows = guarded.get("/v1/decisions", params={"customer_id": "C003"}, headers=ADMIN).json()["decisions"]
+        assert len(rows) == 1 and rows[0]["batch_id"] == answer.decision_batch_id
+        said = rows[0]
+        assert (said["action"], said["original_action"], said["guardrail"]) == (
+            cols.action[0],
+            "payment plan",
+            "medical",
+        )
+        assert said["probability"] == cols.probability[0] and said["reasons"] == (
+            cols.reasons[0] if cols.reasons else [None] * 3
+        )
+
+
 def test_a_batch_above_inline_rows_is_one_payload_row_and_every_decision_is_readable_at_once(guarded):
     n = INLINE_ROWS + 44  # deferred: the rows reach `decisions` through the exploder
     ids = ["C003", "C007", *(f"X{i:04d}" for i in range(n - 2))]
@@ -252,7 +284,12 @@ def test_one_customer_is_guarded_exactly_as_the_same_row_in_a_batch(guarded):
     for k, (cid, action) in enumerate(rows):
         one = {**base, "customer_id": cid, "status": "ok", "probability": 0.5, "grade": "C", "action": action}
         alone = desk.apply({**one, "reasons": None}, snapshot)
+        row = {**batch["results"], "customer_id": [cid], "status": ["ok"], "probability": [0.5], "grade": ["C"]}
+        row["action"] = [action]  # (the batch's own columns now hold the guarded actions)
+        one_row = desk.apply({**batch, "status_counts": {"ok": 1}, "results": row}, snapshot)  # a batch of one
+        assert one_row["guarded_count"] == int(together["guardrail"][k] is not None)
         for field in ("action", "original_action", "guardrail"):
-            a, b = alone[field], together[field][k]
+            a, b, c = alone[field], together[field][k], one_row["results"][field][0]
             assert a == b or (a != a and b != b), (cid, action, field, a, b)
+            assert c == b or (c != c and b != b), (cid, action, field, c, b)
     assert sum(g is not None for g in together["guardrail"]) >= 6  # the rules did fire in this table

@@ -4,6 +4,7 @@ Runs on SQLite; set METERWISE_DATABASE_URL to a PostgreSQL database to run it th
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import os
 import sqlite3
@@ -59,6 +60,25 @@ def test_round_trip_is_exact_and_newest_first(url):
         assert older["reasons"] == ["unpaid £313 for 38 days", None, None]
         assert (older["guardrail"], older["original_action"], older["model_version"]) == ("medical", "field visit", "3")
         assert log.guarded_share(first) == 1.0
+    finally:
+        log.close()
+
+
+def test_several_batches_commit_together_or_not_at_all(url):
+    """record_many (the API's group commit): one transaction, one id per batch in order; a batch that
+    cannot be written takes the whole group back, with nothing of it stored."""
+    log = DecisionLog.open(url, defer_rows=2)  # the third batch is deferred: payload chunks in the same commit
+    try:
+        before = log.count()
+        ids = log.record_many([(batch(["G1"]), None), (batch(["G2", "G3"]), None), (batch(["G4", "G5", "G6"]), None)])
+        assert len(set(ids)) == 3 and ids == sorted(ids)
+        assert log.count() == before + 6  # the deferred batch is readable at once (readers explode first)
+        assert [r["batch_id"] for r in log.for_customer("G5")] == [ids[2]]
+        bad = dataclasses.replace(batch(["G8"]), tenant=None)  # NOT NULL: refused after G7 went in
+        with pytest.raises(sa.exc.IntegrityError if not url.startswith("sqlite") else sqlite3.IntegrityError):
+            log.record_many([(batch(["G7"]), None), (bad, None)])
+        assert log.for_customer("G7") == [] and log.for_customer("G8") == []
+        assert log.count() == before + 6
     finally:
         log.close()
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from alembic import context
 
-from training.decisions import VERSION_TABLE, metadata, open_engine
+from training.decisions_schema import VERSION_TABLE, metadata, open_engine
 
 config = context.config
 connection = config.attributes.get("connection")
