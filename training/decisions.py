@@ -93,6 +93,7 @@ def _column(values: Any) -> list:
 CHUNK_ROWS = 200  # decision rows per payload row, exploded in one transaction (~1 ms of SQLite's one writer)
 IDLE_S = 0.02  # the background indexer explodes a chunk only after this long without a request's write...
 MAX_BACKLOG_CHUNKS = 2_000  # ...unless this many chunks (400,000 decisions) wait: then it keeps up regardless
+CHECKPOINT_S = 1.0  # SQLite: the background thread checkpoints the WAL at most this often, after writes
 
 
 class DecisionLog:
@@ -122,6 +123,8 @@ class DecisionLog:
         self._counting = threading.Lock()  # the three counters are updated from several threads
         self._wake = threading.Event()
         self._indexer: threading.Thread | None = None
+        self._checkpointed = time.monotonic()  # SQLite: when the background last checkpointed the WAL
+        self._checkpoint_due = False
         self._closed = False
 
     @classmethod
@@ -156,6 +159,10 @@ class DecisionLog:
         chunks = sum(-(-n // CHUNK_ROWS) for _, _, n in prepared if n)
         if chunks:
             self._count("_backlog", chunks)
+        due = self._sqlite is not None and time.monotonic() - self._checkpointed >= CHECKPOINT_S
+        if due:
+            self._checkpointed, self._checkpoint_due = time.monotonic(), True
+        if chunks or due:
             self._wake_indexer()
         return [int(i) for i in ids]
 
@@ -204,6 +211,12 @@ class DecisionLog:
                 self.explode_pending(background=True)
             except Exception:  # the payloads stay pending: the next reader or wake-up explodes them
                 logger.exception("audit indexer: exploding pending batches failed")
+            if self._checkpoint_due and self._sqlite is not None:
+                self._checkpoint_due = False
+                try:
+                    self._sqlite.checkpoint()
+                except Exception:  # the next one (or a commit past CHECKPOINT_PAGES) does it
+                    logger.exception("audit indexer: WAL checkpoint failed")
 
     def explode_pending(self, *, background: bool = False) -> int:
         """Explode every pending batch payload into decision rows (one transaction per chunk); returns how

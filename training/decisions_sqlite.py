@@ -5,7 +5,9 @@ bookkeeping, commit); the same two inserts and commit straight on a ``sqlite3`` 
 and the audit write sits on every arrears answer. :class:`SqliteWriter` therefore keeps one ``sqlite3``
 connection per thread (same file, same pragmas as the engine's), statements compiled once by SQLAlchemy for
 this dialect, and the column types' own bind processors (so a row reads back through SQLAlchemy exactly as
-one it wrote). Readers, migrations and the exploder stay on the SQLAlchemy engine.
+one it wrote). Readers, migrations and the exploder stay on the SQLAlchemy engine. WAL checkpoints (copying
+the log into the database file, with an fsync) are left to the audit log's background thread
+(:meth:`SqliteWriter.checkpoint`), not to whichever request's commit crosses SQLite's threshold.
 """
 
 from __future__ import annotations
@@ -18,6 +20,10 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+#: WAL pages past which a request's own commit checkpoints (SQLite's default is 1,000, about 4 MB: a
+#: checkpoint, fsync included, inside a commit stalled every request waiting on the event loop for ~5 ms);
+#: the audit log's background thread checkpoints long before that (:data:`training.decisions.CHECKPOINT_S`)
+CHECKPOINT_PAGES = 16_000
 # a payload chunk (batch id, JSON array of rows) into decision rows, inside SQLite (JSON1)
 EXPLODE_SQL = "INSERT INTO decisions (batch_id, {names}) SELECT ?, {values} FROM json_each(?)"
 
@@ -66,6 +72,7 @@ class SqliteWriter:
         if con is None:
             con = sqlite3.connect(self.database, isolation_level=None, check_same_thread=False, timeout=10)
             sqlite_pragmas(self.synchronous)(con)
+            con.execute(f"PRAGMA wal_autocheckpoint={CHECKPOINT_PAGES}")  # the background checkpoints first
             self._local.con = con
             with self._lock:
                 self._connections.append(con)
@@ -94,6 +101,12 @@ class SqliteWriter:
         return tuple(
             batch[k] if (proc := self.processors[k]) is None or batch[k] is None else proc(batch[k]) for k in self.order
         )
+
+    def checkpoint(self) -> tuple[int, int, int]:
+        """Copy the WAL into the database file on this thread's connection; PASSIVE: it never waits for a
+        writer nor blocks one. ``(busy, wal frames, frames checkpointed)``."""
+        busy, frames, done = self._connection().execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+        return int(busy), int(frames), int(done)
 
     def close(self) -> None:
         with self._lock:

@@ -235,3 +235,33 @@ def test_the_background_indexer_waits_for_a_pause_in_requests_but_a_reader_does_
         assert pending_batches(log) == 0
     finally:
         log.close()
+
+
+def test_sqlite_wal_is_checkpointed_in_the_background_not_in_a_request_commit(tmp_path, monkeypatch):
+    from training import decisions_sqlite
+
+    calls: list[tuple[str, tuple[int, int, int]]] = []
+    original = decisions_sqlite.SqliteWriter.checkpoint
+
+    def spy(self):
+        out = original(self)
+        calls.append((threading.current_thread().name, out))
+        return out
+
+    monkeypatch.setattr(decisions_sqlite.SqliteWriter, "checkpoint", spy)
+    monkeypatch.setattr("training.decisions.CHECKPOINT_S", 0.0)
+    log = DecisionLog.open(f"sqlite:///{tmp_path / 'decisions.db'}")
+    try:
+        for i in range(20):
+            log.record(batch([f"W{i}"]))
+        con = log._sqlite._connection()  # the request path's own connection (this thread's)
+        assert con.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == decisions_sqlite.CHECKPOINT_PAGES
+        deadline = time.monotonic() + 10
+        while not calls and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert calls and all(name == "decision-indexer" for name, _ in calls)
+        busy, frames, done = calls[-1][1]
+        assert busy == 0 and frames > 0 and done == frames  # every frame of the WAL copied at that point
+        assert log.count() == 20
+    finally:
+        log.close()
