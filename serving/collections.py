@@ -2,8 +2,9 @@
 
 :func:`decide` is the one call the arrears routes make on their way out: it replaces any action stronger
 than a reminder for a protected customer or period (``guardrail``, ``original_action``), stores the
-decisions in the audit database in one transaction, and only then hands the answer back to be sent,
-so nothing acknowledged is missing from ``GET /v1/decisions``. The protection of every customer of the
+decisions in the audit database (the answers of one event-loop turn in one transaction,
+:mod:`serving.audit_group`), and only then hands the answer back to be sent, so nothing acknowledged is
+missing from ``GET /v1/decisions``. The protection of every customer of the
 current snapshot (flags and region from the snapshot's ``protection.parquet``) is coded once per snapshot;
 per request the work is one vectorised lookup, a few ``numpy`` ops and one insert.
 """

@@ -14,6 +14,7 @@ RSS_GROWTH_PCT_LIMIT = 10.0  # soak: RSS growth from minute 2 to the end [%]
 SOAK_SINGLE_P99_MS = 25.0
 SOAK_BATCH_P99_MS = 250.0
 RELOAD_SWAP_P99_MS = 50.0  # p99 of requests answered while the champion is being swapped [ms]
+RELOAD_STEADY_P99_MS = SOAK_SINGLE_P99_MS  # the baseline the swap is compared with must itself be sane [ms]
 BIG_BATCH_SECONDS = 5.0  # one 100,000-row features batch [s]
 BIG_BATCH_EXTRA_RSS_MIB = 1536.0
 BROKEN_MODEL_KINDS = 13
@@ -70,6 +71,8 @@ def reload_gates(s: Mapping[str, Any]) -> dict[str, bool]:
         "every_swap_ok": s["swaps"] > 0 and s["swap_statuses_ok"] == s["swaps"],
         "no_failed_request": s["requests"] > 0 and s["failed_requests"] == 0,
         "both_versions_served": len(s["versions_seen"]) >= 2,
+        # a slow baseline would let a slow swap pass "within twice steady": the baseline is gated too
+        "steady_p99": steady is not None and steady < RELOAD_STEADY_P99_MS,
         "swap_p99": swap is not None
         and steady is not None
         and swap <= max(2 * steady, 1.0)

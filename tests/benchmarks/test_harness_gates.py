@@ -62,6 +62,7 @@ def test_a_passing_run_passes_every_gate():
         pytest.param("soak", "leak_control_failed", False, "soak.leak_control_caught", id="leak_missed"),
         pytest.param("soak", "rss_growth_pct", 177.0, "soak.rss_growth", id="soak_leaks"),
         pytest.param("reload", "swap_p99_ms", 122.3, "reload.swap_p99", id="reload_p99"),
+        pytest.param("reload", "steady_p99_ms", 225.2, "reload.steady_p99", id="reload_slow_baseline"),
         pytest.param("big_batch", "three_at_once_ok", three_at_once_ok([503, 503, 503]), "big_batch.three_at_once"),
         pytest.param("broken_models", "failed_requests", 1, "broken_models.old_model_kept_answering", id="requests"),
         pytest.param("fuzz", "server_errors", 2, "fuzz.no_server_errors", id="fuzz_5xx"),
