@@ -60,6 +60,23 @@ def test_a_failed_commit_fails_every_request_of_its_group_and_the_next_group_goe
     assert next_id == 1 and store.commits == [[("next", NOW)]]
 
 
+def test_a_leader_cancelled_while_collecting_still_commits_for_its_followers():
+    store = Store()
+    group = GroupCommit(store)
+
+    async def scenario():
+        leader = asyncio.create_task(group.record(("leader", NOW)))
+        follower = asyncio.create_task(group.record(("follower", NOW)))
+        await asyncio.sleep(0)  # the leader recorded and yielded its turn; the follower joined it
+        leader.cancel()  # before the leader's turn comes back
+        with pytest.raises(asyncio.CancelledError):
+            await leader
+        return await asyncio.wait_for(follower, 5)  # without the commit in `finally` it would wait forever
+
+    assert asyncio.run(scenario()) == 2
+    assert store.commits == [[("leader", NOW), ("follower", NOW)]]  # the leader's record stays (never acknowledged)
+
+
 def test_records_are_queued_only_inside_collecting():
     assert queue("b", NOW) is False
     with collecting() as queued:
