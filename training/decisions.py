@@ -208,7 +208,8 @@ class DecisionLog:
             self._wake.wait()
             self._wake.clear()
             try:
-                self.explode_pending(background=True)
+                if self._backlog:  # chunks this process deferred (a checkpoint wake-up alone explodes nothing)
+                    self.explode_pending(background=True)
             except Exception:  # the payloads stay pending: the next reader or wake-up explodes them
                 logger.exception("audit indexer: exploding pending batches failed")
             if self._checkpoint_due and self._sqlite is not None:
