@@ -5,9 +5,10 @@ validation: more than scoring one customer live. :class:`FastLane` (pure ASGI, i
 answers the *plainly valid* requests of ``GET /v1/arrears/{customer_id}`` and ``POST /v1/arrears/score``
 itself by calling the same route functions with the same :class:`~serving.deps.Service`:
 
-- the body is decoded and type-checked in one pass by ``msgspec`` (C) into :class:`ScoreBody`, the strict
-  subset of :class:`~serving.schemas.ArrearsScoreRequest` (numbers or null as features, ids of 1-64
-  characters, nothing else); no per-row Python;
+- the body is decoded and type-checked by ``msgspec`` (C) into :class:`~serving.json_columns.ScoreBody`,
+  the strict subset of :class:`~serving.schemas.ArrearsScoreRequest` (numbers or null as features, ids of
+  1-64 characters, nothing else); a large body's feature columns become float64 arrays without a Python
+  object per value (:mod:`serving.json_columns`); no per-row Python;
 - the API key, its scope and its rate limit are checked by the app's :class:`~serving.deps.KeyRing`.
 
 Anything else (another route, a missing or wrong key, an exhausted rate limit, a body that is not plainly
@@ -22,33 +23,20 @@ from __future__ import annotations
 import inspect
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Annotated, Any
+from typing import Any
 
-import msgspec
 from fastapi import FastAPI, Request, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from features.errors import MeterwiseError
+from serving.json_columns import decode_score_body
 from serving.routes import arrears
 
 logger = logging.getLogger(__name__)
 PREFIX = "/v1/arrears/"
 SCORE = "/v1/arrears/score"
 SCOPE = "billing"
-Id = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
 Handler = Callable[[Request, Exception], Awaitable[Response]]
-
-
-class ScoreBody(msgspec.Struct, forbid_unknown_fields=True):
-    """What ``POST /v1/arrears/score`` takes, strictly typed: a value pydantic would coerce (``"1.5"`` or
-    ``true`` as a feature) fails here and goes to the FastAPI route, which decides."""
-
-    customer_ids: Annotated[list[Id], msgspec.Meta(min_length=1)] | None = None
-    features: dict[str, list[float | None]] | None = None
-    include_reasons: bool | None = None
-
-
-DECODER = msgspec.json.Decoder(ScoreBody)
 
 
 class FastLane:
@@ -115,7 +103,7 @@ class FastLane:
             await self._error(request, send, err)
             return
         try:
-            parsed = DECODER.decode(body)
+            parsed = decode_score_body(body)
         except Exception:  # malformed JSON, a wrong type, an out-of-range number, an unknown key, too deep
             parsed = None
         if parsed is None or (parsed.customer_ids is None and parsed.features is None):

@@ -12,6 +12,14 @@ from serving.fastlane import FastLane
 from tests.serving.conftest import ADMIN, BILLING, PLANNER
 
 FEATURES = {"kwh_mean_28d": [11.0, None, 3.5], "late_bills_12m": [2, None, 0]}
+#: a body past ARRAY_BODY_BYTES: its columns are parsed to arrays (serving/json_columns.py)
+BIG = {"kwh_mean_28d": [11.123456789, None, 3.5, 0.25e1, -0.0] * 3_000, "late_bills_12m": [2, None, 0, 1, 3] * 3_000}
+
+
+def big(column: str, row: int, value) -> dict:
+    return {"features": {**BIG, column: [*BIG[column][:row], value, *BIG[column][row + 1 :]]}}
+
+
 CASES = [
     ("GET", "/v1/arrears/C001", None, BILLING),
     ("GET", "/v1/arrears/C008", None, BILLING),  # insufficient: no bill yet
@@ -28,6 +36,11 @@ CASES = [
     ("POST", "/v1/arrears/score", {"features": {**FEATURES, "late_bills_12m": [2, "1.5", 0]}}, BILLING),  # coerced
     ("POST", "/v1/arrears/score", {"features": {**FEATURES, "late_bills_12m": [2, "x", 0]}}, BILLING),
     ("POST", "/v1/arrears/score", {"features": {**FEATURES, "late_bills_12m": [2, True, 0]}}, BILLING),
+    ("POST", "/v1/arrears/score", {"features": BIG}, BILLING),
+    ("POST", "/v1/arrears/score", big("kwh_mean_28d", 7_001, "x"), BILLING),  # 422 names row 7001
+    ("POST", "/v1/arrears/score", big("kwh_mean_28d", 7_001, "1.5"), BILLING),  # coerced by the route
+    ("POST", "/v1/arrears/score", big("kwh_mean_28d", 14_999, 9e99), BILLING),  # the null sentinel, sent: bounds
+    ("POST", "/v1/arrears/score", big("late_bills_12m", 3, True), BILLING),
     ("POST", "/v1/arrears/score", {"customer_ids": ["C001", "C001"]}, BILLING),
     ("POST", "/v1/arrears/score", {"customer_ids": []}, BILLING),
     ("POST", "/v1/arrears/score", {"customer_ids": ["C001"], "color": 1}, BILLING),
