@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from serving.gil import yielding_gil
 from serving.snapshots import Snapshot
 
 logger = logging.getLogger(__name__)
@@ -97,16 +98,18 @@ class LiveScores:
         return bool((known & ~self._explained.take(pos)).any())
 
     def warm(self, chunk: int = 256) -> None:
-        """Compute every missing reason, `chunk` rows at a time (run in a background thread)."""
+        """Compute every missing reason, `chunk` rows at a time (run in a background thread, handing the
+        GIL back to the event loop often: :func:`~serving.gil.yielding_gil`)."""
         if self._explained is None or self.explain is None or self.reasons is None:
             return
         todo = np.flatnonzero(~self._explained)
-        for start in range(0, len(todo), chunk):
-            rows = todo[start : start + chunk]
-            rows = rows[~self._explained[rows]]
-            if len(rows):
-                self.reasons[rows] = self.explain(rows)
-                self._explained[rows] = True
+        with yielding_gil():
+            for start in range(0, len(todo), chunk):
+                rows = todo[start : start + chunk]
+                rows = rows[~self._explained[rows]]
+                if len(rows):
+                    self.reasons[rows] = self.explain(rows)
+                    self._explained[rows] = True
         logger.info("live reasons v%s on snapshot %s: %d computed", self.version, self.snapshot.id, len(todo))
 
     def reasons_of(self, pos: int) -> list[str | None]:

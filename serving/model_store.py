@@ -12,7 +12,6 @@ import contextlib
 import json
 import logging
 import os
-import sys
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -25,6 +24,7 @@ import pandas as pd
 from features.errors import MeterwiseError, ModelNotReady, ModelRejected, SnapshotNotFound
 from features.settings import bundle_dir, scores_dir
 from features.settings import snapshot_root as tenant_snapshot_root
+from serving.gil import yielding_gil
 from serving.live import LiveScores
 from serving.runtimes import RUNTIMES, Runtime, ScoreIndex
 from serving.settings import ServingSettings
@@ -161,34 +161,6 @@ def build_runtime(
         upper=upper,
         threads=settings.predict_threads or os.cpu_count() or 1,  # for batches of PARALLEL_ROWS rows or more
     )
-
-
-RELOAD_SWITCH_INTERVAL_S = 0.0001  # while a model loads beside live traffic (CPython's default: 0.005)
-_yielding = 0
-_yielding_lock = threading.Lock()
-_default_interval = sys.getswitchinterval()
-
-
-@contextlib.contextmanager
-def yielding_gil(interval: float = RELOAD_SWITCH_INTERVAL_S):
-    """Make threads hand the GIL over every `interval` seconds while the block runs.
-
-    A reload is ~150 ms of Python (unpickling, MLflow's registry queries, compiling the trees, scoring the
-    snapshot) in a worker thread; with CPython's 5 ms switch interval each request on the event loop can
-    wait up to 5 ms every time it needs the GIL back, so requests served during a swap stall for tens of
-    milliseconds. Restored when the last concurrent reload ends."""
-    global _yielding
-    with _yielding_lock:
-        if _yielding == 0:
-            sys.setswitchinterval(min(interval, _default_interval))
-        _yielding += 1
-    try:
-        yield
-    finally:
-        with _yielding_lock:
-            _yielding -= 1
-            if _yielding == 0:
-                sys.setswitchinterval(_default_interval)
 
 
 class ModelStore:

@@ -129,3 +129,24 @@ def test_live_scores_take_status_and_unknown_rows():
     p = live.take("probability", pos, known)
     assert np.isnan(p[:2]).all() and p[2] == 0.2
     assert live.reasons_at(pos, known).tolist() == [[None] * 3, [None] * 3, ["r", None, None]]
+
+
+def test_the_reasons_warm_up_hands_the_gil_back_often():
+    """The background warm-up is Python beside live traffic: it runs under the reload's short switch
+    interval, restored afterwards."""
+    import sys
+
+    from serving.gil import RELOAD_SWITCH_INTERVAL_S
+
+    seen = []
+
+    def explain(rows):
+        seen.append(sys.getswitchinterval())
+        return np.array([["r", None, None]] * len(rows), dtype=object)
+
+    snapshot = Snapshot("d/1", "2014-02-28", __import__("pandas").Index([f"c{i}" for i in range(600)]), None)
+    live = LiveScores("1", snapshot, {"probability": np.full(600, 0.5)}, usable=np.ones(600, bool), explain=explain)
+    before = sys.getswitchinterval()
+    live.warm(chunk=256)
+    assert seen == [pytest.approx(RELOAD_SWITCH_INTERVAL_S)] * 3
+    assert sys.getswitchinterval() == before and live.reasons_at(*snapshot.lookup(["c599"]))[0][0] == "r"

@@ -142,7 +142,7 @@ def test_big_batches_use_one_thread_per_cpu_unless_configured(settings, loader):
 def test_a_reload_makes_threads_yield_the_gil_often_and_restores_the_default_after():
     import sys
 
-    from serving.model_store import RELOAD_SWITCH_INTERVAL_S, yielding_gil
+    from serving.gil import RELOAD_SWITCH_INTERVAL_S, yielding_gil
 
     default = sys.getswitchinterval()
     with yielding_gil():
