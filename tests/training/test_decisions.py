@@ -8,6 +8,7 @@ import dataclasses
 import datetime as dt
 import os
 import sqlite3
+import sys
 import threading
 import time
 
@@ -263,5 +264,23 @@ def test_sqlite_wal_is_checkpointed_in_the_background_not_in_a_request_commit(tm
         busy, frames, done = calls[-1][1]
         assert busy == 0 and frames > 0 and done == frames  # every frame of the WAL copied at that point
         assert log.count() == 20
+    finally:
+        log.close()
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="a per-thread priority is a Linux feature")
+def test_the_indexer_thread_runs_below_the_request_path_and_the_process_keeps_its_priority(tmp_path):
+    from training.decisions import INDEXER_NICE
+
+    process_nice = os.getpriority(os.PRIO_PROCESS, 0)
+    log = DecisionLog.open(f"sqlite:///{tmp_path / 'decisions.db'}", defer_rows=1)
+    try:
+        log.record(batch(["A", "B", "C"]))  # deferred: the indexer starts
+        deadline = time.monotonic() + 10
+        while log.indexer_nice is None and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert log.indexer_nice == min(process_nice + INDEXER_NICE, 19)
+        assert os.getpriority(os.PRIO_PROCESS, 0) == process_nice  # this (request) thread is untouched
+        assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == process_nice
     finally:
         log.close()
