@@ -36,6 +36,7 @@ small PNG charts.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import logging
 import os
 import sys
@@ -62,6 +63,8 @@ DATA = ROOT.parent / "shared" / "data"
 OUT = ROOT / "benchmarks" / "results"
 logger = logging.getLogger("forecast_real")
 PJM_CSV = DATA / "pjm_hourly" / "PJME_hourly.csv"
+#: the bench extra of pyproject.toml, without its pandas<3 pin (mlforecast runs on the pandas 3 we use)
+MLFORECAST_INSTALL = "pip install --no-deps mlforecast coreforecast utilsforecast"
 
 
 def mlforecast_baseline(panel: Panel, origins: np.ndarray, *, horizon: int, refit_days: int) -> pd.DataFrame:
@@ -318,6 +321,8 @@ def main() -> None:
     global OUT
     OUT = OUT if name == "forecast_real" else ROOT / "benchmarks" / "out" / name  # tables and charts too
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if "pjm" in only and importlib.util.find_spec("mlforecast") is None:  # before minutes of fitting
+        raise SystemExit(f"forecast_real: the PJM baseline needs mlforecast; install it with: {MLFORECAST_INSTALL}")
     OUT.mkdir(parents=True, exist_ok=True)
     results: dict = {}  # live figures only: a section not run this time is not carried over
     for section in only:
