@@ -89,6 +89,12 @@ class ServingSettings(BaseSettings):
     graceful_timeout_s: float = Field(
         20.0, gt=0, description="after draining: seconds in-flight requests get to finish before exit"
     )
+    warm_wait_s: float = Field(
+        5.0,
+        ge=0,
+        description="a loading or reloading model goes live once its reasons for the whole snapshot are "
+        "computed, or after this many seconds (the rest then follow in the background)",
+    )
 
     @field_validator("tenant")
     @classmethod

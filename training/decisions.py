@@ -28,8 +28,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import os
-import sys
 import threading
 import time
 from contextlib import contextmanager
@@ -53,6 +51,7 @@ from training.decisions_schema import (  # noqa: F401 (re-exported: the audit tr
     payloads,
 )
 from training.decisions_sqlite import SqliteWriter, explode_sql
+from training.threads import BACKGROUND_NICE, lower_thread_priority
 
 logger = logging.getLogger(__name__)
 
@@ -96,22 +95,7 @@ CHUNK_ROWS = 200  # decision rows per payload row, exploded in one transaction (
 IDLE_S = 0.02  # the background indexer explodes a chunk only after this long without a request's write...
 MAX_BACKLOG_CHUNKS = 2_000  # ...unless this many chunks (400,000 decisions) wait: then it keeps up regardless
 CHECKPOINT_S = 1.0  # SQLite: the background thread checkpoints the WAL at most this often, after writes
-INDEXER_NICE = 10  # the indexer thread's OS priority below the process's (Linux): requests come first
-
-
-def _lower_priority(step: int) -> int | None:
-    """Lower the calling thread's OS scheduling priority by `step` (Linux, where a priority is per thread);
-    its new nice value, or None where that is not possible. Exploding payloads is mostly SQLite's C code
-    with the GIL released, so on a box with few cores it competed with the request path for a core: after
-    a 10,000-row batch, its ~50 ms of inserts overlapped the next request's parsing and scoring."""
-    if sys.platform != "linux":  # elsewhere PRIO_PROCESS would lower the whole process
-        return None
-    tid = threading.get_native_id()
-    try:
-        os.setpriority(os.PRIO_PROCESS, tid, os.getpriority(os.PRIO_PROCESS, tid) + step)
-        return os.getpriority(os.PRIO_PROCESS, tid)
-    except OSError:
-        return None
+INDEXER_NICE = BACKGROUND_NICE  # the indexer thread's OS priority below the process's (Linux): requests come first
 
 
 class DecisionLog:
@@ -223,7 +207,7 @@ class DecisionLog:
         self._wake.set()
 
     def _index_loop(self) -> None:
-        self.indexer_nice = _lower_priority(INDEXER_NICE)
+        self.indexer_nice = lower_thread_priority(INDEXER_NICE)
         while not self._closed:
             self._wake.wait()
             self._wake.clear()

@@ -32,18 +32,22 @@ from mlflow.exceptions import MlflowException
 from mlflow.models import infer_signature
 from mlflow.tracking import MlflowClient
 
-from features.errors import ModelNotReady, ModelRejected
+from features.errors import ModelNotReady
 from features.settings import bundle_dir, check_tenant
 from training.exported import export_bundle, load_exported
+from training.registry_load import (
+    BUNDLE,
+    BUNDLE_PATH,
+    check_signature,
+    download_model_files,
+)
 from training.runs import code_version, orphaned, owner_tags
 from training.settings import TrainingSettings
 
 logger = logging.getLogger(__name__)
 CHAMPION, CHALLENGER = "champion", "challenger"
-BUNDLE = "bundle.joblib"
 MODEL_ARTIFACT = "model"
 #: signature columns that are context, not model features (ids and data-quality inputs of segments)
-SIGNATURE_CONTEXT = frozenset({"customer_id", "days_observed", "kwh_mean_day"})
 
 
 def model_name(kind: str, tenant: str) -> str:
@@ -300,10 +304,8 @@ class Registry:
             raise ModelNotReady(kind, f"no {name}@{version_or_alias} in the registry") from err
         with tempfile.TemporaryDirectory() as tmp:
             source = self.client.get_model_version_download_uri(name, str(mv.version))
-            local = Path(
-                mlflow.artifacts.download_artifacts(source, dst_path=tmp, tracking_uri=self.uri, registry_uri=self.uri)
-            )
-            bundle = joblib.load(local / "artifacts" / BUNDLE)
+            local = download_model_files(kind, source, Path(tmp), self.uri)
+            bundle = joblib.load(local / BUNDLE_PATH)
             check_signature(kind, local, bundle)
         return bundle, str(mv.version)
 
@@ -384,28 +386,3 @@ class BundleModel(mlflow.pyfunc.PythonModel):
 
     def predict(self, context, model_input: pd.DataFrame, params: dict | None = None):
         return self.bundle.predict_frame(model_input)
-
-
-def check_signature(kind: str, model_dir: Path, bundle: Any) -> None:
-    """The logged ``MLmodel`` must exist and its signature inputs equal the bundle's ``feature_names_in_``.
-
-    Raises :class:`ModelRejected` naming what is wrong (missing MLmodel, no signature, missing, extra
-    or renamed features). Bundles without ``feature_names_in_`` (forecasts) only need the MLmodel file.
-    """
-    from mlflow.models import Model
-
-    if not (Path(model_dir) / "MLmodel").exists():
-        raise ModelRejected(kind, "missing MLmodel file in the logged model")
-    names = [str(c) for c in getattr(bundle, "feature_names_in_", [])]
-    if not names:
-        return
-    signature = Model.load(str(model_dir)).signature
-    if signature is None or signature.inputs is None:
-        raise ModelRejected(kind, "the logged model has no signature")
-    logged = [str(c) for c in signature.inputs.input_names()]
-    missing = [c for c in names if c not in logged]
-    extra = [c for c in logged if c not in names and c not in SIGNATURE_CONTEXT]
-    if missing or extra:
-        raise ModelRejected(
-            kind, f"signature does not match the bundle's features: missing {missing[:5]}, extra {extra[:5]}"
-        )

@@ -150,3 +150,44 @@ def test_the_reasons_warm_up_hands_the_gil_back_often():
     live.warm(chunk=256)
     assert seen == [pytest.approx(RELOAD_SWITCH_INTERVAL_S)] * 3
     assert sys.getswitchinterval() == before and live.reasons_at(*snapshot.lookup(["c599"]))[0][0] == "r"
+
+
+def test_a_reload_goes_live_with_the_reasons_of_the_whole_snapshot_computed(settings, loader):
+    """Admission waits for the new champion's reasons (``warm_wait_s``): after the swap no by-id request
+    computes reasons on the event loop; the warm-up thread runs below the process's OS priority."""
+    import os
+    import sys
+
+    store = ModelStore(settings, loader=loader)
+    store.load_all()
+    bundle = CountingArrears(bias=-1.0)
+    loader.bundles["arrears"] = (bundle, "2")
+    runtime = store.reload("arrears")
+    described = runtime.live.describe()
+    assert described["reasons_computed"] == described["usable"] > 0
+    assert bundle.explained == described["usable"]  # all of them, before reload() returned
+    if sys.platform == "linux":
+        assert runtime.live.warm_nice == min(os.getpriority(os.PRIO_PROCESS, 0) + 10, 19)
+
+
+def test_a_slow_warm_up_holds_a_reload_for_warm_wait_s_at_most(settings, loader):
+    import threading
+    import time
+
+    release = threading.Event()
+
+    class SlowReasons(CountingArrears):
+        def reasons_frame(self, X, top: int = 3):
+            release.wait(30)
+            return super().reasons_frame(X, top)
+
+    store = ModelStore(settings.model_copy(update={"warm_wait_s": 0.2}), loader=loader)
+    loader.bundles["arrears"] = (SlowReasons(), "1")
+    try:
+        started = time.monotonic()
+        store.load_all()
+        assert time.monotonic() - started < 10 and "arrears" in [d["kind"] for d in store.describe() if d["ready"]]
+        assert store.get("arrears").live.describe()["reasons_computed"] == 0  # the rest follow in the background
+    finally:
+        release.set()
+    assert store.get("arrears").live.wait_warm(30)

@@ -120,3 +120,23 @@ def test_registered_version_is_a_servable_pyfunc_and_exports_per_tenant(tmp_path
     assert reg.load_exported("arrears")[1] == version
     with pytest.raises(ModelNotReady, match="meterwise-demo-arrears@champion"):  # acme's bundle is not demo's
         open_registry(store(tmp_path), "demo").load_or_exported("arrears")
+
+
+def test_loading_a_version_fetches_two_files_and_reads_the_logged_signature(tmp_path: Path):
+    from mlflow.models import Model
+
+    from training import registry_load
+
+    reg = open_registry(store(tmp_path), "acme")
+    version = log_version(reg, 0.2)
+    source = reg.client.get_model_version_download_uri(reg.model_name("arrears"), version)
+
+    local = registry_load.download_model_files("arrears", source, tmp_path / "dl", reg.uri)
+    assert sorted(str(p.relative_to(local)) for p in local.rglob("*") if p.is_file()) == [
+        "MLmodel",
+        "artifacts/bundle.joblib",
+    ]  # not the environments, examples and pyfunc pickle that serving never reads
+    full = Path(mlflow.artifacts.download_artifacts(source, dst_path=str(tmp_path / "full")))
+    assert registry_load.logged_signature(local) == Model.load(str(full)).signature  # libyaml reads the same
+    bundle, loaded = reg.load_version("arrears", version)
+    assert loaded == version and list(bundle.feature_names_in_) == list(EXAMPLE.columns)
