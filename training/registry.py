@@ -304,7 +304,7 @@ class Registry:
             raise ModelNotReady(kind, f"no {name}@{version_or_alias} in the registry") from err
         with tempfile.TemporaryDirectory() as tmp:
             source = self.client.get_model_version_download_uri(name, str(mv.version))
-            local = download_model_files(kind, source, Path(tmp), self.uri)
+            local = download_model_files(source, Path(tmp), self.uri)
             bundle = joblib.load(local / BUNDLE_PATH)
             check_signature(kind, local, bundle)
         return bundle, str(mv.version)

@@ -28,10 +28,11 @@ SIGNATURE_CONTEXT = frozenset({"customer_id", "days_observed", "kwh_mean_day"}) 
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml: about 10x faster than the Python parser
 
 
-def download_model_files(kind: str, source: str, dst: Path, uri: str) -> Path:
+def download_model_files(source: str, dst: Path, uri: str) -> Path:
     """``MLmodel`` and the bundle of the logged model at `source` into `dst` (their layout kept); `dst`.
 
-    A logged model without ``MLmodel`` is refused (:class:`ModelRejected`); any other failure propagates."""
+    An ``MLmodel`` that cannot be fetched is left out, for :func:`check_signature` to refuse; any other
+    failure propagates."""
     for rel in (MLMODEL, BUNDLE_PATH):
         folder = dst / Path(rel).parent
         folder.mkdir(parents=True, exist_ok=True)
@@ -39,10 +40,9 @@ def download_model_files(kind: str, source: str, dst: Path, uri: str) -> Path:
             mlflow.artifacts.download_artifacts(
                 f"{source.rstrip('/')}/{rel}", dst_path=str(folder), tracking_uri=uri, registry_uri=uri
             )
-        except MlflowException as err:
-            if rel == MLMODEL:
-                raise ModelRejected(kind, "missing MLmodel file in the logged model") from err
-            raise
+        except MlflowException:
+            if rel != MLMODEL:
+                raise
     return dst
 
 

@@ -131,7 +131,7 @@ def test_loading_a_version_fetches_two_files_and_reads_the_logged_signature(tmp_
     version = log_version(reg, 0.2)
     source = reg.client.get_model_version_download_uri(reg.model_name("arrears"), version)
 
-    local = registry_load.download_model_files("arrears", source, tmp_path / "dl", reg.uri)
+    local = registry_load.download_model_files(source, tmp_path / "dl", reg.uri)
     assert sorted(str(p.relative_to(local)) for p in local.rglob("*") if p.is_file()) == [
         "MLmodel",
         "artifacts/bundle.joblib",
